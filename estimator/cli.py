@@ -1,0 +1,128 @@
+"""The ``estimator`` command line. Every failure the user can cause is one line on stderr and exit code 2
+(``--debug`` shows the traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, no traceback."""
+
+
+def write_output(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        print(text)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name (see `estimator models`) or path/to/file.py:factory")
+    parser.add_argument("--input", help="input shape N,C,H,W (default: the model's registered shape)")
+    parser.add_argument("--num-classes", type=int, help="classifier outputs (default: the model's)")
+    parser.add_argument("--variant", help="a model variant: periodic sparsity (e.g. PSD1_P16, pSC2) or dense")
+
+
+def build_model(args):
+    """The model and input shape named by the common model arguments, variant applied."""
+    from .loading import load_model, parse_shape
+    from .variants import apply_variant
+
+    shape = parse_shape(args.input) if args.input else None
+    model, shape = load_model(args.model, shape, args.num_classes)
+    if args.variant:
+        model = apply_variant(model, args.variant)
+    return model, shape
+
+
+def run_profile_command(model, shape, args):
+    """Profile ``model`` on meta inputs of ``shape``, reporting a rejected input as a user error."""
+    from . import profile
+
+    try:
+        return profile(model, input_shape=shape, backward=args.backward)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"model '{args.model}' rejected an input of shape {','.join(map(str, shape))}: "
+                       f"{first_line}") from exc
+
+
+def cmd_profile(args) -> None:
+    import torch
+
+    from .counting.crosscheck import crosscheck
+
+    model, shape = build_model(args)
+    result = run_profile_command(model, shape, args)
+    if args.format == "csv":
+        text = result.to_csv()
+    elif args.format == "json":
+        text = result.to_json()
+    else:
+        text = result.to_table(max_depth=args.depth)
+    write_output(text, args.out)
+    if result.unsupported:
+        print("unsupported ops (not counted): " + ", ".join(result.unsupported), file=sys.stderr)
+    if args.crosscheck:
+        table = crosscheck(model, torch.randn(shape), all_layers=False)
+        mismatches = int(table["mac_mismatch"].sum())
+        print(f"\ncrosscheck against fvcore and FlopCounterMode/2: {mismatches} layer(s) with different "
+              f"conv/linear/matmul MACs; {len(table) - mismatches} layer(s) differ only by convention")
+        with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+            print(table.to_string() if len(table) else "(no differences)")
+
+
+def cmd_models(args) -> None:
+    from .models import REGISTRY, list_models
+
+    for name in list_models(args.pattern):
+        spec = REGISTRY[name]
+        print(f"{name:28s} input {','.join(map(str, spec.input_shape)):14s} classes {spec.num_classes}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="estimator", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("profile", help="count operations, parameters and traffic layer by layer")
+    add_model_arguments(p)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.add_argument("--depth", type=int, help="roll rows up to this module depth (table format)")
+    p.add_argument("--backward", action="store_true", help="count one training step (forward + backward)")
+    p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("models", help="list registered models")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every user-facing failure becomes one line
+        if args.debug:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"estimator {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

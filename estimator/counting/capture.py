@@ -1,0 +1,216 @@
+"""One run of a model under a TorchDispatchMode, with every aten op attributed to its innermost module.
+
+Attribution uses global module hooks (installed for the duration of the run and removed after it) and,
+for backward, gradient hooks on each module's inputs and outputs, so nothing is left on the user's
+modules. Ops are priced by :mod:`estimator.counting.formulas` from shapes only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.autograd.graph import register_multi_grad_hook
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+from . import formulas  # noqa: F401  (registers the op formulas)
+from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, OpCount
+from .weights import WeightInfo
+
+ROOT = "(root)"
+"""Row name of work done directly in the top-level module's forward (its fully-qualified name is "")."""
+
+BOOKKEEPING = "(bookkeeping)"
+"""Stack name of modules whose work is not model work (parametrizations such as masks); their outputs
+are weights."""
+
+
+class UnsupportedOpError(RuntimeError):
+    """Raised in strict mode for an op the counter has no formula for."""
+
+
+class ModuleStack:
+    """Tracks which modules are running, forward and backward; the innermost known one is on top.
+
+    Backward entry/exit comes from gradient hooks: a module is entered when its outputs' gradients are
+    ready and left when its inputs' gradients are. Hooks on one tensor fire in registration order (inner
+    modules first), so :meth:`push` keeps an ancestor below its descendants already on the stack.
+    """
+
+    def __init__(self, names: dict[nn.Module, str]):
+        self.names = names
+        self.stack: list[str] = []
+        self.calls: list[dict[int, object]] = []  # per running forward: input id -> its grad_fn
+        self.handles: list = []
+
+    @property
+    def current(self) -> str:
+        return self.stack[-1] if self.stack else ROOT
+
+    @staticmethod
+    def encloses(outer: str, inner: str) -> bool:
+        return outer == ROOT or inner.startswith(outer + ".")
+
+    def push(self, name: str) -> None:
+        i = len(self.stack)
+        while i > 0 and self.encloses(name, self.stack[i - 1]):
+            i -= 1
+        self.stack.insert(i, name)
+
+    def pop(self, name: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i] == name:
+                del self.stack[i]
+                return
+
+    @staticmethod
+    def grad_tensors(values) -> list[torch.Tensor]:
+        flat, _ = tree_flatten(values)
+        return [t for t in flat if isinstance(t, torch.Tensor) and t.requires_grad]
+
+    def pre_hook(self, module, args) -> None:
+        name = self.names.get(module)
+        if name is None:
+            return
+        self.push(name)
+        tensors = self.grad_tensors(args)
+        self.calls.append({id(t): t.grad_fn for t in tensors})
+        if tensors:  # backward leaves the module once its inputs' gradients are done
+            self.handles.append(register_multi_grad_hook(tensors, lambda grads, n=name: self.pop(n)))
+
+    def post_hook(self, module, args, output) -> None:
+        name = self.names.get(module)
+        if name is None:
+            return
+        self.pop(name)
+        inputs = self.calls.pop()
+        # an output that is an input passed through untouched (identity modules) has no backward of its own
+        tensors = [t for t in self.grad_tensors(output) if inputs.get(id(t), False) is not t.grad_fn]
+        if tensors:  # backward enters the module when its outputs' gradients are ready
+            self.handles.append(register_multi_grad_hook(tensors, lambda grads, n=name: self.push(n)))
+
+    def __enter__(self) -> ModuleStack:
+        self.handles += [register_module_forward_pre_hook(self.pre_hook),
+                         register_module_forward_hook(self.post_hook)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+        self.stack.clear()
+        self.calls.clear()
+
+
+@dataclass
+class LayerTally:
+    """Counts accumulated for one module (one row of the profile)."""
+
+    forward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
+    backward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
+    nz_macs: int = 0
+    in_elems: int = 0
+    out_elems: int = 0
+    ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def shape_of(x):
+    return x.shape if isinstance(x, torch.Tensor) else x
+
+
+def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> tuple[OpCount, int]:
+    """Value-aware adjustment of a weighted op (conv/linear/matmul) issued by a module with ``info``.
+
+    Returns the (possibly shift-add) count and the zero-skipping MACs. Each weight element is applied
+    ``positions = macs / numel`` times; skipping zeros leaves ``positions * nnz`` MACs. A shift-add layer
+    computes each output of channel o with (sum of CSD terms over its non-zero taps - 1) adds, plus one
+    add for a bias, and one shift per term with a non-zero exponent, and no multiplications.
+    """
+    if info is None or count.weight_arg is None or weight_shape is None or count.macs == 0:
+        return count, count.macs
+    if formulas.numel(weight_shape) != info.numel:
+        return count, count.macs
+    positions = count.macs // info.numel
+    nz_macs = positions * info.nnz
+    if not info.shift_add:
+        return count, nz_macs
+    bias_adds = count.adds - count.macs
+    adds = positions * max(info.csd_terms - info.out_channels, 0) + bias_adds
+    shifted = OpCount(macs=count.macs, mults=0, adds=adds, shifts=positions * info.csd_shifts,
+                      weight_arg=count.weight_arg)
+    return shifted, nz_macs
+
+
+class CountingMode(TorchDispatchMode):
+    """Counts every aten op into the tally of the innermost module issuing it."""
+
+    def __init__(self, stack: ModuleStack, weight_infos: dict[str, WeightInfo], weights: set[int],
+                 strict: bool):
+        super().__init__()
+        self.stack = stack
+        self.weight_infos = weight_infos
+        self.weight_ids = set(weights)
+        self.derived_weights: dict[int, torch.Tensor] = {}  # views of weights, held so ids stay unique
+        self.tallies: dict[str, LayerTally] = defaultdict(LayerTally)
+        self.unsupported: dict[str, dict] = {}
+        self.free_seen: set[str] = set()
+        self.strict = strict
+        self.backward = False
+
+    def is_weight(self, t) -> bool:
+        return isinstance(t, torch.Tensor) and (id(t) in self.weight_ids or id(t) in self.derived_weights)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func.overloadpacket
+        name = self.stack.current
+        if name == BOOKKEEPING:  # e.g. weight * mask inside a parametrization: what it makes is a weight
+            self.mark_weights(out)
+            return out
+        if packet in FREE_OPS:
+            self.free_seen.add(str(packet))
+            if args and self.is_weight(args[0]):  # a view of a weight is still a weight
+                self.mark_weights(out)
+            return out
+        formula = FORMULAS.get(packet)
+        if formula is None:
+            self.record_unsupported(str(packet), name)
+            return out
+        if func._schema.name.endswith("_") and args and id(args[0]) in self.weight_ids:
+            return out  # in-place update of a buffer (e.g. BN's num_batches_tracked): bookkeeping
+        count = formula(*tree_map(shape_of, args), out_shape=tree_map(shape_of, out),
+                        **tree_map(shape_of, kwargs))
+        tally = self.tallies[name]
+        weight_shape = None
+        if count.weight_arg is not None and len(args) > count.weight_arg:
+            weight_shape = shape_of(args[count.weight_arg])
+        count, nz_macs = apply_weight_info(count, self.weight_infos.get(name), weight_shape)
+        target = tally.backward if self.backward else tally.forward
+        for kind in COUNT_KINDS:
+            target[kind] += getattr(count, kind)
+        if not self.backward:
+            tally.nz_macs += nz_macs
+            tally.in_elems += sum(t.numel() for t in tree_flatten(args)[0]
+                                  if isinstance(t, torch.Tensor) and not self.is_weight(t))
+            primary = tree_flatten(out)[0][0]  # auxiliary outputs (saved statistics, indices) are not data
+            tally.out_elems += primary.numel() if isinstance(primary, torch.Tensor) else 0
+        tally.ops[str(packet)] += 1
+        return out
+
+    def mark_weights(self, out) -> None:
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                self.derived_weights[id(t)] = t
+
+    def record_unsupported(self, op: str, module_name: str) -> None:
+        if self.strict:
+            raise UnsupportedOpError(f"no formula for op {op} (issued by module '{module_name}'); "
+                                     "register one with estimator.counting.register")
+        entry = self.unsupported.setdefault(op, {"count": 0, "modules": set()})
+        entry["count"] += 1
+        entry["modules"].add(module_name)

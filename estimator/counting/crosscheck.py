@@ -1,0 +1,114 @@
+"""Compare this counter's per-layer MACs with fvcore's FlopCountAnalysis and torch's FlopCounterMode."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .capture import ROOT
+from .profile import profile
+
+FVCORE_MAC_OPS = frozenset({"conv", "linear", "addmm", "matmul", "mm", "bmm", "baddbmm", "einsum"})
+"""fvcore operator names whose count is multiply-accumulates of conv/linear/matmul work (1 "flop" = 1 MAC)."""
+
+FVCORE_CONVENTIONS = {
+    "batch_norm": "fvcore counts BatchNorm in its flops (estimator: 1 mult + 1 add per element, not MACs)",
+    "group_norm": "fvcore counts GroupNorm in its flops (estimator: mults/adds/other_ops, not MACs)",
+    "layer_norm": "fvcore counts LayerNorm in its flops (estimator: mults/adds/other_ops, not MACs)",
+    "instance_norm": "fvcore counts InstanceNorm in its flops (estimator: mults/adds/other_ops, not MACs)",
+    "adaptive_avg_pool2d": "fvcore counts adaptive average pooling as 1 flop per input element "
+                           "(estimator: K-1 adds + 1 mult per output, not MACs)",
+    "upsample_nearest2d": "fvcore counts nearest upsampling (estimator: free, a copy)",
+    "upsample_bilinear2d": "fvcore counts bilinear upsampling (estimator: 3 mults + 6 adds per output)",
+}
+
+
+def own_counts(inclusive: dict[str, float]) -> dict[str, float]:
+    """Per-module counts without their submodules', from per-module totals that include them."""
+    own = dict(inclusive)
+    for name, value in inclusive.items():
+        if not name:
+            continue
+        parent = name.rsplit(".", 1)[0] if "." in name else ""
+        if parent in own:
+            own[parent] -= value
+    return own
+
+
+def fvcore_counts(model: nn.Module, inputs: tuple) -> tuple[dict[str, float], dict[str, Counter], dict]:
+    """fvcore's own MACs per module, its other (convention) counts per module, and the ops it skipped."""
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(model, inputs)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    by_op = analysis.by_module_and_operator()
+    ops = {op for counts in by_op.values() for op in counts}
+    own = {op: own_counts({n: counts.get(op, 0) for n, counts in by_op.items()}) for op in ops}
+    macs = {n: sum(own[op][n] for op in ops & FVCORE_MAC_OPS) for n in by_op}
+    others = {n: Counter({op: own[op][n] for op in sorted(ops - FVCORE_MAC_OPS) if own[op][n]}) for n in by_op}
+    return macs, others, analysis.unsupported_ops()
+
+
+def torch_counts(model: nn.Module, inputs: tuple) -> dict[str, float]:
+    """FlopCounterMode's own MACs (its FLOPs / 2) per module, keyed like named_modules()."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(*inputs)
+    inclusive = {}
+    for key, ops in counter.get_flop_counts().items():
+        if key == "Global":
+            continue
+        name = key.split(".", 1)[1] if "." in key else ""
+        inclusive[name] = sum(ops.values()) / 2
+    return own_counts(inclusive)
+
+
+def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.DataFrame:
+    """Per-layer conv/linear/matmul MACs from estimator, fvcore and FlopCounterMode/2, side by side.
+
+    Args:
+        model: the model (not modified: the other tools run on a private eval-mode copy).
+        inputs: a tensor or tuple of tensors.
+        all_layers: return every layer with MACs, not only those where the tools differ.
+
+    Returns:
+        One row per layer (index: qualified name) with ``estimator_macs``, ``fvcore_macs``, ``torch_macs``,
+        ``mac_mismatch`` (the MAC counts disagree), ``fvcore_other`` (what else fvcore counts there) and
+        ``reason`` (the convention behind a difference, where one is known).
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    ours = profile(model, inputs).layers
+    clone = copy.deepcopy(model).eval()
+    fv_macs, fv_other, fv_unsupported = fvcore_counts(clone, inputs)
+    th_macs = torch_counts(clone, inputs)
+    rows = []
+    names = set(ours.index) | {n or ROOT for n in fv_macs} | {n or ROOT for n in th_macs}
+    order = {n: i for i, n in enumerate(ours.index)}
+    for name in sorted(names, key=lambda n: order.get(n, len(order))):
+        key = "" if name == ROOT else name
+        est = int(ours["macs"].get(name, 0))
+        fv, th = int(round(fv_macs.get(key, 0))), int(round(th_macs.get(key, 0)))
+        other = fv_other.get(key, Counter())
+        reasons = [FVCORE_CONVENTIONS.get(op, f"fvcore also counts {op}") for op in other]
+        mismatch = not est == fv == th
+        if mismatch and fv != est and fv_unsupported:
+            reasons.append("fvcore skipped ops it has no handle for: " + ", ".join(sorted(fv_unsupported)))
+        if not (all_layers and (est or fv or th)) and not mismatch and not other:
+            continue
+        rows.append({"name": name, "type": ours["type"].get(name, ""), "estimator_macs": est, "fvcore_macs": fv,
+                     "torch_macs": th, "mac_mismatch": mismatch,
+                     "fvcore_other": ", ".join(f"{op}={int(v)}" for op, v in other.items()),
+                     "reason": "; ".join(reasons)})
+    columns = ["name", "type", "estimator_macs", "fvcore_macs", "torch_macs", "mac_mismatch", "fvcore_other", "reason"]
+    return pd.DataFrame(rows, columns=columns).set_index("name")
+
+
+__all__ = ["crosscheck"]

@@ -1,0 +1,70 @@
+"""Resolve a model given on the command line: a registry name or ``path/to/file.py:factory``."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from torch import nn
+
+from .models import create, entry
+
+
+class ModelLoadError(ValueError):
+    """A model reference that cannot be resolved or built."""
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,32,32"`` -> ``(1, 3, 32, 32)``; anything but positive integers is an error."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise ValueError(f"input shape '{text}' is malformed; expected positive integers like 1,3,32,32")
+    return shape
+
+
+def load_factory_file(reference: str) -> nn.Module:
+    """Build the model returned by ``factory()`` in ``path/to/file.py:factory``."""
+    path_text, _, factory_name = reference.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ModelLoadError(f"model file '{path}' does not exist; expected path/to/file.py:factory")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report, whatever it raised
+        raise ModelLoadError(f"model file '{path}' failed to import: {type(exc).__name__}: {exc}") from exc
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise ModelLoadError(f"model file '{path}' has no callable '{factory_name}'")
+    try:
+        model = factory()
+    except Exception as exc:
+        raise ModelLoadError(f"factory '{reference}' raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"factory '{reference}' returned {type(model).__name__}, expected a torch.nn.Module")
+    return model
+
+
+def load_model(reference: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
+               ) -> tuple[nn.Module, tuple[int, ...]]:
+    """The model and the input shape to profile it with.
+
+    Args:
+        reference: a registered name (``resnet18_cifar``) or ``path/to/file.py:factory``.
+        input_shape: overrides the registered default input shape; required for factory files.
+        num_classes: overrides the registered default number of classes.
+    """
+    if reference.endswith(".py") or ".py:" in reference:
+        if ":" not in reference.rsplit(".py", 1)[-1]:
+            raise ModelLoadError(f"model file reference '{reference}' needs a factory: path/to/file.py:factory")
+        model = load_factory_file(reference)
+        if input_shape is None:
+            raise ModelLoadError(f"model '{reference}' has no default input shape; pass --input N,C,H,W")
+        return model, input_shape
+    spec = entry(reference)
+    model = create(reference, num_classes=num_classes)
+    return model, input_shape or spec.input_shape

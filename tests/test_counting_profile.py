@@ -1,0 +1,141 @@
+"""Invariants of profile(): attribution, value-aware counts, purity, strictness, backward."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize, prune
+
+from estimator import UnsupportedOpError, profile
+from estimator.models import create
+from tests.conftest import layer, strict_profile
+
+
+class Block(nn.Module):
+    """Residual block with functional ops in its own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv(x)
+        out += x  # functional residual: must land in this block's row
+        return F.relu(torch.cat([out, x], 1))
+
+
+def test_functional_ops_are_attributed_to_the_issuing_module():
+    model = nn.Sequential(Block())
+    prof = strict_profile(model, torch.randn(1, 4, 5, 5))
+    row = layer(prof, "0")
+    assert row["adds"] == 100  # the residual: 4*5*5 elements
+    assert row["compares"] == 200  # relu over the concatenation: 8*5*5
+    assert layer(prof, "0.conv")["macs"] == 4 * 25 * 4 * 9
+
+
+def test_rows_sum_to_total_and_params_match_numel():
+    model = create("resnet18_cifar")
+    prof = strict_profile(model, input_shape=(1, 3, 32, 32))
+    total = prof.total()
+    for column in ("macs", "mults", "adds", "compares", "params", "nnz_params"):
+        assert prof.layers[column].sum() == total[column]
+    assert total["params"] == sum(p.numel() for p in model.parameters()) == 11_173_962
+    assert total["flops"] == 2 * total["macs"]
+
+
+def test_meta_and_real_runs_agree():
+    model = create("resnet18_cifar")
+    meta = strict_profile(model, input_shape=(2, 3, 32, 32)).layers
+    real = strict_profile(model, torch.randn(2, 3, 32, 32)).layers
+    assert meta.equals(real)
+
+
+def test_profiling_twice_is_identical_and_leaves_the_model_unchanged():
+    model = create("resnet18_cifar").train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    first = strict_profile(model, torch.randn(2, 3, 32, 32), backward=True).layers
+    second = strict_profile(model, torch.randn(2, 3, 32, 32), backward=True).layers
+    assert first.equals(second)
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert model.training  # mode untouched
+    assert all(p.grad is None for p in model.parameters())
+    for m in model.modules():
+        assert not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks)
+    assert not torch.nn.modules.module._global_forward_hooks
+    assert not torch.nn.modules.module._global_forward_pre_hooks
+
+
+def test_pruned_model_counts_effective_weights_and_skips_zeros():
+    lin = nn.Linear(4, 3, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.arange(1.0, 13.0).view(3, 4))
+    prune.l1_unstructured(lin, "weight", amount=5)  # the five smallest |w| (1..5) become zero
+    prof = strict_profile(nn.Sequential(lin), torch.randn(2, 4))
+    row = layer(prof, "0")
+    assert row["nnz_params"] == 7  # 12 - 5
+    assert row["params"] == 12  # weight_orig is the trainable tensor
+    assert row["macs"] == 2 * 12  # shape-derived: 2 rows x 12 weights
+    assert row["nz_macs"] == 2 * 7  # zero-skipping: 2 rows x 7 non-zero weights
+    assert row["mults"] == 24  # the mask multiplication is not model work
+
+
+class HalfMask(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        mask = torch.zeros(shape)
+        mask[:, :, 1, :] = 1
+        self.register_buffer("mask", mask)
+
+    def forward(self, w):
+        return w * self.mask
+
+
+def test_parametrized_mask_is_not_model_work():
+    conv = nn.Conv2d(2, 2, 3, bias=False)
+    parametrize.register_parametrization(conv, "weight", HalfMask(conv.weight.shape))
+    prof = strict_profile(nn.Sequential(conv), torch.randn(1, 2, 5, 5))
+    row = layer(prof, "0")
+    # 9 outputs per channel x 2 channels = 18 outputs, 18 taps each: 324 MACs; a third of taps survive
+    assert (row["macs"], row["mults"], row["nz_macs"]) == (324, 324, 108)
+    assert (row["params"], row["nnz_params"]) == (36, 12)
+    assert list(prof.layers.index) == ["0"]  # no rows for the parametrization machinery
+    assert parametrize.is_parametrized(conv, "weight")  # the user's model keeps its parametrization
+
+
+def test_unsupported_ops_are_reported_never_silently_zero():
+    model = nn.Sequential(nn.Linear(3, 3))
+    fn_model = type("Cum", (nn.Module,), {"forward": lambda self, x: torch.cumsum(model(x), 0)})()
+    with pytest.warns(UserWarning, match="aten.cumsum"):
+        prof = profile(fn_model, torch.randn(2, 3))
+    assert prof.unsupported["aten.cumsum"]["count"] == 1
+    assert prof.unsupported["aten.cumsum"]["modules"] == {"(root)"}
+    with pytest.raises(UnsupportedOpError, match=r"aten.cumsum.*\(root\)"):
+        profile(fn_model, torch.randn(2, 3), strict=True)
+
+
+def test_no_warning_when_everything_is_supported():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        profile(create("resnet18_cifar"), input_shape=(1, 3, 32, 32))
+
+
+def test_backward_counts_two_gradients_per_conv_and_one_for_the_first():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.ReLU(),
+                          nn.Conv2d(4, 4, 3, padding=1, bias=False))
+    prof = strict_profile(model, input_shape=(2, 3, 8, 8), backward=True)
+    first, second = layer(prof, "0"), layer(prof, "2")
+    assert first["macs_bwd"] == first["macs"]  # weight gradient only: the input needs none
+    assert second["macs_bwd"] == 2 * second["macs"]  # input and weight gradients
+    assert layer(prof, "1")["compares_bwd"] == 2 * 4 * 64  # relu's gradient mask
+
+
+def test_input_arguments_are_validated():
+    with pytest.raises(ValueError, match="exactly one of"):
+        profile(nn.ReLU())
+    with pytest.raises(ValueError, match="positive integers"):
+        profile(nn.ReLU(), input_shape=(1, 0, 3))
