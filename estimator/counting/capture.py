@@ -15,7 +15,7 @@ from torch import nn
 from torch.autograd.graph import register_multi_grad_hook
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten
 
 from . import formulas  # noqa: F401  (registers the op formulas)
 from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, OpCount
@@ -69,6 +69,8 @@ class ModuleStack:
 
     @staticmethod
     def grad_tensors(values) -> list[torch.Tensor]:
+        if not torch.is_grad_enabled():  # inference: no backward to track
+            return []
         flat, _ = tree_flatten(values)
         return [t for t in flat if isinstance(t, torch.Tensor) and t.requires_grad]
 
@@ -118,8 +120,44 @@ class LayerTally:
     ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+SHAPE_PRESERVING_ON_META = frozenset(
+    getattr(torch.ops.aten, n) for n in (
+        "hardtanh", "hardtanh_", "clamp", "clamp_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
+        "silu", "silu_", "gelu", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh",
+        "_native_batch_norm_legit_no_training", "native_batch_norm") if hasattr(torch.ops.aten, n))
+"""Ops whose output has their first input's shape and whose meta kernels are slow Python decompositions;
+on meta inputs the counter makes their outputs directly (the counts only need shapes)."""
+
+
+def run_on_meta(func, args, kwargs):
+    """Output of ``func`` on meta tensors, skipping the slow meta kernels of shape-preserving ops."""
+    packet = func.overloadpacket
+    x = args[0] if args else None
+    if packet not in SHAPE_PRESERVING_ON_META or not isinstance(x, torch.Tensor) or x.device.type != "meta":
+        return func(*args, **kwargs)
+    if packet is torch.ops.aten.native_batch_norm and args[5]:  # training: batch statistics are real outputs
+        return func(*args, **kwargs)
+    if packet in (torch.ops.aten._native_batch_norm_legit_no_training, torch.ops.aten.native_batch_norm):
+        return torch.empty_like(x), x.new_empty(0), x.new_empty(0)  # output, unused saved statistics
+    return x if func._schema.name.endswith("_") else torch.empty_like(x)
+
+
 def shape_of(x):
-    return x.shape if isinstance(x, torch.Tensor) else x
+    """A tensor's shape; lists/tuples element-wise; anything else unchanged (one level, like aten args)."""
+    if isinstance(x, torch.Tensor):
+        return x.shape
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], torch.Tensor):
+        return type(x)(t.shape if isinstance(t, torch.Tensor) else t for t in x)
+    return x
+
+
+def tensors_in(values):
+    """The tensors among aten arguments or outputs (top level and inside lists/tuples)."""
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            yield from (t for t in v if isinstance(t, torch.Tensor))
 
 
 def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> tuple[OpCount, int]:
@@ -166,7 +204,7 @@ class CountingMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = run_on_meta(func, args, kwargs)
         packet = func.overloadpacket
         name = self.stack.current
         if name == BOOKKEEPING:  # e.g. weight * mask inside a parametrization: what it makes is a weight
@@ -183,8 +221,8 @@ class CountingMode(TorchDispatchMode):
             return out
         if func._schema.name.endswith("_") and args and id(args[0]) in self.weight_ids:
             return out  # in-place update of a buffer (e.g. BN's num_batches_tracked): bookkeeping
-        count = formula(*tree_map(shape_of, args), out_shape=tree_map(shape_of, out),
-                        **tree_map(shape_of, kwargs))
+        count = formula(*[shape_of(a) for a in args], out_shape=shape_of(out),
+                        **{k: shape_of(v) for k, v in kwargs.items()})
         tally = self.tallies[name]
         weight_shape = None
         if count.weight_arg is not None and len(args) > count.weight_arg:
@@ -195,10 +233,9 @@ class CountingMode(TorchDispatchMode):
             target[kind] += getattr(count, kind)
         if not self.backward:
             tally.nz_macs += nz_macs
-            tally.in_elems += sum(t.numel() for t in tree_flatten(args)[0]
-                                  if isinstance(t, torch.Tensor) and not self.is_weight(t))
-            primary = tree_flatten(out)[0][0]  # auxiliary outputs (saved statistics, indices) are not data
-            tally.out_elems += primary.numel() if isinstance(primary, torch.Tensor) else 0
+            tally.in_elems += sum(t.numel() for t in tensors_in(args) if not self.is_weight(t))
+            primary = out if isinstance(out, torch.Tensor) else next(tensors_in(out), None)
+            tally.out_elems += primary.numel() if primary is not None else 0  # not auxiliary outputs
         tally.ops[str(packet)] += 1
         return out
 

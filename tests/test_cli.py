@@ -1,0 +1,80 @@
+"""The command line: outputs, and one clear line (no traceback) for every user error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from estimator.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_profile_table_has_total_and_flops_note(capsys):
+    code, out, err = run(capsys, "profile", "resnet18_cifar", "--depth", "1")
+    assert code == 0
+    assert "TOTAL" in out and "11,173,962" in out and "555,422,720" in out
+    assert "FLOPs = 2 x MACs" in out
+
+
+def test_profile_csv_and_json_outputs(capsys, tmp_path):
+    out_file = tmp_path / "p.csv"
+    code, _, err = run(capsys, "profile", "digits_cnn", "--format", "csv", "--out", str(out_file))
+    assert code == 0 and f"wrote {out_file}" in err
+    frame = pd.read_csv(out_file, index_col="name")
+    assert frame["params"].sum() == 65_834
+    code, out, _ = run(capsys, "profile", "digits_cnn", "--format", "json", "--input", "4,1,8,8")
+    records = json.loads(out)
+    assert records[0]["name"] == "features.0" and records[0]["macs"] == 4 * 32 * 64 * 9
+
+
+def test_backward_and_crosscheck_flags(capsys):
+    code, out, _ = run(capsys, "profile", "lenet5_mnist", "--backward", "--crosscheck")
+    assert code == 0
+    assert "macs_bwd" in out
+    assert "0 layer(s) with different conv/linear/matmul MACs" in out
+
+
+def test_factory_file(capsys, tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text("import torch\ndef make():\n    return torch.nn.Linear(4, 2)\n")
+    code, out, _ = run(capsys, "profile", f"{path}:make", "--input", "3,4")
+    assert code == 0 and "24" in out  # 3 rows x 4 x 2 = 24 MACs
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["profile", "resnet18_cifra"], "unknown model 'resnet18_cifra'; did you mean resnet18_cifar"),
+    (["profile", "resnet18_cifar", "--input", "1,3,x"], "input shape '1,3,x' is malformed"),
+    (["profile", "resnet18_cifar", "--input", "1,5,32,32"], "rejected an input of shape 1,5,32,32"),
+    (["profile", "missing.py:make", "--input", "1,3"], "model file 'missing.py' does not exist"),
+])
+def test_user_errors_are_one_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_factory_that_raises(capsys, tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("def make():\n    raise RuntimeError('no GPU here')\n")
+    code, _, err = run(capsys, "profile", f"{path}:make", "--input", "1,3")
+    assert code == 2 and "raised RuntimeError: no GPU here" in err
+
+
+def test_console_script_is_installed():
+    beside_python = Path(sys.executable).parent / "estimator"
+    exe = str(beside_python) if beside_python.exists() else shutil.which("estimator")
+    assert exe, "the estimator console script is not on PATH"
+    result = subprocess.run([exe, "models", "resnet*"], capture_output=True, text=True, check=True)
+    assert "resnet18_cifar" in result.stdout
