@@ -2,6 +2,7 @@
 
 from .counting import Profile, UnsupportedOpError, profile
 from .counting.crosscheck import crosscheck
+from .energy import energy
 
-__all__ = ["Profile", "UnsupportedOpError", "crosscheck", "profile"]
+__all__ = ["Profile", "UnsupportedOpError", "crosscheck", "energy", "profile"]
 __version__ = "0.1.0"

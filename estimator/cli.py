@@ -78,6 +78,25 @@ def cmd_profile(args) -> None:
             print(table.to_string() if len(table) else "(no differences)")
 
 
+def cmd_energy(args) -> None:
+    from .energy import energy, energy_table_text
+
+    model, shape = build_model(args)
+    result = run_profile_command(model, shape, args)
+    config = {"weight_bits": args.weight_bits, "act_bits": args.act_bits, "buffer_kib": args.buffer_kib,
+              "dataflow": args.dataflow, "zero_skipping": not args.no_zero_skipping}
+    if args.mac_energy_pj is not None:
+        config["mac_energy_pj"] = args.mac_energy_pj
+    table = energy(result, args.hw, **config)
+    if args.format == "csv":
+        text = table.layers.to_csv(index=False)
+    elif args.format == "json":
+        text = table.layers.to_json(orient="records", indent=1)
+    else:
+        text = energy_table_text(table)
+    write_output(text, args.out)
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -99,6 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backward", action="store_true", help="count one training step (forward + backward)")
     p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("energy", help="price a model's layers on a hardware model")
+    add_model_arguments(p)
+    p.add_argument("--hw", default="horowitz45", help="hardware preset name or path to a TOML file")
+    p.add_argument("--weight-bits", type=int, default=8)
+    p.add_argument("--act-bits", type=int, default=8)
+    p.add_argument("--buffer-kib", type=float, default=256.0, help="on-chip buffer capacity in KiB")
+    p.add_argument("--dataflow", choices=["ws", "os"], default="ws")
+    p.add_argument("--no-zero-skipping", action="store_true", help="do the work of zero weights too")
+    p.add_argument("--mac-energy-pj", type=float, help="pJ per 16-bit MAC (for presets normalised to a MAC)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_energy, backward=False)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*")
