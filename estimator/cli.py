@@ -97,6 +97,19 @@ def cmd_energy(args) -> None:
     write_output(text, args.out)
 
 
+def cmd_train(args) -> None:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(model=args.model, data=args.data, data_dir=args.data_dir, variant=args.variant,
+                         recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                         lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, device=args.device, out=args.out,
+                         run=args.run, init_from=args.init_from, workers=args.workers)
+    result = train(config, resume=args.resume, progress=not args.quiet)
+    final = result.final
+    print(f"{result.run_dir}: epoch {int(final['epoch'])}, test top-1 {final['test_top1']:.2f}%, "
+          f"top-5 {final['test_top5']:.2f}%")
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -131,6 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_energy, backward=False)
+
+    p = sub.add_parser("train", help="train a model (optionally a variant) with checkpoints and resume")
+    p.add_argument("model", help="registered model name")
+    p.add_argument("--data", default="digits", help="digits (bundled), mnist, cifar10, tinyimagenet or faces")
+    p.add_argument("--data-dir", help="local folder of the dataset in its standard layout")
+    p.add_argument("--variant", help="variant applied to the fresh model (e.g. PSD1_P16, dyadic:t2)")
+    p.add_argument("--recipe", default="adam", help="seed (the paper's SGD recipe) or adam (small models)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", choices=["sgd", "adam"])
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
+    p.add_argument("--out", default="runs", help="parent folder of run folders")
+    p.add_argument("--run", help="run folder name (default: model-data-variant-seed)")
+    p.add_argument("--init-from", help="checkpoint or run folder to initialise the weights from")
+    p.add_argument("--workers", type=int, default=0, help="data loader workers (file datasets)")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*")

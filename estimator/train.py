@@ -1,0 +1,303 @@
+"""The reference trainer: deterministic, resumable, with atomic checkpoints and a run record.
+
+A run folder holds ``checkpoint.pt`` (written to a temporary file and renamed, every epoch), ``metrics.csv``
+and ``metrics.json`` (one row per completed epoch) and ``run.json`` (model, variant, data, seed, versions,
+configuration and final metrics), so sweeps and plots can read results without re-running.
+
+Everything random in an epoch (shuffling, augmentation, dropout) is drawn from generators seeded by
+(seed, epoch), so a run interrupted after epoch k and resumed ends with the same weights and metrics as an
+uninterrupted run with the same seed (on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .data import Splits, load_dataset
+from .models import create
+
+RECIPES = {
+    "seed": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "multistep",
+             "milestones": [40, 80, 100, 115, 130, 140], "gamma": 0.2, "epochs": 150, "batch_size": 128},
+    "adam": {"optimizer": "adam", "lr": 3e-3, "momentum": 0.0, "weight_decay": 0.0, "schedule": "cosine",
+             "milestones": [], "gamma": 1.0, "epochs": 30, "batch_size": 64},
+}
+"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe (REFERENCES.md s.1). ``adam``: small models."""
+
+
+@dataclass
+class TrainConfig:
+    """What to train and how. Unset recipe fields take the recipe's values.
+
+    Attributes:
+        model: registered model name.
+        data: dataset name (``estimator.data.LOADERS``).
+        data_dir: local folder of the dataset (not needed for digits).
+        variant: a variant spec applied to the fresh model (e.g. ``PSD1_P16``, ``dyadic:t2``), or None.
+        recipe: ``seed`` or ``adam``; explicit fields below override it.
+        epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule, milestones, gamma: the recipe.
+        seed: seed of initialisation, shuffling and augmentation.
+        device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
+        out: parent folder of run folders; run: this run's folder name (default derived from the rest).
+        init_from: a checkpoint or run folder whose model weights initialise the model before the variant.
+        model_kwargs: extra keyword arguments of the model factory.
+        workers: DataLoader workers for datasets decoded from files.
+    """
+
+    model: str
+    data: str = "digits"
+    data_dir: str | None = None
+    variant: str | None = None
+    recipe: str = "adam"
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None
+    milestones: list[int] | None = None
+    gamma: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs"
+    run: str | None = None
+    init_from: str | None = None
+    model_kwargs: dict = field(default_factory=dict)
+    workers: int = 0
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every recipe field filled in."""
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe '{self.recipe}'; expected one of {', '.join(RECIPES)}")
+        values = asdict(self)
+        for key, default in RECIPES[self.recipe].items():
+            if values[key] is None:
+                values[key] = default
+        if values["run"] is None:
+            values["run"] = f"{self.model}-{self.data}-{self.variant or 'dense'}-s{self.seed}".replace(":", "_")
+        return TrainConfig(**values)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.resolved().run
+
+
+@dataclass
+class TrainResult:
+    """The end of a run: its folder, per-epoch metrics and the trained model."""
+
+    run_dir: Path
+    metrics: pd.DataFrame
+    model: nn.Module
+
+    @property
+    def final(self) -> dict:
+        return self.metrics.iloc[-1].to_dict()
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through ``write(tmp_path)`` and rename over ``path``, so readers never see a partial file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda tmp: tmp.write_text(text))
+
+
+def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.Module], nn.Module] | None) -> nn.Module:
+    """Fresh model (seeded), optional initial weights, then the variant."""
+    from .variants import apply_variant
+
+    torch.manual_seed(config.seed)
+    model = create(config.model, num_classes=num_classes, **config.model_kwargs)
+    if config.init_from:
+        source = Path(config.init_from)
+        checkpoint = torch.load(source / "checkpoint.pt" if source.is_dir() else source, map_location="cpu",
+                                weights_only=False)
+        model.load_state_dict(checkpoint.get("base_model", checkpoint["model"]))
+    if config.variant:
+        model = apply_variant(model, config.variant)
+    return transform(model) if transform else model
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    elif config.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer '{config.optimizer}'; expected sgd or adam")
+    if config.schedule == "multistep":
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, config.milestones, config.gamma)
+    elif config.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1))
+    else:
+        raise ValueError(f"unknown schedule '{config.schedule}'; expected multistep or cosine")
+    return optimizer, scheduler
+
+
+def batches(dataset, batch_size: int, order: torch.Tensor | None, workers: int):
+    """(images, labels) batches in ``order`` (all in sequence when None)."""
+    if isinstance(dataset, TensorDataset):
+        images, labels = dataset.tensors
+        index = order if order is not None else torch.arange(len(images))
+        for start in range(0, len(index), batch_size):
+            chunk = index[start:start + batch_size]
+            yield images[chunk], labels[chunk]
+        return
+    sampler = order.tolist() if order is not None else None
+    yield from DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
+
+
+def loss_and_correct(output: torch.Tensor, labels: torch.Tensor, top: int = 1) -> tuple[torch.Tensor, int]:
+    """Loss and number correct. One output: tanh score against -1/+1 targets (MSE, as the CFF was trained);
+    otherwise cross-entropy and top-``top`` accuracy."""
+    if output.shape[1] == 1:
+        targets = labels.float() * 2 - 1
+        return F.mse_loss(output[:, 0], targets), int(((output[:, 0] > 0) == (labels > 0)).sum())
+    k = min(top, output.shape[1])
+    correct = (output.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum()
+    return F.cross_entropy(output, labels), int(correct)
+
+
+def evaluate(model: nn.Module, splits: Splits, device: torch.device, batch_size: int = 256, workers: int = 0) -> dict:
+    """Test loss, top-1 and top-5 accuracy (in %)."""
+    model.eval()
+    total, loss_sum, top1, top5 = 0, 0.0, 0, 0
+    with torch.no_grad():
+        for images, labels in batches(splits.test, batch_size, None, workers):
+            x, y = splits.prepare(images.to(device), train=False), labels.to(device)
+            out = model(x)
+            loss, c1 = loss_and_correct(out, y, 1)
+            _, c5 = loss_and_correct(out, y, 5)
+            total += len(y)
+            loss_sum += float(loss) * len(y)
+            top1, top5 = top1 + c1, top5 + c5
+    return {"test_loss": loss_sum / total, "test_top1": 100.0 * top1 / total, "test_top5": 100.0 * top5 / total}
+
+
+def train_epoch(model, splits, optimizer, config: TrainConfig, device, epoch: int, progress: bool) -> dict:
+    """One epoch with all randomness drawn from generators seeded by (seed, epoch)."""
+    from tqdm.auto import tqdm
+
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and other global-RNG draws
+    order = torch.randperm(len(splits.train), generator=generator)
+    model.train()
+    seen, loss_sum, correct = 0, 0.0, 0
+    steps = -(-len(order) // config.batch_size)
+    bar = tqdm(batches(splits.train, config.batch_size, order, config.workers), total=steps, leave=False,
+               desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, file=sys.stderr)
+    for images, labels in bar:
+        x = splits.prepare(images.to(device), train=True, generator=generator)
+        y = labels.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss, c = loss_and_correct(model(x), y)
+        loss.backward()
+        optimizer.step()
+        seen += len(y)
+        loss_sum += loss.item() * len(y)
+        correct += c
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}%", refresh=False)
+    return {"train_loss": loss_sum / seen, "train_top1": 100.0 * correct / seen}
+
+
+def versions() -> dict:
+    from . import __version__
+
+    return {"estimator": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | None = None, resume: bool = False,
+          progress: bool = True, splits: Splits | None = None,
+          on_epoch_end: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; see the module doc for the run folder.
+
+    Args:
+        config: what and how to train.
+        transform: a model transformation (variant hook) applied after ``config.variant``; its constraints
+            must hold through optimisation (e.g. a parametrization).
+        resume: continue from the run folder's checkpoint (an error if there is none); otherwise an existing
+            run folder is an error, so nothing is overwritten.
+        progress: show a progress bar per epoch.
+        splits: the data, if already loaded (else ``load_dataset(config.data, config.data_dir)``).
+        on_epoch_end: called with (epoch, metrics) after each epoch's checkpoint is written.
+    """
+    config = config.resolved()
+    run_dir = Path(config.out) / config.run
+    checkpoint_path = run_dir / "checkpoint.pt"
+    if resume and not checkpoint_path.is_file():
+        raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint_path}")
+    if not resume and checkpoint_path.exists():
+        raise FileExistsError(f"run folder {run_dir} already has a checkpoint; pass resume=True (--resume) "
+                              "or choose another run name")
+    splits = splits or load_dataset(config.data, config.data_dir)
+    device = pick_device(config.device)
+    model = build_model(config, splits.num_classes, transform).to(device)
+    optimizer, scheduler = make_optimizer(config, model)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"model": config.model, "variant": config.variant, "data": config.data, "seed": config.seed,
+              "config": asdict(config), "versions": versions(), "device": str(device), "status": "running"}
+    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=1, default=str))
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        metrics.update(train_epoch(model, splits, optimizer, config, device, epoch, progress))
+        scheduler.step()
+        metrics.update(evaluate(model, splits, device, workers=config.workers))
+        metrics["epoch_time_s"] = time.perf_counter() - started
+        history.append(metrics)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history}
+        atomic_write_bytes(checkpoint_path, lambda tmp, s=state: torch.save(s, tmp))
+        frame = pd.DataFrame(history)
+        atomic_write_text(run_dir / "metrics.csv", frame.to_csv(index=False))
+        atomic_write_text(run_dir / "metrics.json", frame.to_json(orient="records", indent=1))
+        if progress:
+            print(f"epoch {epoch + 1}/{config.epochs}: train {metrics['train_top1']:.2f}%  "
+                  f"test {metrics['test_top1']:.2f}%  ({metrics['epoch_time_s']:.1f} s)", file=sys.stderr)
+        if on_epoch_end:
+            on_epoch_end(epoch, metrics)
+    record.update(status="finished", final=history[-1] if history else {},
+                  params=sum(p.numel() for p in model.parameters()))
+    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=1, default=str))
+    return TrainResult(run_dir, pd.DataFrame(history), model)
+
+
+def read_run(run_dir: str | Path) -> dict:
+    """The run record of a finished or running run folder."""
+    return json.loads((Path(run_dir) / "run.json").read_text())
