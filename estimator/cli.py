@@ -110,6 +110,22 @@ def cmd_train(args) -> None:
           f"top-5 {final['test_top5']:.2f}%")
 
 
+def cmd_periodic_table(args) -> None:
+    from .reports import periodic_complexity_table
+
+    table = periodic_complexity_table(models=args.models, bits=tuple(args.bits), hw=args.hw)
+    if args.format == "csv":
+        write_output(table.to_csv(index=False), args.out)
+        return
+    formats = {"params": "{:,}".format, "conv_weights": "{:,}".format, "macs": "{:,}".format,
+               "param_reduction_pct": "{:.1f}%".format, "conv_weight_reduction_pct": "{:.1f}%".format,
+               "mac_ratio": "{:.2f}x".format}
+    formats.update({c: "{:,.1f}".format for c in table.columns if c.startswith("energy_uj")})
+    text = table.to_string(index=False, formatters=formats)
+    write_output(f"{text}\n\nmacs: MACs with zero weights skipped (the paper's FLOPs; FLOPs = 2 x MACs elsewhere). "
+                 f"energy: uJ per inference on {args.hw}, weights and activations at the stated width.", args.out)
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -165,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("periodic-table", help="the periodic-sparsity paper's complexity table, reproduced")
+    p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"])
+    p.add_argument("--bits", nargs="+", type=int, default=[8, 16])
+    p.add_argument("--hw", default="horowitz45")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_periodic_table)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*")

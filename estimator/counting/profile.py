@@ -17,7 +17,8 @@ from .registry import COUNT_KINDS
 from .weights import analyze_model, count_nonzero, effective_parameters, own_parameters
 
 BACKWARD_SUFFIX = "_bwd"
-TABLE_COLUMNS = ("type", "params", "macs", "mults", "adds", "shifts", "compares", "other_ops")
+TABLE_COLUMNS = ("type", "params", "nnz_params", "macs", "nz_macs", "mults", "adds", "shifts", "compares",
+                 "other_ops")
 
 
 class Profile:
@@ -75,7 +76,7 @@ class Profile:
         text = shown.to_string()
         total = self.total()
         return (f"{text}\n\nMACs: multiply-accumulates of conv/linear/matmul (each also counted as 1 mult + "
-                f"1 add). FLOPs = 2 x MACs = {int(total['flops']):,} (derived).")
+                f"1 add); nz_macs: with zero weights skipped. FLOPs = 2 x MACs = {int(total['flops']):,} (derived).")
 
     def to_csv(self, path: str | Path | None = None) -> str | None:
         """The layer table as CSV (returned as text when ``path`` is None)."""
@@ -182,6 +183,12 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
     return Profile(layers, mode.unsupported, mode.free_seen, backward)
 
 
+def module_type(module: nn.Module) -> str:
+    """The module's class name (for a parametrized module, the class it was made from)."""
+    cls = type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
+    return cls.__name__
+
+
 def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backward: bool) -> pd.DataFrame:
     """One row per module that did work or owns parameters, in ``named_modules()`` order."""
     rows = []
@@ -194,7 +201,7 @@ def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backw
         if tally is None and not own:
             continue
         info = weight_infos.get(qualified)
-        row = {"name": name, "type": type(module).__name__, "depth": 0 if not qualified else qualified.count(".") + 1}
+        row = {"name": name, "type": module_type(module), "depth": 0 if not qualified else qualified.count(".") + 1}
         if tally is not None:
             row.update(tally.forward)
             row.update({"nz_macs": tally.nz_macs, "in_elems": tally.in_elems, "out_elems": tally.out_elems})

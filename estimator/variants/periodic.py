@@ -1,0 +1,197 @@
+"""Pre-defined periodic sparsity (Kundu et al., IEEE Trans. Computers 2020; REFERENCES.md section 1).
+
+Only 3x3 convolutions are thinned; the first convolution of the model, every 1x1 convolution and every Linear
+stay dense. Kernel (i, j) of a weight [C_out, C_in/groups, 3, 3] (filter i, input channel j of the weight
+tensor, 0-based) uses slot t = (i + j + 1) mod P, so patterns cycle with period P along the input channels and
+each next filter sees the cycle rotated by one. For grouped and depthwise convolutions the rule runs over the
+weight tensor's own indices (depthwise: j = 0, so the pattern cycles along the filters only).
+
+Masks are a ``torch.nn.utils.parametrize`` parametrization (weight = original x mask): masked weights are
+exactly zero in every forward pass whatever SGD, momentum or weight decay do to the original. The mask is
+regenerated from the rule, never stored in checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+import hwmodels
+
+from ..counting.weights import analyze_weight
+
+KERNEL_POSITIONS = 9
+PATTERNS: dict[int, tuple[tuple[int, ...], ...]] = {
+    4: ((0, 1, 3, 4), (1, 2, 4, 5), (3, 4, 6, 7), (4, 5, 7, 8)),  # A, B, C, D: the 2x2 corner blocks
+    2: ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8)),  # the six horizontal pairs
+    1: tuple((p,) for p in range(KERNEL_POSITIONS)),  # single positions (our definition, not the authors')
+}
+"""Row-major positions 0..8 of a 3x3 kernel kept by each pattern, per non-zeros k."""
+
+PAPER_VARIANTS = ("PS4_P4", "PS2_P6", "PS1_P9", "PSD4_P8", "PSD4_P16", "PSD2_P8", "PSD2_P16", "PSD1_P8",
+                  "PSD1_P16", "pSC4", "pSC2", "pSC1")
+"""The variants of the paper's figures."""
+
+DENSE_SLOT = tuple(range(KERNEL_POSITIONS))
+
+
+@dataclass(frozen=True)
+class PeriodicSpec:
+    """A sparsity variant.
+
+    Attributes:
+        kind: ``PS`` (periodic), ``PSD`` (periodic with one dense kernel per period), ``pSC`` (k random
+            positions per kernel, seeded) or ``dense``.
+        k: non-zeros per sparse kernel.
+        period: P, the number of slots (PS/PSD).
+        patterns: the patterns cycled through; defaults to :data:`PATTERNS` [k].
+        seed: seed of pSC's random positions.
+    """
+
+    kind: str
+    k: int = 9
+    period: int = 1
+    patterns: tuple[tuple[int, ...], ...] | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.kind not in ("PS", "PSD", "pSC", "dense"):
+            raise ValueError(f"sparsity kind '{self.kind}' is unknown; expected PS, PSD, pSC or dense")
+        if self.period < 1:
+            raise ValueError(f"period P must be at least 1; got {self.period}")
+        if not 1 <= self.k <= KERNEL_POSITIONS:
+            raise ValueError(f"k (non-zeros per kernel) must be 1..9; got {self.k}")
+        if self.kind in ("PS", "PSD") and self.patterns is None and self.k not in PATTERNS:
+            raise ValueError(f"no pattern table for k={self.k}; expected k in {sorted(PATTERNS)} "
+                             "or custom patterns")
+        for pattern in self.patterns or ():
+            if len(pattern) != self.k or not all(0 <= p < KERNEL_POSITIONS for p in pattern):
+                raise ValueError(f"pattern {pattern} must list {self.k} distinct positions in 0..8")
+
+    @property
+    def name(self) -> str:
+        if self.kind == "dense":
+            return "dense"
+        if self.kind == "pSC":
+            return f"pSC{self.k}"
+        return f"{self.kind}{self.k}_P{self.period}" + ("_custom" if self.patterns else "")
+
+    @property
+    def pattern_list(self) -> tuple[tuple[int, ...], ...]:
+        return self.patterns or PATTERNS[self.k]
+
+    def slots(self) -> list[tuple[int, ...]]:
+        """The kept positions of each of the P slots. PS: slot t uses pattern t mod n; PSD: slot 0 is dense,
+        slots 1..P-1 cycle through the patterns in order."""
+        patterns = self.pattern_list
+        if self.kind == "PS":
+            return [patterns[t % len(patterns)] for t in range(self.period)]
+        return [DENSE_SLOT] + [patterns[(t - 1) % len(patterns)] for t in range(1, self.period)]
+
+    def density(self) -> float:
+        """Fraction of weights kept in a sparse layer (exact when C_in is a multiple of P)."""
+        if self.kind == "dense":
+            return 1.0
+        if self.kind == "PSD":
+            return ((self.period - 1) * self.k + KERNEL_POSITIONS) / (KERNEL_POSITIONS * self.period)
+        return self.k / KERNEL_POSITIONS
+
+
+SPEC_PATTERNS = {
+    re.compile(r"^PS(\d+)_P(\d+)$"): lambda m: PeriodicSpec("PS", int(m[1]), int(m[2])),
+    re.compile(r"^PSD(\d+)_P(\d+)$"): lambda m: PeriodicSpec("PSD", int(m[1]), int(m[2])),
+    re.compile(r"^pSC(\d+)$"): lambda m: PeriodicSpec("pSC", int(m[1])),
+    re.compile(r"^dense$"): lambda m: PeriodicSpec("dense"),
+}
+
+
+def parse_spec(spec: str | PeriodicSpec) -> PeriodicSpec:
+    """A spec from its paper name (``PS4_P4``, ``PSD1_P16``, ``pSC2``, ``dense``) or a spec object."""
+    if isinstance(spec, PeriodicSpec):
+        return spec
+    for pattern, build in SPEC_PATTERNS.items():
+        match = pattern.match(spec)
+        if match:
+            return build(match)
+    raise ValueError(f"sparsity variant '{spec}' is unknown; expected PS<k>_P<P>, PSD<k>_P<P>, pSC<k> or dense "
+                     f"(the paper's: {', '.join(PAPER_VARIANTS)})")
+
+
+def kernel_mask(spec: PeriodicSpec, out_channels: int, in_channels: int, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+    """The 0/1 mask of a [out_channels, in_channels, 3, 3] weight under ``spec``."""
+    if spec.kind == "dense":
+        return torch.ones(out_channels, in_channels, 3, 3)
+    if spec.kind == "pSC":
+        scores = torch.rand(out_channels, in_channels, KERNEL_POSITIONS, generator=generator)
+        keep = scores.argsort(dim=-1)[..., : spec.k]
+        mask = torch.zeros(out_channels, in_channels, KERNEL_POSITIONS).scatter_(-1, keep, 1.0)
+        return mask.view(out_channels, in_channels, 3, 3)
+    table = torch.zeros(spec.period, KERNEL_POSITIONS)
+    for t, positions in enumerate(spec.slots()):
+        table[t, list(positions)] = 1.0
+    slot = (torch.arange(out_channels)[:, None] + torch.arange(in_channels)[None, :] + 1) % spec.period
+    return table[slot].view(out_channels, in_channels, 3, 3)
+
+
+class PeriodicMask(nn.Module):
+    """Parametrization ``weight = original * mask`` for one 3x3 conv, with the counter's storage protocol.
+
+    Attributes:
+        weight_format: ``"periodic"`` for PS/PSD (positions follow the rule), ``"dense"`` for pSC (pricing then
+            picks the smaller of dense and unstructured storage).
+        pattern_table_bits: P x 9 bits for PS/PSD, 0 otherwise.
+    """
+
+    def __init__(self, spec: PeriodicSpec, shape: torch.Size, layer_index: int):
+        super().__init__()
+        self.spec = spec
+        generator = torch.Generator().manual_seed(spec.seed * 7919 + layer_index) if spec.kind == "pSC" else None
+        self.register_buffer("mask", kernel_mask(spec, shape[0], shape[1], generator), persistent=False)
+        periodic = spec.kind in ("PS", "PSD")
+        self.weight_format = "periodic" if periodic else "dense"
+        self.pattern_table_bits = spec.period * KERNEL_POSITIONS if periodic else 0
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * self.mask
+
+
+def eligible_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """The 3x3 Conv2d layers that get masks: all but the model's first conv (in named_modules() order)."""
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    return [(n, m) for n, m in convs[1:] if tuple(m.kernel_size) == (3, 3)]
+
+
+def apply_periodic_sparsity(model: nn.Module, spec: str | PeriodicSpec, *, inplace: bool = False) -> nn.Module:
+    """Mask every eligible 3x3 conv of ``model`` (a copy unless ``inplace``) with ``spec``.
+
+    The original weights are zeroed where masked, so parameters and checkpoints show the sparsity too.
+    """
+    spec = parse_spec(spec)
+    model = model if inplace else copy.deepcopy(model)
+    if spec.kind == "dense":
+        return model
+    for index, (_, conv) in enumerate(eligible_convs(model)):
+        mask = PeriodicMask(spec, conv.weight.shape, index).to(conv.weight.device)
+        with torch.no_grad():
+            conv.weight.mul_(mask.mask)
+        parametrize.register_parametrization(conv, "weight", mask)
+    return model
+
+
+def layer_storage(conv: nn.Module, weight_bits: int = 8) -> dict[str, float]:
+    """Storage of one layer's weights in bits: dense, periodic (non-zeros x bits + P x 9-bit pattern table)
+    and unstructured (non-zeros x (bits + index bits) + row pointers), from the data-movement model."""
+    info = analyze_weight(conv)
+    row = pd.DataFrame([{"weight_elems": info.numel, "weight_nnz": info.nnz, "weight_rows": info.rows,
+                         "weight_row_len": info.row_len, "weight_format": "periodic",
+                         "pattern_table_bits": info.pattern_table_bits}])
+    bits = hwmodels.weight_storage_bits(row, [[weight_bits]])
+    return {"nnz": info.nnz, "dense_bits": float(bits["dense"][0, 0]), "periodic_bits": float(bits["periodic"][0, 0]),
+            "unstructured_bits": float(bits["unstructured"][0, 0])}
