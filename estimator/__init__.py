@@ -3,6 +3,8 @@
 from .counting import Profile, UnsupportedOpError, profile
 from .counting.crosscheck import crosscheck
 from .energy import energy
+from .variants import apply_periodic_sparsity, apply_variant, approximate, plan_sigmoid
 
-__all__ = ["Profile", "UnsupportedOpError", "crosscheck", "energy", "profile"]
+__all__ = ["Profile", "UnsupportedOpError", "apply_periodic_sparsity", "apply_variant", "approximate",
+           "crosscheck", "energy", "plan_sigmoid", "profile"]
 __version__ = "0.1.0"

@@ -126,6 +126,32 @@ def cmd_periodic_table(args) -> None:
                  f"energy: uJ per inference on {args.hw}, weights and activations at the stated width.", args.out)
 
 
+def print_frame(frame, args, note: str) -> None:
+    if args.format == "csv":
+        write_output(frame.to_csv(index=False), args.out)
+        return
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        text = frame.to_string(index=False, float_format=lambda v: f"{v:,.2f}")
+    write_output(f"{text}\n\n{note}", args.out)
+
+
+def cmd_dyadic_table(args) -> None:
+    from .reports import dyadic_complexity_table
+
+    table = dyadic_complexity_table(args.model, tuple(args.levels), args.hw, args.bits, args.per_layer, args.seed)
+    print_frame(table, args, f"operations per inference; energy_uj on {args.hw} at {args.bits} bits. Dyadic levels "
+                             "t<terms>e<min exponent>; computed on the model's seeded initial weights.")
+
+
+def cmd_dyadic_accuracy(args) -> None:
+    from .reports import dyadic_accuracy_table
+
+    table = dyadic_accuracy_table(args.model, args.data, tuple(args.levels), args.epochs, args.finetune_epochs,
+                                  args.hw, args.bits, args.out_runs, args.seed, progress=not args.quiet)
+    print_frame(table, args, "test_top1 in %: the float model, each level as approximated, and after "
+                             f"{args.finetune_epochs} epochs of straight-through fine-tuning.")
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -189,6 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_periodic_table)
+
+    p = sub.add_parser("dyadic-table", help="operations and energy per dyadic approximation level")
+    p.add_argument("model", help="registered model name, e.g. cff or alexnet_caffe")
+    p.add_argument("--levels", nargs="+", default=["t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8"])
+    p.add_argument("--per-layer", action="store_true")
+    p.add_argument("--hw", default="horowitz45")
+    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_dyadic_table)
+
+    p = sub.add_parser("dyadic-accuracy", help="accuracy vs dyadic level, with and without fine-tuning")
+    p.add_argument("--model", default="digits_cnn")
+    p.add_argument("--data", default="digits", help="digits, or digits28 for 28x28 models (digitnet_mnist)")
+    p.add_argument("--levels", nargs="+", default=["t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8"])
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--finetune-epochs", type=int, default=3)
+    p.add_argument("--hw", default="horowitz45")
+    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-runs", default="runs/dyadic", help="folder for the training runs (reused if finished)")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument("--out", help="write the table to this file instead of stdout")
+    p.set_defaults(func=cmd_dyadic_accuracy)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*")

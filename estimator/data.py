@@ -1,6 +1,7 @@
 """Datasets, read from local files only (nothing is downloaded at run time).
 
 * ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images), the default; fixed stratified split.
+  ``digits28``: the same upsampled to 28 x 28 (for MNIST-sized models).
 * ``mnist``: IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-...``, optionally .gz).
 * ``cifar10``: the python-pickle batches (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``).
 * ``tinyimagenet``: ``train/<wnid>/images/*.JPEG`` and ``val/images`` with ``val/val_annotations.txt``.
@@ -94,6 +95,18 @@ def load_digits_splits(test_fraction: float = 0.2, seed: int = 0) -> Splits:
     mean, std = float(x_tr.mean()), float(x_tr.std())
     return Splits("digits", TensorDataset(torch.from_numpy(x_tr), torch.from_numpy(y_tr)),
                   TensorDataset(torch.from_numpy(x_te), torch.from_numpy(y_te)), 10, (mean,), (std,))
+
+
+def load_digits28_splits() -> Splits:
+    """The digits upsampled (bilinear) to 28 x 28, for the MNIST-sized digit classifier."""
+    small = load_digits_splits()
+
+    def upsample(dataset: TensorDataset) -> TensorDataset:
+        images, labels = dataset.tensors
+        big = torch.nn.functional.interpolate(images, size=(28, 28), mode="bilinear", align_corners=False)
+        return TensorDataset(big, labels)
+
+    return Splits("digits28", upsample(small.train), upsample(small.test), 10, small.mean, small.std)
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
@@ -227,6 +240,7 @@ def load_faces_splits(root: Path, test_fraction: float = 0.2, seed: int = 0) -> 
 
 LOADERS: dict[str, Callable[..., Splits]] = {
     "digits": lambda root: load_digits_splits(),
+    "digits28": lambda root: load_digits28_splits(),
     "mnist": load_mnist_splits,
     "cifar10": load_cifar10_splits,
     "tinyimagenet": load_tinyimagenet_splits,
@@ -238,7 +252,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None) -> Splits:
     """Train/test splits of dataset ``name`` (see the module doc), read from ``data_dir``."""
     if name not in LOADERS:
         raise DatasetError(f"unknown dataset '{name}'; expected one of {', '.join(LOADERS)}")
-    if name != "digits":
+    if name not in ("digits", "digits28"):
         if data_dir is None:
             raise DatasetError(f"dataset '{name}' is read from a local folder; pass data_dir (--data-dir PATH)")
         if not Path(data_dir).is_dir():

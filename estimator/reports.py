@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
 from .counting import profile
+from .data import load_dataset
 from .energy import energy
 from .models import create, entry
-from .variants import PAPER_VARIANTS, apply_variant
+from .train import TrainConfig, evaluate, read_run, train
+from .variants import PAPER_VARIANTS, apply_variant, approximate
+
+DYADIC_LEVELS = ("t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8")
+"""Levels of the dyadic tables: terms 1/2/3 and two exponent ranges."""
 
 PERIODIC_TABLE_MODELS = ("resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny")
 
@@ -67,3 +73,67 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) 
     columns = ["model", "variant", "params", "param_reduction_pct", "conv_weights", "conv_weight_reduction_pct",
                "macs", "mac_ratio"] + [f"energy_uj_{b}bit" for b in bits]
     return pd.DataFrame(rows)[columns]
+
+
+def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int, per_layer: bool) -> pd.DataFrame:
+    """Counts and energy of ``model`` in float and at each dyadic level (whole model or per layer)."""
+    frames = []
+    for level in ("float",) + tuple(levels):
+        variant = model if level == "float" else approximate(model, level)
+        prof = profile(variant, input_shape=input_shape)
+        priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.set_index("name")
+        layers = prof.layers.assign(energy_uj=priced["energy_pj"].reindex(prof.layers.index).to_numpy() / 1e6)
+        columns = ["mults", "adds", "shifts", "compares", "other_ops", "energy_uj"]
+        if per_layer:
+            frame = layers[["type"] + columns].reset_index()
+        else:
+            frame = layers[columns].sum().to_frame().T.astype({c: "int64" for c in columns[:-1]})
+        frames.append(frame.assign(level=level))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["level"] + [c for c in table.columns if c != "level"]]
+
+
+def dyadic_complexity_table(model: str, levels=DYADIC_LEVELS, hw: str = "horowitz45", bits: int = 8,
+                            per_layer: bool = False, seed: int = 0) -> pd.DataFrame:
+    """Operations and energy of a registered model in float and at each dyadic level, on its initial weights
+    (seeded; the CSD term counts depend on the weight values, so trained weights give other numbers)."""
+    torch.manual_seed(seed)
+    return approximation_rows(create(model), levels, entry(model).input_shape, hw, bits, per_layer)
+
+
+def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", levels=DYADIC_LEVELS,
+                          epochs: int = 15, finetune_epochs: int = 3, hw: str = "horowitz45", bits: int = 8,
+                          out: str = "runs/dyadic", seed: int = 0, progress: bool = False) -> pd.DataFrame:
+    """Accuracy against approximation level, with and without straight-through fine-tuning, next to the
+    operation counts and energy, against the float model (trained here on ``data``; no download)."""
+    splits = load_dataset(data)
+    base_config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=out, run=f"{model}-{data}-float-s{seed}")
+    run_dir = Path(out) / base_config.run
+    base = (train(base_config, splits=splits, progress=progress).model if not (run_dir / "run.json").exists()
+            or read_run(run_dir)["status"] != "finished" else load_trained(base_config, splits))
+    device = next(base.parameters()).device
+    shape = (1,) + splits.input_shape
+    counts = approximation_rows(base, levels, shape, hw, bits, per_layer=False).set_index("level")
+    rows = []
+    for level in ("float",) + tuple(levels):
+        row = {"level": level, "test_top1": evaluate(base if level == "float" else approximate(base, level), splits,
+                                                     device)["test_top1"]}
+        if level != "float":
+            tuned = TrainConfig(model, data=data, variant=f"dyadic:{level}", init_from=str(run_dir),
+                                epochs=finetune_epochs, lr=1e-3, seed=seed, out=out,
+                                run=f"{model}-{data}-{level}-ft-s{seed}")
+            tuned_dir = Path(out) / tuned.run
+            result = (read_run(tuned_dir)["final"] if (tuned_dir / "run.json").exists()
+                      and read_run(tuned_dir)["status"] == "finished"
+                      else train(tuned, splits=splits, progress=progress).final)
+            row["test_top1_finetuned"] = result["test_top1"]
+        rows.append(row | counts.loc[level].to_dict())
+    return pd.DataFrame(rows)
+
+
+def load_trained(config: TrainConfig, splits) -> nn.Module:
+    """The model of a finished run folder."""
+    model = create(config.model, num_classes=splits.num_classes, **config.model_kwargs)
+    state = torch.load(Path(config.out) / config.run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    return model

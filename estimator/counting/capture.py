@@ -17,7 +17,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from . import formulas  # noqa: F401  (registers the op formulas)
+from . import formulas, shiftadd  # noqa: F401  (register the op formulas)
 from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, OpCount
 from .weights import WeightInfo
 
@@ -167,6 +167,7 @@ def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> 
     ``positions = macs / numel`` times; skipping zeros leaves ``positions * nnz`` MACs. A shift-add layer
     computes each output of channel o with (sum of CSD terms over its non-zero taps - 1) adds, plus one
     add for a bias, and one shift per term with a non-zero exponent, and no multiplications.
+    NB: for a transposed conv, whose outputs gather a varying number of taps, this is an estimate.
     """
     if info is None or count.weight_arg is None or weight_shape is None or count.macs == 0:
         return count, count.macs
@@ -177,7 +178,7 @@ def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> 
     if not info.shift_add:
         return count, nz_macs
     bias_adds = count.adds - count.macs
-    adds = positions * max(info.csd_terms - info.out_channels, 0) + bias_adds
+    adds = positions * info.csd_adds + bias_adds
     shifted = OpCount(macs=count.macs, mults=0, adds=adds, shifts=positions * info.csd_shifts,
                       weight_arg=count.weight_arg)
     return shifted, nz_macs

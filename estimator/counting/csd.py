@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_FRACTION_BITS = 30
-"""Dyadic values are resolved to 2^-30; values finer than that are not dyadic for our purposes."""
+MAX_FRACTION_BITS = 40
+"""Dyadic values are resolved to 2^-40 (float64 holds the scaled integers exactly up to 2^53)."""
 
 
 def csd_digits(values: np.ndarray, fraction_bits: int = MAX_FRACTION_BITS) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +27,12 @@ def csd_digits(values: np.ndarray, fraction_bits: int = MAX_FRACTION_BITS) -> tu
     Raises:
         ValueError: if a value is not a multiple of 2^-fraction_bits.
     """
-    scaled = np.asarray(values, dtype=np.float64) * (2.0**fraction_bits)
+    values = np.asarray(values, dtype=np.float64)
+    if values.size > 4096:  # quantised weights take few distinct values: decompose each once
+        unique, inverse = np.unique(np.abs(values), return_inverse=True)
+        terms, shifted = csd_digits(unique, fraction_bits)
+        return terms[inverse].reshape(values.shape), shifted[inverse].reshape(values.shape)
+    scaled = values * (2.0**fraction_bits)
     n = np.rint(scaled)
     if not np.array_equal(n, scaled):
         raise ValueError(f"values are not dyadic at 2^-{fraction_bits} resolution")

@@ -265,10 +265,11 @@ def max_pool(ndim: int):
 
 
 def avg_pool(ndim: int):
-    def formula(x, kernel_size, *args, out_shape, **kwargs) -> OpCount:
-        # K-1 adds per output, then one scaling by 1/K
+    def formula(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None, *, out_shape, **kwargs) -> OpCount:
+        # K-1 adds per output, then one scaling by 1/K (none for a sum pool, divisor_override=1)
         n = numel(out_shape)
-        return OpCount(adds=n * (pool_taps(kernel_size, ndim) - 1), mults=n)
+        return OpCount(adds=n * (pool_taps(kernel_size, ndim) - 1), mults=0 if divisor_override == 1 else n)
 
     return formula
 

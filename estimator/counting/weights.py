@@ -36,7 +36,8 @@ class WeightInfo:
         weight_format: "dense" or "periodic"; unstructured sparsity is a pricing decision from nnz.
         pattern_table_bits: bits of a periodic layer's pattern table (0 otherwise).
         shift_add: True when products with this weight are computed with shifts and adds.
-        csd_terms: total CSD terms over the non-zero weights (shift-add layers only).
+        csd_adds: adds to apply every filter once: sum over output channels of (CSD terms over the channel's
+            non-zero taps - 1), a channel without non-zero taps costing none (shift-add layers only).
         csd_shifts: total terms needing a shift (shift-add layers only).
     """
 
@@ -48,7 +49,7 @@ class WeightInfo:
     weight_format: str = "dense"
     pattern_table_bits: int = 0
     shift_add: bool = False
-    csd_terms: int = 0
+    csd_adds: int = 0
     csd_shifts: int = 0
 
 
@@ -80,15 +81,15 @@ def analyze_weight(module: nn.Module) -> WeightInfo | None:
         nnz = int(weight.numel()) if meta else int(torch.count_nonzero(weight))
         row_len = int(np.prod(shape[2:])) if len(shape) > 2 else shape[1]
         shift_add = declared(module, "arithmetic", "mac") == "shift_add" and not meta
-        terms = shifts = 0
+        adds = shifts = 0
         if shift_add:
-            t, s = csd_digits(weight.detach().double().cpu().numpy())
-            terms, shifts = int(t.sum()), int(s.sum())
+            t, s = csd_digits(weight.detach().double().cpu().numpy().reshape(shape[0], -1))
+            adds, shifts = int(np.maximum(t.sum(axis=1) - 1, 0).sum()), int(s.sum())
     return WeightInfo(
         numel=int(weight.numel()), nnz=nnz, rows=int(weight.numel()) // row_len, row_len=row_len,
         out_channels=shape[0], weight_format=declared(module, "weight_format", "dense"),
         pattern_table_bits=int(declared(module, "pattern_table_bits", 0)), shift_add=shift_add,
-        csd_terms=terms, csd_shifts=shifts)
+        csd_adds=adds, csd_shifts=shifts)
 
 
 def analyze_model(model: nn.Module) -> dict[str, WeightInfo]:

@@ -1,0 +1,467 @@
+"""Dyadic (multiplication-free) approximation of a trained network (Cintra et al., IEEE TNNLS 2018;
+REFERENCES.md section 2).
+
+Every weight is replaced by a dyadic rational from a candidate set: signed sums of at most ``terms`` powers of
+two with exponents in [min_exp, max_exp] (the "level of approximation"), after a per-output-channel or
+per-tensor scale that is a power of two (a shift, so the effective weight stays dyadic) or a real number
+folded into one multiplication per output (counted where it happens).
+
+The filter approximation is the paper's binary linear program: a one-hot choice of a candidate per entry that
+minimises the squared Frobenius error. Without a coupling constraint it separates per entry and its exact
+solution is nearest-value rounding (:func:`round_to_set`). A complexity budget (total CSD terms per filter or
+per layer <= B) couples the entries: :func:`solve_milp` solves it exactly with HiGHS, and
+:func:`solve_budgeted` by Lagrangian relaxation of the budget plus greedy repair, vectorised over filters.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..counting.csd import csd_digits
+from ..counting.shiftadd import plan_sigmoid, plan_tanh, shift_add_mul
+from ..models.small import Subsampling
+
+# --------------------------------------------------------------------------------------------------------
+# candidate sets
+
+
+@dataclass(frozen=True)
+class DyadicLevel:
+    """A level of approximation.
+
+    Attributes:
+        terms: maximum signed power-of-two terms per value.
+        min_exp, max_exp: exponent range of the terms (values up to about 2^max_exp).
+        scale: ``"pow2"`` (per-channel or per-tensor power-of-two scale: a shift) or ``"fold"`` (a real scale
+            applied once per output by a multiplication), or ``"none"``.
+        granularity: ``"channel"`` or ``"tensor"`` scaling.
+    """
+
+    terms: int = 2
+    min_exp: int = -8
+    max_exp: int = 0
+    scale: str = "pow2"
+    granularity: str = "channel"
+
+    def __post_init__(self):
+        if self.terms < 1 or self.min_exp > self.max_exp:
+            raise ValueError(f"dyadic level needs terms >= 1 and min_exp <= max_exp; got {self}")
+        if self.scale not in ("pow2", "fold", "none") or self.granularity not in ("channel", "tensor"):
+            raise ValueError("dyadic scale must be pow2, fold or none, and granularity channel or tensor")
+
+    @property
+    def name(self) -> str:
+        return f"t{self.terms}e{self.min_exp}" + ("" if self.max_exp == 0 else f"..{self.max_exp}") + (
+            "" if self.scale == "pow2" else f"_{self.scale}") + ("" if self.granularity == "channel" else "_tensor")
+
+    @cached_property
+    def candidates(self) -> CandidateSet:
+        return CandidateSet.build(self.terms, self.min_exp, self.max_exp)
+
+
+LEVEL_PATTERN = re.compile(r"^t(\d+)(?:e(-?\d+)(?:\.\.(-?\d+))?)?(?:_(fold|none))?(_tensor)?$")
+
+
+def parse_level(text: str | DyadicLevel) -> DyadicLevel:
+    """``t2`` (exponents -8..0), ``t3e-6`` (-6..0), ``t2e-10..1``, with ``_fold``/``_none`` and ``_tensor``."""
+    if isinstance(text, DyadicLevel):
+        return text
+    match = LEVEL_PATTERN.match(text.removeprefix("dyadic:"))
+    if not match:
+        raise ValueError(f"dyadic level '{text}' is malformed; expected t<terms>[e<min_exp>[..<max_exp>]]"
+                         "[_fold|_none][_tensor], e.g. t2e-8")
+    terms, lo, hi, scale, tensor = match.groups()
+    return DyadicLevel(int(terms), int(lo) if lo else -8, int(hi) if hi else 0, scale or "pow2",
+                       "tensor" if tensor else "channel")
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """The sorted dyadic values of a level and the CSD cost of multiplying by each.
+
+    Attributes:
+        values: sorted, unique (includes 0).
+        terms: CSD non-zero digits of each value (0 for 0).
+        adds: terms - 1 (0 for 0 and for +-powers of two).
+        shifts: CSD terms with a non-zero exponent.
+    """
+
+    values: np.ndarray
+    terms: np.ndarray
+    adds: np.ndarray
+    shifts: np.ndarray
+
+    @classmethod
+    def build(cls, max_terms: int, min_exp: int, max_exp: int) -> CandidateSet:
+        exponents = range(min_exp, max_exp + 1)
+        values = {0.0}
+        for t in range(1, max_terms + 1):
+            for chosen in itertools.combinations(exponents, t):
+                for signs in itertools.product((1.0, -1.0), repeat=t):
+                    values.add(float(sum(s * 2.0**e for s, e in zip(signs, chosen, strict=True))))
+        ordered = np.array(sorted(values))
+        terms, shifts = csd_digits(ordered)
+        return cls(ordered, terms, np.maximum(terms - 1, 0), shifts)
+
+    @property
+    def max_abs(self) -> float:
+        return float(np.abs(self.values).max())
+
+
+def round_to_set(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Nearest candidate to every entry (vectorised searchsorted; ties go to the smaller value): the exact
+    solution of the unconstrained one-hot program."""
+    w = np.asarray(w, dtype=np.float64)
+    right = np.clip(np.searchsorted(values, w), 1, len(values) - 1)
+    lower, upper = values[right - 1], values[right]
+    return np.where(np.abs(w - lower) <= np.abs(upper - w), lower, upper)
+
+
+def round_to_set_torch(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """:func:`round_to_set` in torch (any device), for use inside a forward pass."""
+    right = torch.searchsorted(values, w.contiguous()).clamp(1, len(values) - 1)
+    lower, upper = values[right - 1], values[right]
+    return torch.where((w - lower).abs() <= (upper - w).abs(), lower, upper)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the binary program with a complexity budget
+
+
+def solve_milp(w: np.ndarray, cset: CandidateSet, budget: float | None = None, cost: str = "terms",
+               time_limit: float = 60.0) -> np.ndarray:
+    """Exact solution of the one-hot program for one filter with scipy.optimize.milp (HiGHS).
+
+    minimise sum_ij (w_i - v_j)^2 x_ij  s.t.  sum_j x_ij = 1 for each entry i,
+             sum_ij cost_j x_ij <= budget (when given),  x binary.
+
+    Args:
+        w: the filter's entries (any shape).
+        cset: candidate values and costs.
+        budget: maximum total cost over the filter, or None.
+        cost: ``"terms"`` (CSD terms) or ``"ops"`` (adds + shifts).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix, hstack
+
+    flat = np.asarray(w, dtype=np.float64).ravel()
+    n, m = flat.size, cset.values.size
+    errors = (flat[:, None] - cset.values[None, :]) ** 2
+    one_hot = csr_matrix((np.ones(n * m), (np.repeat(np.arange(n), m), np.arange(n * m))), shape=(n, n * m))
+    constraints = [LinearConstraint(one_hot, 1, 1)]
+    if budget is not None:
+        costs = candidate_costs(cset, cost)
+        constraints.append(LinearConstraint(hstack([csr_matrix(np.tile(costs, n))]), -np.inf, budget))
+    result = milp(errors.ravel(), constraints=constraints, integrality=np.ones(n * m), bounds=Bounds(0, 1),
+                  options={"time_limit": time_limit})
+    if result.x is None:
+        raise ValueError(f"the dyadic program is infeasible or unsolved: {result.message}")
+    choice = result.x.reshape(n, m).argmax(axis=1)
+    return cset.values[choice].reshape(np.shape(w))
+
+
+def candidate_costs(cset: CandidateSet, cost: str) -> np.ndarray:
+    if cost == "terms":
+        return cset.terms.astype(np.float64)
+    if cost == "ops":
+        return (cset.adds + cset.shifts).astype(np.float64)
+    raise ValueError(f"budget cost '{cost}' is unknown; expected terms or ops")
+
+
+def level_options(w: np.ndarray, cset: CandidateSet, cost: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every entry, the nearest candidate within each cost level 0..max: values, errors and costs,
+    shape (..., levels). Given the cost an entry may spend, its best value is the nearest one of at most that
+    cost, so these options contain every optimum of the budgeted program."""
+    costs = candidate_costs(cset, cost)
+    levels = np.unique(costs)
+    values, errors, spent = [], [], []
+    for level in levels:
+        allowed = costs <= level
+        chosen = round_to_set(w, cset.values[allowed])
+        values.append(chosen)
+        errors.append((w - chosen) ** 2)
+        spent.append(costs[np.searchsorted(cset.values, chosen)])
+    return np.stack(values, -1), np.stack(errors, -1), np.stack(spent, -1)
+
+
+def solve_budgeted(filters: np.ndarray, cset: CandidateSet, budget: float, cost: str = "terms",
+                   iterations: int = 50) -> np.ndarray:
+    """Approximate the budgeted program for many filters at once: Lagrangian relaxation plus greedy repair.
+
+    For each filter, bisection finds the smallest multiplier lambda whose per-entry choices
+    argmin_level error + lambda * cost fit the budget; the remaining budget is then spent greedily on the
+    upgrades with the largest error reduction per unit of cost.
+
+    Args:
+        filters: (F, n) entries of F filters (or any (F, ...) array).
+        cset: candidate values and costs.
+        budget: maximum total cost per filter.
+        cost: ``"terms"`` or ``"ops"``.
+
+    Returns:
+        Dyadic values of ``filters``' shape, every filter within budget.
+    """
+    shape = filters.shape
+    w = np.asarray(filters, dtype=np.float64).reshape(shape[0], -1)
+    values, errors, spent = level_options(w, cset, cost)
+    n_filters = w.shape[0]
+    rows = np.arange(n_filters)[:, None]
+    entries = np.arange(w.shape[1])[None, :]
+
+    def choose(lam: np.ndarray) -> np.ndarray:
+        return np.argmin(errors + lam[:, None, None] * spent, axis=-1)
+
+    lo, hi = np.zeros(n_filters), np.full(n_filters, float(errors.max() + 1.0))
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        total = spent[rows, entries, choose(mid)].sum(axis=1)
+        feasible = total <= budget
+        hi = np.where(feasible, mid, hi)
+        lo = np.where(feasible, lo, mid)
+    choice = choose(hi)
+    # greedy repair: spend what is left on the best error reduction per unit cost, one upgrade at a time
+    for _ in range(w.shape[1] * values.shape[-1]):
+        current_err = errors[rows, entries, choice]
+        current_cost = spent[rows, entries, choice]
+        slack = budget - current_cost.sum(axis=1)
+        gain = current_err[..., None] - errors
+        extra = spent - current_cost[..., None]
+        fits = (gain > 0) & (extra <= slack[:, None, None])
+        ratio = np.where(fits, gain / np.maximum(extra, 1e-12), -np.inf)
+        flat = ratio.reshape(n_filters, -1)
+        best = flat.argmax(axis=1)
+        improving = np.isfinite(flat[np.arange(n_filters), best])
+        if not improving.any():
+            break
+        entry, level = np.unravel_index(best, ratio.shape[1:])
+        choice[improving, entry[improving]] = level[improving]
+    return values[rows, entries, choice].reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------------
+# approximating a network
+
+
+def channel_scale(w: torch.Tensor, level: DyadicLevel) -> torch.Tensor:
+    """Scale per output channel (or per tensor) mapping the largest |w| into the candidate range; a power of
+    two for ``pow2`` (so scale x candidate stays dyadic), the exact ratio for ``fold``, 1 for ``none``."""
+    if level.scale == "none":
+        return torch.ones((w.shape[0],) + (1,) * (w.dim() - 1), dtype=w.dtype, device=w.device)
+    dims = tuple(range(1, w.dim())) if level.granularity == "channel" else tuple(range(w.dim()))
+    peak = w.detach().abs().amax(dim=dims, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+    ratio = peak / level.candidates.max_abs
+    if level.scale == "pow2":
+        ratio = torch.exp2(torch.ceil(torch.log2(ratio)))
+    return ratio.expand((w.shape[0],) + (1,) * (w.dim() - 1)) if level.granularity == "tensor" else ratio
+
+
+class DyadicWeight(nn.Module):
+    """Parametrization: weight -> scale x nearest candidate (straight-through gradient), declaring shift-add
+    arithmetic to the counter. With ``fixed`` values (a budgeted solution) the weight is those values.
+
+    With ``scale="fold"`` the returned weight is the dyadic part only; the module's output is multiplied by
+    the scale in :class:`FoldedScale`.
+    """
+
+    arithmetic = "shift_add"
+
+    def __init__(self, level: DyadicLevel, fold_scale: torch.Tensor | None = None, fixed: torch.Tensor | None = None):
+        super().__init__()
+        self.level = level
+        self.register_buffer("values", torch.tensor(level.candidates.values, dtype=torch.float32), persistent=False)
+        self.register_buffer("fold_scale", fold_scale, persistent=False)
+        self.register_buffer("fixed", fixed, persistent=False)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.fixed is not None:
+            return self.fixed
+        scale = self.fold_scale if self.fold_scale is not None else channel_scale(weight, self.level)
+        dyadic = round_to_set_torch(weight / scale, self.values.to(weight.dtype))
+        approx = dyadic if self.fold_scale is not None else dyadic * scale
+        return weight + (approx - weight).detach()  # straight-through estimator
+
+
+class FoldedScale(nn.Module):
+    """A layer followed by a real per-output-channel scale: one multiplication per output (counted)."""
+
+    def __init__(self, layer: nn.Module, scale: torch.Tensor):
+        super().__init__()
+        self.layer = layer
+        self.register_buffer("scale", scale.reshape(-1))
+
+    def forward(self, x):
+        y = self.layer(x)
+        return y * self.scale.view((1, -1) + (1,) * (y.dim() - 2))
+
+
+class DyadicBias(nn.Module):
+    """Parametrization rounding a bias to the level's candidates under a per-tensor power-of-two scale (the
+    bias add is one add per output either way; this removes its precision, not its cost)."""
+
+    def __init__(self, level: DyadicLevel):
+        super().__init__()
+        self.level = DyadicLevel(level.terms, level.min_exp, level.max_exp, "pow2", "tensor")
+        self.register_buffer("values", torch.tensor(level.candidates.values, dtype=torch.float32), persistent=False)
+
+    def forward(self, bias: torch.Tensor) -> torch.Tensor:
+        scale = channel_scale(bias[:, None], self.level)[:, 0]
+        return bias + (round_to_set_torch(bias / scale, self.values.to(bias.dtype)) * scale - bias).detach()
+
+
+def dyadic_constant(value: np.ndarray, level: DyadicLevel) -> tuple[np.ndarray, int, int]:
+    """Constants rounded to dyadic values (a power-of-two scale per element), with their CSD cost:
+    (values, total adds, total shifts) of multiplying one input by each element once."""
+    flat = np.asarray(value, dtype=np.float64)
+    scale = np.exp2(np.ceil(np.log2(np.maximum(np.abs(flat), 1e-30) / level.candidates.max_abs)))
+    dyadic = round_to_set(flat / scale, level.candidates.values) * scale
+    terms, shifted = csd_digits(dyadic)
+    return dyadic, int(np.maximum(terms - 1, 0).sum()), int(shifted.sum())
+
+
+class DyadicAvgPool2d(nn.Module):
+    """Average pooling as a sum pool (K-1 adds per output) times a dyadic approximation of 1/K (a shift when K
+    is a power of two). ``kernel_size=None`` pools globally (adaptive pooling to 1 x 1)."""
+
+    def __init__(self, level: DyadicLevel, kernel_size=None, stride=None, padding=0):
+        super().__init__()
+        self.level, self.kernel_size, self.stride, self.padding = level, kernel_size, stride, padding
+
+    def forward(self, x):
+        kernel = self.kernel_size or tuple(x.shape[-2:])
+        summed = nn.functional.avg_pool2d(x, kernel, self.stride or kernel, self.padding, divisor_override=1)
+        k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+        factor, adds, shifts = dyadic_constant(np.array([1.0 / (k[0] * k[1])]), self.level)
+        return shift_add_mul(summed, torch.tensor(factor, dtype=x.dtype, device=x.device), adds, shifts)
+
+
+class DyadicSubsampling(nn.Module):
+    """The CFF's subsampling with a dyadic coefficient per map: a 2x2 sum pool, one shift-add multiplication
+    by coefficient/4 (dyadic), plus the bias."""
+
+    def __init__(self, source: Subsampling, level: DyadicLevel):
+        super().__init__()
+        factor, self.adds, self.shifts = dyadic_constant(source.weight.detach().cpu().numpy() / 4.0, level)
+        self.register_buffer("factor", torch.tensor(factor, dtype=torch.float32).view(1, -1, 1, 1))
+        self.bias = nn.Parameter(source.bias.detach().clone())
+
+    def forward(self, x):
+        summed = nn.functional.avg_pool2d(x, 2, divisor_override=1)
+        return shift_add_mul(summed, self.factor, self.adds, self.shifts) + self.bias.view(1, -1, 1, 1)
+
+
+class PlanSigmoid(nn.Module):
+    def forward(self, x):
+        return plan_sigmoid(x)
+
+
+class PlanTanh(nn.Module):
+    def forward(self, x):
+        return plan_tanh(x)
+
+
+ACTIVATIONS = {"plan": {nn.Sigmoid: PlanSigmoid, nn.Tanh: PlanTanh},
+               "hardtanh": {nn.Sigmoid: lambda: nn.Hardsigmoid(), nn.Tanh: lambda: nn.Hardtanh()}}
+"""Activation replacements: PLAN (dyadic slopes) or the hard piecewise-linear forms (compares only)."""
+
+
+def replace_child(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
+def approximate_weights(module: nn.Module, level: DyadicLevel, budget: float | None, cost: str) -> nn.Module:
+    """Register the dyadic weight (and bias) parametrizations on one conv/linear; returns what replaces it."""
+    weight = module.weight.detach()
+    fixed, fold = None, None
+    if level.scale == "fold":
+        fold = channel_scale(weight, level)
+        if getattr(module, "bias", None) is not None:  # y = s (W x + b / s) keeps the bias after the scale
+            with torch.no_grad():
+                module.bias.div_(fold.reshape(-1))
+    if budget is not None:
+        scale = fold if fold is not None else channel_scale(weight, level)
+        filters = (weight / scale).cpu().double().numpy().reshape(weight.shape[0], -1)
+        solved = solve_budgeted(filters, level.candidates, budget, cost)
+        dyadic = torch.from_numpy(solved).to(weight).reshape(weight.shape)
+        fixed = dyadic if fold is not None else dyadic * scale
+    parametrize.register_parametrization(module, "weight", DyadicWeight(level, fold, fixed), unsafe=True)
+    if getattr(module, "bias", None) is not None:
+        parametrize.register_parametrization(module, "bias", DyadicBias(level))
+    return FoldedScale(module, fold) if fold is not None else module
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm that directly follows a conv in an ``nn.Sequential`` into the conv's
+    weight and bias (w' = w gamma / sigma, b' = (b - mu) gamma / sigma + beta), replacing it by Identity.
+    NB: pairs wired in a custom forward (e.g. ResNet blocks) are left as they are. Returns the number folded."""
+    folded = 0
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for first, second in zip(names, names[1:], strict=False):
+            conv, bn = seq._modules[first], seq._modules[second]
+            is_conv = isinstance(conv, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+            is_bn = isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats
+            if not (is_conv and is_bn and conv.out_channels == bn.num_features):
+                continue
+            with torch.no_grad():
+                factor = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(
+                    bn.running_var + bn.eps)
+                shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)) - bn.running_mean * factor
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                new_bias = bias * factor + shift
+                conv.weight.mul_(factor.view((-1,) + (1,) * (conv.weight.dim() - 1)))
+                conv.bias = nn.Parameter(new_bias)
+            seq._modules[second] = nn.Identity()
+            folded += 1
+    return folded
+
+
+def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: bool = True, biases: bool = True,
+                pooling: bool = True, subsampling: bool = True, activations: str | None = "plan",
+                fold_bn: bool = True, budget: float | None = None, budget_cost: str = "terms") -> nn.Module:
+    """A copy of ``model`` with its elements replaced by multiplication-free approximations.
+
+    Args:
+        model: a trained model (not modified).
+        level: a :class:`DyadicLevel` or its name (``t2``, ``t3e-6``, ``t1_fold``, ...).
+        weights: approximate conv and linear weights (the counter then reports shifts and adds, no mults).
+        biases: round biases to dyadic values.
+        pooling: average pooling (and global average pooling) as sum pools with dyadic 1/K.
+        subsampling: the face finder's trainable subsampling coefficients as dyadic constants.
+        activations: ``"plan"`` (PLAN sigmoid/tanh), ``"hardtanh"`` (hard piecewise-linear) or None.
+        fold_bn: first fold BatchNorms into the convs before them (:func:`fold_batchnorm`), so their
+            multiplications disappear into the dyadic weights.
+        budget: a complexity budget per output filter (total CSD terms, or adds + shifts with
+            ``budget_cost="ops"``), solved by :func:`solve_budgeted`; None for plain rounding.
+
+    The weights are parametrizations with a straight-through estimator, so the result can be fine-tuned
+    (budgeted weights are fixed).
+    """
+    level = parse_level(level)
+    model = copy.deepcopy(model)
+    if fold_bn:
+        model.eval()
+        fold_batchnorm(model)
+    for name, module in list(model.named_modules()):
+        if weights and isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            replacement = approximate_weights(module, level, budget, budget_cost)
+            if replacement is not module:
+                replace_child(model, name, replacement)
+        elif pooling and isinstance(module, nn.AvgPool2d):
+            replace_child(model, name, DyadicAvgPool2d(level, module.kernel_size, module.stride, module.padding))
+        elif pooling and isinstance(module, nn.AdaptiveAvgPool2d) and module.output_size in (1, (1, 1)):
+            replace_child(model, name, DyadicAvgPool2d(level))
+        elif subsampling and isinstance(module, Subsampling):
+            replace_child(model, name, DyadicSubsampling(module, level))
+        elif activations and type(module) in ACTIVATIONS.get(activations, {}):
+            replace_child(model, name, ACTIVATIONS[activations][type(module)]())
+    return model

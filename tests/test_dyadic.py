@@ -1,0 +1,185 @@
+"""Dyadic approximation: CSD costs, the binary program and its solvers, approximated networks, counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from estimator import approximate, energy, plan_sigmoid
+from estimator.counting.csd import csd_digits, multiply_cost
+from estimator.models import create
+from estimator.variants.dyadic import (
+    CandidateSet,
+    DyadicLevel,
+    fold_batchnorm,
+    parse_level,
+    round_to_set,
+    solve_budgeted,
+    solve_milp,
+)
+from tests.conftest import strict_profile
+
+
+@pytest.mark.parametrize("value,adds,shifts", [
+    (3 / 4, 1, 1),  # 1 - 2^-2
+    (5 / 8, 1, 2),  # 2^-1 + 2^-3
+    (1 / 4, 0, 1),  # 2^-2
+    (1.0, 0, 0), (-1.0, 0, 0),  # the sign folds into the accumulating add
+    (0.0, 0, 0),  # the tap disappears
+    (7.0, 1, 1),  # CSD 8 - 1, not 4 + 2 + 1
+])
+def test_csd_cost(value, adds, shifts):
+    a, s = multiply_cost(np.array([value]))
+    assert (int(a[0]), int(s[0])) == (adds, shifts)
+
+
+def test_csd_rejects_non_dyadic_values():
+    with pytest.raises(ValueError, match="not dyadic"):
+        csd_digits(np.array([0.1]))
+
+
+def test_candidate_set_enumeration():
+    cset = CandidateSet.build(1, -2, 0)
+    assert cset.values.tolist() == [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0]
+    two = CandidateSet.build(2, -1, 0)  # {0, +-1, +-1/2, +-3/2, +-1/2 (1 - 1/2)}
+    assert two.values.tolist() == [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5]
+    assert two.terms.tolist() == [2, 1, 1, 0, 1, 1, 2] and two.adds.tolist() == [1, 0, 0, 0, 0, 0, 1]
+
+
+def test_level_names():
+    assert parse_level("t2") == DyadicLevel(2, -8, 0)
+    assert parse_level("dyadic:t3e-6_fold") == DyadicLevel(3, -6, 0, "fold")
+    assert parse_level("t1e-4..2_tensor") == DyadicLevel(1, -4, 2, "pow2", "tensor")
+    with pytest.raises(ValueError, match="dyadic level 'x2' is malformed"):
+        parse_level("x2")
+
+
+def test_unbudgeted_milp_equals_vectorised_rounding():
+    rng = np.random.default_rng(0)
+    cset = CandidateSet.build(2, -5, 0)
+    for _ in range(20):
+        w = rng.normal(0, 0.5, (3, 3))
+        assert np.array_equal(solve_milp(w, cset), round_to_set(w, cset.values))
+
+
+def test_budgeted_fast_solver_matches_milp_within_half_a_percent():
+    rng = np.random.default_rng(1)
+    cset = CandidateSet.build(2, -5, 0)
+    binding = 0
+    for i in range(200):
+        w = rng.normal(0, 0.5, 9 if i < 100 else 25)
+        budget = 6 if w.size == 9 else 16
+        binding += cset.terms[np.searchsorted(cset.values, round_to_set(w, cset.values))].sum() > budget
+        exact = solve_milp(w, cset, budget)
+        fast = solve_budgeted(w[None], cset, budget)[0]
+        cost = cset.terms[np.searchsorted(cset.values, fast)].sum()
+        assert cost <= budget
+        err_exact, err_fast = ((w - exact) ** 2).sum(), ((w - fast) ** 2).sum()
+        assert err_fast <= err_exact * 1.005 + 1e-12
+    assert binding > 150  # the budget constrains most filters
+
+
+def test_budget_in_adds_and_shifts():
+    rng = np.random.default_rng(2)
+    cset = CandidateSet.build(3, -5, 0)
+    w = rng.normal(0, 0.5, (40, 9))
+    fast = solve_budgeted(w, cset, 8, cost="ops")
+    index = np.searchsorted(cset.values, fast)
+    assert ((cset.adds[index] + cset.shifts[index]).sum(axis=1) <= 8).all()
+
+
+def test_plan_sigmoid_maximum_error():
+    x = torch.linspace(-10, 10, 2_000_001, dtype=torch.float64)
+    assert round((plan_sigmoid(x) - torch.sigmoid(x)).abs().max().item(), 4) == 0.0189  # 0.01894
+
+
+def test_hand_counted_shift_add_layer():
+    conv = nn.Conv2d(1, 1, 2, bias=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([0.75, 0.625, 0.25, 1.0]).view(1, 1, 2, 2))
+        conv.bias.fill_(0.5)
+    approx = approximate(nn.Sequential(conv), "t2")
+    assert torch.equal(approx[0].weight, conv.weight)  # already dyadic: unchanged
+    row = strict_profile(approx, input_shape=(1, 1, 3, 3)).layers.loc["0"]
+    # 4 outputs; taps 3/4 (2 terms, 1 shift), 5/8 (2, 2), 1/4 (1, 1), 1 (1, 0): 6 terms -> 5 adds + 1 bias add,
+    # 4 shifts per output
+    assert (row["mults"], row["adds"], row["shifts"], row["macs"]) == (0, 4 * 6, 4 * 4, 16)
+    priced = energy(strict_profile(approx, input_shape=(1, 1, 3, 3)), "horowitz45").layers.iloc[0]
+    assert priced["mult_pj"] == 0 and priced["shift_pj"] == pytest.approx(16 * 0.024)
+
+
+def test_original_untouched_and_network_multiplication_free():
+    model = create("cff")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    approx = approximate(model, "t2e-6")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    total = strict_profile(approx, input_shape=(1, 1, 36, 32)).total()
+    assert total["mults"] == 0 and total["other_ops"] == 0  # weights, subsampling and tanh all approximated
+    assert total["shifts"] > 0
+    x = torch.randn(4, 1, 36, 32)
+    assert (approx(x) - model(x)).abs().max() < 0.2
+
+
+def test_average_pool_divisor_becomes_a_shift():
+    approx = approximate(nn.Sequential(nn.AvgPool2d(2)), "t1")
+    row = strict_profile(approx, input_shape=(1, 1, 4, 4)).total()
+    # 4 outputs: 3 adds each, and 1/4 = 2^-2 is one shift
+    assert (row["mults"], row["adds"], row["shifts"]) == (0, 12, 4)
+
+
+def test_fold_scale_is_one_multiplication_per_output():
+    conv = nn.Conv2d(2, 3, 3, bias=False)
+    approx = approximate(nn.Sequential(conv), "t2_fold")
+    total = strict_profile(approx, input_shape=(1, 2, 5, 5)).total()
+    assert total["mults"] == 3 * 3 * 3  # one per output element
+
+
+def test_batchnorm_folding_preserves_the_function():
+    model = create("digits_cnn").eval()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    x = torch.randn(3, 1, 8, 8)
+    expected = model(x)
+    assert fold_batchnorm(model) == 4
+    assert torch.allclose(model(x), expected, atol=1e-5)
+
+
+def test_budgeted_approximation_respects_the_budget():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3, bias=False)
+    level = parse_level("t3e-6")
+    approx = approximate(nn.Sequential(conv), level, budget=10)
+    scale_free = approx[0].weight.detach().double().numpy().reshape(8, -1)
+    terms, _ = csd_digits(scale_free)
+    assert (terms.sum(axis=1) <= 10).all()
+
+
+def test_straight_through_fine_tuning_keeps_weights_dyadic():
+    torch.manual_seed(0)
+    model = approximate(create("digits_tanh"), "t2e-6")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = nn.functional.cross_entropy(model(torch.randn(8, 1, 8, 8)), torch.randint(0, 10, (8,)))
+    loss.backward()
+    original = model.features[0].parametrizations.weight.original
+    assert original.grad is not None and original.grad.abs().sum() > 0
+    optimizer.step()
+    csd_digits(model.features[0].weight.detach().double().numpy())  # still dyadic: no error
+
+
+def test_digits_accuracy_within_a_point_at_two_terms(tmp_path):
+    from estimator.data import load_dataset
+    from estimator.train import TrainConfig, evaluate, train
+
+    splits = load_dataset("digits")
+    float_model = train(TrainConfig("digits_cnn", out=str(tmp_path), epochs=15), splits=splits, progress=False).model
+    cpu = torch.device("cpu")
+    reference = evaluate(float_model, splits, cpu)["test_top1"]
+    approx = approximate(float_model, "t2e-4")
+    assert evaluate(approx, splits, cpu)["test_top1"] >= reference - 1.0
+    layers = strict_profile(approx, input_shape=(1, 1, 8, 8)).layers
+    weighted = layers[layers["weight_elems"] > 0]
+    assert (weighted["arithmetic"] == "shift_add").all() and weighted["mults"].sum() == 0
