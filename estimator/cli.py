@@ -152,6 +152,46 @@ def cmd_dyadic_accuracy(args) -> None:
                              f"{args.finetune_epochs} epochs of straight-through fine-tuning.")
 
 
+def cmd_sweep(args) -> None:
+    from .sweep import load_spec, stderr_progress, sweep
+
+    spec = load_spec(args.spec)
+    executor = None
+    if args.dask:
+        from distributed import Client
+
+        executor = Client(args.dask).get_executor()
+    table = sweep(spec, out=args.out, executor=executor, workers=args.workers, progress=stderr_progress)
+    print(f"{len(table)} rows in {args.out}" if args.out else table.to_string())
+
+
+def cmd_pareto(args) -> None:
+    from .pareto import pareto_front
+    from .plots import plot_pareto
+
+    results = pd.read_csv(args.results)
+    missing = {args.x, args.y, "model", "variant"} - set(results.columns)
+    if missing:
+        raise CliError(f"{args.results} has no column(s) {', '.join(sorted(missing))}; expected a sweep's results")
+    plot_pareto(results.dropna(subset=[args.y]), args.out, x=args.x, y=args.y, baselines=args.baselines,
+                title=args.title)
+    front = pareto_front(results, minimize=[args.x], maximize=[args.y])
+    print(front[["model", "variant", args.x, args.y]].to_string(index=False))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+
+    table = run_demo(args.out, epochs=args.epochs, workers=args.workers)
+    with pd.option_context("display.width", 200):
+        counts = {c: "{:,}".format for c in ("params", "nz_macs", "mults_executed", "shifts")}
+        print(table.to_string(formatters=counts | {"energy_uj": "{:.2f}".format, "test_top1": "{:.2f}".format}))
+    print(f"\nnz_macs: MACs with zero weights skipped (FLOPs = 2 x MACs); mults_executed: multiplications done when "
+          f"zero weights are skipped; energy_uj: per inference on horowitz45 at 8 bits; test_top1 in %; "
+          f"* = on the Pareto front.\nwrote {args.out}/results.csv, pareto.png, breakdown.png")
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -241,6 +281,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.add_argument("--out", help="write the table to this file instead of stdout")
     p.set_defaults(func=cmd_dyadic_accuracy)
+
+    p = sub.add_parser("sweep", help="run a sweep described in a TOML file")
+    p.add_argument("spec", help="TOML file with a [sweep] table and an optional [hardware] table")
+    p.add_argument("--out", help="results CSV (resumable: finished points are kept)")
+    p.add_argument("--workers", type=int, help="local training processes (default: CPU count)")
+    p.add_argument("--dask", help="address of a Dask scheduler to train on instead of local processes")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("pareto", help="plot accuracy vs energy with the Pareto front from a results CSV")
+    p.add_argument("results")
+    p.add_argument("--out", default="pareto.png", help="PNG or SVG")
+    p.add_argument("--x", default="energy_uj")
+    p.add_argument("--y", default="test_top1")
+    p.add_argument("--baselines", nargs="*", default=["mobilenetv2_digits", "shufflenetv2_digits",
+                                                      "mobilenetv2_cifar", "shufflenetv2_cifar"])
+    p.add_argument("--title")
+    p.set_defaults(func=cmd_pareto)
+
+    p = sub.add_parser("demo", help="train and price variants and baselines on digits; write results and plots")
+    p.add_argument("--out", default="demo_out")
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*")

@@ -10,12 +10,13 @@ from hwmodels import EnergyTable
 from .counting import Profile
 
 
-def energy(profile: Profile | pd.DataFrame, hw="horowitz45", **config) -> EnergyTable:
+def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool = True, **config) -> EnergyTable:
     """Energy of every layer of ``profile`` on hardware ``hw`` for one or many configurations.
 
     Args:
         profile: a :class:`~estimator.counting.Profile` (or its ``layers`` table).
         hw: a preset name (``hwmodels.available()``), a TOML path, a HardwareModel, or a list of them.
+        per_layer: also build the per-(configuration, layer) table (False: only the summary).
         **config: pricing parameters (``hwmodels.GRID_DEFAULTS``: weight_bits, act_bits, psum_bits,
             buffer_kib, dataflow, zero_skipping, pe_rows, pe_cols, number_format, mac_energy_pj); a list
             sweeps that parameter. Every combination is priced in one vectorised call.
@@ -25,7 +26,7 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", **config) -> Energy
         and ``summary`` (per configuration).
     """
     layers = profile.layers if isinstance(profile, Profile) else profile
-    return hwmodels.price(layers, hw=hw, **config)
+    return hwmodels.price(layers, hw=hw, per_layer=per_layer, **config)
 
 
 def energy_table_text(table: EnergyTable, config: int = 0) -> str:

@@ -9,7 +9,9 @@ Weight storage (read from DRAM once per inference):
                   pointer_bits = ceil(log2 (nnz + 1)) (CSR over kernels for conv, over output rows for linear)
     periodic:     nnz x weight_bits + pattern_table_bits (the mask follows from a rule; no per-weight index)
     A periodic layer is stored periodically; any other is stored in the smaller of dense and unstructured.
-    Other parameters (bias, folded BatchNorm scale and shift) are stored dense.
+    Other parameters (bias, folded BatchNorm scale and shift) are stored dense. A layer whose weights come
+    from a codebook (``weight_code_bits`` > 0, e.g. dyadic candidates) stores min(weight_bits, code bits) per
+    weight. NB: per-channel scales of such layers are not charged.
 
 Activations, tiling rule: a layer whose working set (weights + input + output bits) fits the on-chip buffer
 keeps its activations on chip (no DRAM activation traffic). Otherwise half of the buffer holds a weight tile
@@ -86,7 +88,9 @@ def movement(layers: pd.DataFrame, *, weight_bits, act_bits, psum_bits, buffer_k
     rows_pe, cols_pe = config_column(pe_rows), config_column(pe_cols)
     ws = config_column(dataflow, object) == "ws"
 
-    storage = weight_storage_bits(layers, wb)
+    code_bits = row(layers, "weight_code_bits") if "weight_code_bits" in layers else np.zeros((1, len(layers)))
+    word = np.where(code_bits > 0, np.minimum(wb, code_bits), wb)  # weight word per (config, layer)
+    storage = weight_storage_bits(layers, word)
     other_params = np.maximum(row(layers, "params") - row(layers, "weight_elems"), 0) * wb
     weight_dram = storage["stored"] + other_params
     in_bits, out_bits = row(layers, "in_elems") * ab, row(layers, "out_elems") * ab
@@ -97,11 +101,11 @@ def movement(layers: pd.DataFrame, *, weight_bits, act_bits, psum_bits, buffer_k
     macs = np.where(skip, row(layers, "nz_macs"), row(layers, "macs"))
     weights_used = np.where(skip, row(layers, "weight_nnz"), row(layers, "weight_elems"))
     has_macs = macs > 0
-    ws_sram = weights_used * wb + macs / cols_pe * ab + 2 * macs / rows_pe * pb
-    os_sram = macs / rows_pe * wb + macs / cols_pe * ab + row(layers, "out_elems") * ab
+    ws_sram = weights_used * word + macs / cols_pe * ab + 2 * macs / rows_pe * pb
+    os_sram = macs / rows_pe * word + macs / cols_pe * ab + row(layers, "out_elems") * ab
     passthrough = (row(layers, "in_elems") + row(layers, "out_elems")) * ab
     sram = np.where(has_macs, np.where(ws, ws_sram, os_sram), passthrough)
-    rf = np.where(has_macs, np.where(ws, macs * wb, 2 * macs * pb), 0.0)
+    rf = np.where(has_macs, np.where(ws, macs * word, 2 * macs * pb), 0.0)
     shape = sram.shape
     return {"dram_weight_bits": np.broadcast_to(weight_dram, shape), "dram_act_bits": act_dram,
             "dram_bits": weight_dram + act_dram, "sram_bits": sram, "rf_bits": rf,

@@ -97,11 +97,13 @@ def repeat_labels(labels: np.ndarray, n_configs: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.tile(codes, n_configs), categories)
 
 
-def price(layers: pd.DataFrame, **params) -> EnergyTable:
+def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTable:
     """Price a profile's layer table over a grid of hardware configurations in one vectorised pass.
 
     Args:
         layers: ``Profile.layers`` (any DataFrame with its columns).
+        per_layer: build the per-(configuration, layer) table; False leaves ``EnergyTable.layers`` empty and
+            only sums (faster for large grids).
         **params: see :data:`GRID_DEFAULTS`; ``hw`` is a preset name, a path to a TOML file or a
             :class:`HardwareModel`; a list for any parameter sweeps it.
 
@@ -128,6 +130,16 @@ def price(layers: pd.DataFrame, **params) -> EnergyTable:
               "dram": moved["dram_bits"], "sram": moved["sram_bits"], "rf": moved["rf_bits"]}
     parts = {f"{c}_pj": counts[c] * energy[c][:, None] for c in COMPONENTS}
     total = sum(parts.values())
+    summary = grid.copy()
+    summary.attrs = {}
+    for key in ("dram_bits", "sram_bits", "rf_bits"):
+        summary[key] = moved[key].sum(axis=1)
+    for key, value in parts.items():
+        summary[key] = value.sum(axis=1)
+    summary["energy_pj"] = total.sum(axis=1)
+    summary["energy_mac16"] = summary["energy_pj"] / energy["mac16"]
+    if not per_layer:
+        return EnergyTable(pd.DataFrame(), summary)
     n_configs, n_layers = total.shape
     table = {"config": np.repeat(np.arange(n_configs), n_layers)}
     for col in grid.columns:
@@ -143,12 +155,4 @@ def price(layers: pd.DataFrame, **params) -> EnergyTable:
     for key, value in parts.items():
         table[key] = value.ravel()
     table["energy_pj"] = total.ravel()
-    summary = grid.copy()
-    summary.attrs = {}
-    for key in ("dram_bits", "sram_bits", "rf_bits"):
-        summary[key] = moved[key].sum(axis=1)
-    for key, value in parts.items():
-        summary[key] = value.sum(axis=1)
-    summary["energy_pj"] = total.sum(axis=1)
-    summary["energy_mac16"] = summary["energy_pj"] / energy["mac16"]
     return EnergyTable(pd.DataFrame(table), summary)

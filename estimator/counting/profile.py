@@ -208,13 +208,15 @@ def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backw
             if backward:
                 row.update({k + BACKWARD_SUFFIX: v for k, v in tally.backward.items()})
         row["params"] = sum(p.numel() for p in own)
-        row["nnz_params"] = count_nonzero(effective_parameters(module))
+        others = effective_parameters(module, skip=("weight",) if info else ())
+        row["nnz_params"] = (info.nnz if info else 0) + count_nonzero(others)
         row["weight_elems"] = info.numel if info else 0
         row["weight_nnz"] = info.nnz if info else 0
         row["weight_rows"] = info.rows if info else 0
         row["weight_row_len"] = info.row_len if info else 0
         row["weight_format"] = info.weight_format if info else ""
         row["pattern_table_bits"] = info.pattern_table_bits if info else 0
+        row["weight_code_bits"] = info.code_bits if info else 0
         row["arithmetic"] = ("shift_add" if info and info.shift_add else "mac") if info else ""
         rows.append(row)
     count_columns = list(COUNT_KINDS) + ["nz_macs", "in_elems", "out_elems"]
@@ -222,7 +224,7 @@ def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backw
         count_columns += [k + BACKWARD_SUFFIX for k in COUNT_KINDS]
     order = (["name", "type", "depth"] + count_columns
              + ["params", "nnz_params", "weight_elems", "weight_nnz", "weight_rows", "weight_row_len",
-                "weight_format", "pattern_table_bits", "arithmetic"])
+                "weight_format", "pattern_table_bits", "weight_code_bits", "arithmetic"])
     frame = pd.DataFrame(rows, columns=order)
     for column in count_columns:
         frame[column] = frame[column].fillna(0).astype("int64")

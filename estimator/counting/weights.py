@@ -9,6 +9,8 @@ Variants tell the counter about themselves through a small duck-typed protocol o
 * ``weight_format``: ``"periodic"`` when the non-zero positions follow a rule instead of an index;
   ``pattern_table_bits``: the bits of the rule's pattern table.
 * ``arithmetic``: ``"shift_add"`` when the weights are dyadic and multiplied by shifts and adds.
+* ``weight_code_bits``: bits of a weight's code when the weights come from a small codebook (e.g. a dyadic
+  candidate set); pricing stores weights in min(weight_bits, code bits).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class WeightInfo:
         out_channels: the weight's first dimension (outputs that share a row set).
         weight_format: "dense" or "periodic"; unstructured sparsity is a pricing decision from nnz.
         pattern_table_bits: bits of a periodic layer's pattern table (0 otherwise).
+        code_bits: bits per weight of a codebook representation (0: none declared).
         shift_add: True when products with this weight are computed with shifts and adds.
         csd_adds: adds to apply every filter once: sum over output channels of (CSD terms over the channel's
             non-zero taps - 1), a channel without non-zero taps costing none (shift-add layers only).
@@ -48,6 +51,7 @@ class WeightInfo:
     out_channels: int
     weight_format: str = "dense"
     pattern_table_bits: int = 0
+    code_bits: int = 0
     shift_add: bool = False
     csd_adds: int = 0
     csd_shifts: int = 0
@@ -88,7 +92,8 @@ def analyze_weight(module: nn.Module) -> WeightInfo | None:
     return WeightInfo(
         numel=int(weight.numel()), nnz=nnz, rows=int(weight.numel()) // row_len, row_len=row_len,
         out_channels=shape[0], weight_format=declared(module, "weight_format", "dense"),
-        pattern_table_bits=int(declared(module, "pattern_table_bits", 0)), shift_add=shift_add,
+        pattern_table_bits=int(declared(module, "pattern_table_bits", 0)),
+        code_bits=int(declared(module, "weight_code_bits", 0)), shift_add=shift_add,
         csd_adds=adds, csd_shifts=shifts)
 
 
@@ -120,14 +125,12 @@ def count_nonzero(tensors: list[torch.Tensor]) -> int:
                    for t in tensors)
 
 
-def effective_parameters(module: nn.Module) -> list[torch.Tensor]:
-    """The tensors the module computes with: parametrized tensors as computed, pruned tensors masked."""
-    tensors = []
+def effective_parameters(module: nn.Module, skip: tuple[str, ...] = ()) -> list[torch.Tensor]:
+    """The tensors the module computes with (parametrized tensors as computed, pruned tensors masked), but
+    for those named in ``skip``."""
     names = {n for n, _ in module.named_parameters(recurse=False)}
     if parametrize.is_parametrized(module):
         names |= set(module.parametrizations.keys())
-    for name in sorted(names):
-        if name.endswith("_orig") and hasattr(module, name[:-5]):
-            name = name[:-5]  # torch.nn.utils.prune keeps weight_orig and computes weight = orig * mask
-        tensors.append(getattr(module, name))
-    return tensors
+    # torch.nn.utils.prune keeps weight_orig and computes weight = orig * mask
+    names = {n[:-5] if n.endswith("_orig") and hasattr(module, n[:-5]) else n for n in names}
+    return [getattr(module, name) for name in sorted(names) if name not in skip]

@@ -11,13 +11,14 @@ from .periodic import PAPER_VARIANTS, PeriodicSpec, apply_periodic_sparsity, lay
 DYADIC_PREFIX = "dyadic:"
 
 
-def apply_variant(model: nn.Module, spec: str) -> nn.Module:
-    """A copy of ``model`` transformed by variant ``spec``: ``dense``, a periodic-sparsity name (``PSD1_P16``,
-    ``PS2_P6``, ``pSC2``, ...) or a dyadic level (``dyadic:t2e-8``; see
-    :func:`~estimator.variants.dyadic.parse_level`), whose weights train with a straight-through estimator."""
+def apply_variant(model: nn.Module, spec: str, *, inplace: bool = False) -> nn.Module:
+    """``model`` transformed by variant ``spec`` (a copy unless ``inplace``; dyadic variants always copy):
+    ``dense``, a periodic-sparsity name (``PSD1_P16``, ``PS2_P6``, ``pSC2``, ...) or a dyadic level
+    (``dyadic:t2e-8``; see :func:`~estimator.variants.dyadic.parse_level`), whose weights train with a
+    straight-through estimator."""
     if spec.startswith(DYADIC_PREFIX):
         return approximate(model, parse_level(spec))
-    return apply_periodic_sparsity(model, parse_spec(spec))
+    return apply_periodic_sparsity(model, parse_spec(spec), inplace=inplace)
 
 
 __all__ = ["PAPER_VARIANTS", "CandidateSet", "DyadicLevel", "PeriodicSpec", "apply_periodic_sparsity",

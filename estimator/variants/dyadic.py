@@ -266,7 +266,8 @@ def channel_scale(w: torch.Tensor, level: DyadicLevel) -> torch.Tensor:
 
 class DyadicWeight(nn.Module):
     """Parametrization: weight -> scale x nearest candidate (straight-through gradient), declaring shift-add
-    arithmetic to the counter. With ``fixed`` values (a budgeted solution) the weight is those values.
+    arithmetic and the candidate code width (``weight_code_bits`` = ceil(log2 #candidates)) to the counter.
+    With ``fixed`` values (a budgeted solution) the weight is those values.
 
     With ``scale="fold"`` the returned weight is the dyadic part only; the module's output is multiplied by
     the scale in :class:`FoldedScale`.
@@ -280,6 +281,7 @@ class DyadicWeight(nn.Module):
         self.register_buffer("values", torch.tensor(level.candidates.values, dtype=torch.float32), persistent=False)
         self.register_buffer("fold_scale", fold_scale, persistent=False)
         self.register_buffer("fixed", fixed, persistent=False)
+        self.weight_code_bits = int(np.ceil(np.log2(len(level.candidates.values))))
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if self.fixed is not None:

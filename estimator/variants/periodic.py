@@ -14,6 +14,8 @@ regenerated from the rule, never stored in checkpoints.
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -123,16 +125,22 @@ def parse_spec(spec: str | PeriodicSpec) -> PeriodicSpec:
                      f"(the paper's: {', '.join(PAPER_VARIANTS)})")
 
 
+@functools.lru_cache(maxsize=256)
+def periodic_mask(spec: PeriodicSpec, out_channels: int, in_channels: int) -> torch.Tensor:
+    """The rule's mask for a weight shape (cached: the rule gives the same mask every time; do not modify)."""
+    return kernel_mask(spec, out_channels, in_channels)
+
+
 def kernel_mask(spec: PeriodicSpec, out_channels: int, in_channels: int, generator: torch.Generator | None = None
                 ) -> torch.Tensor:
     """The 0/1 mask of a [out_channels, in_channels, 3, 3] weight under ``spec``."""
     if spec.kind == "dense":
         return torch.ones(out_channels, in_channels, 3, 3)
-    if spec.kind == "pSC":
-        scores = torch.rand(out_channels, in_channels, KERNEL_POSITIONS, generator=generator)
-        keep = scores.argsort(dim=-1)[..., : spec.k]
-        mask = torch.zeros(out_channels, in_channels, KERNEL_POSITIONS).scatter_(-1, keep, 1.0)
-        return mask.view(out_channels, in_channels, 3, 3)
+    if spec.kind == "pSC":  # every kernel draws one of the C(9, k) position sets uniformly
+        subsets = torch.tensor(list(itertools.combinations(range(KERNEL_POSITIONS), spec.k)))
+        table = torch.zeros(len(subsets), KERNEL_POSITIONS).scatter_(1, subsets, 1.0)
+        choice = torch.randint(0, len(subsets), (out_channels, in_channels), generator=generator)
+        return table[choice].view(out_channels, in_channels, 3, 3)
     table = torch.zeros(spec.period, KERNEL_POSITIONS)
     for t, positions in enumerate(spec.slots()):
         table[t, list(positions)] = 1.0
@@ -152,8 +160,11 @@ class PeriodicMask(nn.Module):
     def __init__(self, spec: PeriodicSpec, shape: torch.Size, layer_index: int):
         super().__init__()
         self.spec = spec
-        generator = torch.Generator().manual_seed(spec.seed * 7919 + layer_index) if spec.kind == "pSC" else None
-        self.register_buffer("mask", kernel_mask(spec, shape[0], shape[1], generator), persistent=False)
+        if spec.kind == "pSC":
+            mask = kernel_mask(spec, shape[0], shape[1], torch.Generator().manual_seed(spec.seed * 7919 + layer_index))
+        else:
+            mask = periodic_mask(spec, shape[0], shape[1])
+        self.register_buffer("mask", mask, persistent=False)
         periodic = spec.kind in ("PS", "PSD")
         self.weight_format = "periodic" if periodic else "dense"
         self.pattern_table_bits = spec.period * KERNEL_POSITIONS if periodic else 0
@@ -181,7 +192,7 @@ def apply_periodic_sparsity(model: nn.Module, spec: str | PeriodicSpec, *, inpla
         mask = PeriodicMask(spec, conv.weight.shape, index).to(conv.weight.device)
         with torch.no_grad():
             conv.weight.mul_(mask.mask)
-        parametrize.register_parametrization(conv, "weight", mask)
+        parametrize.register_parametrization(conv, "weight", mask, unsafe=True)  # shape-preserving by construction
     return model
 
 
