@@ -30,7 +30,8 @@ except ModuleNotFoundError:  # Python < 3.11
 
 ACTIONS = ("mult", "add", "mac", "shift", "compare", "other")
 LEVELS = ("dram", "sram", "array", "rf")
-UNITS = {"pJ": "picojoules per action or access", "mac16": "multiples of one 16-bit MAC (normalised)"}
+UNITS = {"pj": "picojoules per action or access", "mac16": "multiples of one 16-bit MAC (normalised)"}
+"""Units of energy fields: a row gives its energy as ``energy_pj`` or ``energy_mac16`` (one unit per file)."""
 FORMAT_PATTERN = re.compile(r"^(int|fp)(\d+)$")
 WIDTH_EXPONENT = {"mult": 2, "add": 1, "shift": 1, "compare": 1, "other": 2}
 
@@ -98,7 +99,7 @@ class HardwareModel:
     Attributes:
         name, description: identification.
         technology_nm: process node in nm.
-        unit: ``"pJ"`` or ``"mac16"`` (normalised to one 16-bit MAC; converted to pJ at pricing).
+        unit: ``"pj"`` or ``"mac16"`` (normalised to one 16-bit MAC; converted to pJ at pricing).
         compute: the table of :class:`ComputeEnergy` rows.
         memory: the table of :class:`MemoryLevel` rows.
         path: the file it was loaded from.
@@ -171,6 +172,13 @@ class HardwareModel:
         y = np.where(x > log_size[-1], log_energy[-1] + (x - log_size[-1]) * high_slope, y)
         return np.exp(y)
 
+    def access_bits(self, level: str, size_kib: float | None = None) -> int:
+        """Width of one access at ``level`` (for SRAM, of the table's buffer nearest in size), in bits."""
+        rows = [m for m in self.memory if m.level == level]
+        if level == "sram" and size_kib is not None:
+            rows.sort(key=lambda m: abs(math.log(m.size_kib / size_kib)))
+        return rows[0].access_bits
+
     def mac16(self) -> float:
         """Energy of one 16-bit integer MAC in the model's unit (the normalisation of ``energy_mac16``)."""
         return self.action_energy("mac", "int16").value
@@ -204,11 +212,21 @@ class Validator:
             self.fail(f"{where}.{key}", expected, value)
         return value
 
-    def energy(self, table: dict, where: str, unit: str) -> float:
-        value = self.get(table, "energy", where, (int, float), f"a non-negative number (unit: {unit})")
+    def energy(self, table: dict, where: str) -> tuple[float, str]:
+        """The row's energy and its unit, from its one ``energy_<unit>`` field."""
+        fields = [k for k in table if k.startswith("energy_") or k == "energy"]
+        expected = f"one energy_<unit> field with a non-negative number, unit one of {', '.join(UNITS)}"
+        if not fields:
+            self.fail(f"{where}.energy_pj", expected)
+        if len(fields) > 1:
+            self.fail(f"{where}", expected, ", ".join(fields))
+        unit = fields[0].removeprefix("energy_")
+        if unit not in UNITS:
+            self.fail(f"{where}.{fields[0]}", expected, f"unit '{unit}'")
+        value = self.get(table, fields[0], where, (int, float), f"a non-negative number (unit: {unit})")
         if value < 0 or not math.isfinite(value):
-            self.fail(f"{where}.energy", f"a non-negative number (unit: {unit})", value)
-        return float(value)
+            self.fail(f"{where}.{fields[0]}", f"a non-negative number (unit: {unit})", value)
+        return float(value), unit
 
     def check_known(self, table: dict, where: str, allowed: set[str]) -> None:
         for key in table:
@@ -216,8 +234,15 @@ class Validator:
                 self.fail(f"{where}.{key}", f"one of the fields {', '.join(sorted(allowed))}", key)
 
 
+def energy_fields(row: dict) -> set[str]:
+    """The row's energy fields (validated by :meth:`Validator.energy`)."""
+    return {k for k in row if k.startswith("energy_") or k == "energy"}
+
+
 def load(path: str | Path) -> HardwareModel:
-    """Load and validate a hardware description (TOML; see ``hwmodels/presets`` for the format).
+    """Load and validate a hardware description (TOML; see ``hwmodels/presets`` for the format: a [model]
+    table, [[compute]] rows of format, action, energy_<unit>, source and [[memory]] rows of level,
+    access_bits, size_kib (SRAM), energy_<unit>, source; ``estimate = true`` marks unverified values).
 
     Raises:
         HardwareFileError: naming the file, the field and the expected form.
@@ -232,27 +257,27 @@ def load(path: str | Path) -> HardwareModel:
         raise HardwareFileError(f"{path}: not valid TOML ({exc})") from exc
     check.check_known(data, "(top level)", {"model", "compute", "memory"})
     head = check.get(data, "model", "(top level)", dict, "a [model] table")
-    check.check_known(head, "model", {"name", "description", "technology_nm", "unit"})
-    unit = check.get(head, "unit", "model", str, f"one of {', '.join(UNITS)}")
-    if unit not in UNITS:
-        check.fail("model.unit", f"one of {', '.join(UNITS)}", unit)
+    check.check_known(head, "model", {"name", "description", "technology_nm"})
+    units = set()
     compute = []
     for i, row in enumerate(check.get(data, "compute", "(top level)", list, "[[compute]] tables")):
         where = f"compute[{i}]"
-        check.check_known(row, where, {"format", "action", "energy", "source", "estimate"})
+        check.check_known(row, where, {"format", "action", "source", "estimate"} | energy_fields(row))
         fmt = check.get(row, "format", where, str, "a number format like int8 or fp32")
         if not FORMAT_PATTERN.match(fmt):
             check.fail(f"{where}.format", "a number format like int8 or fp32", fmt)
         action = check.get(row, "action", where, str, f"one of {', '.join(ACTIONS)}")
         if action not in ACTIONS:
             check.fail(f"{where}.action", f"one of {', '.join(ACTIONS)}", action)
-        compute.append(ComputeEnergy(fmt, action, check.energy(row, where, unit),
+        energy, unit = check.energy(row, where)
+        units.add(unit)
+        compute.append(ComputeEnergy(fmt, action, energy,
                                      check.get(row, "source", where, str, "a citation string"),
                                      check.get(row, "estimate", where, bool, "true or false", False)))
     memory = []
     for i, row in enumerate(check.get(data, "memory", "(top level)", list, "[[memory]] tables")):
         where = f"memory[{i}]"
-        check.check_known(row, where, {"level", "access_bits", "energy", "size_kib", "source", "estimate"})
+        check.check_known(row, where, {"level", "access_bits", "size_kib", "source", "estimate"} | energy_fields(row))
         level = check.get(row, "level", where, str, f"one of {', '.join(LEVELS)}")
         if level not in LEVELS:
             check.fail(f"{where}.level", f"one of {', '.join(LEVELS)}", level)
@@ -262,9 +287,14 @@ def load(path: str | Path) -> HardwareModel:
         size = check.get(row, "size_kib", where, (int, float), "a positive size in KiB", None)
         if level == "sram" and (size is None or size <= 0):
             check.fail(f"{where}.size_kib", "a positive size in KiB for an SRAM level", size)
-        memory.append(MemoryLevel(level, bits, check.energy(row, where, unit), None if size is None else float(size),
+        energy, unit = check.energy(row, where)
+        units.add(unit)
+        memory.append(MemoryLevel(level, bits, energy, None if size is None else float(size),
                                   check.get(row, "source", where, str, "a citation string"),
                                   check.get(row, "estimate", where, bool, "true or false", False)))
+    if len(units) > 1:
+        check.fail("energy_* fields", "one unit for the whole file", ", ".join(sorted(units)))
+    unit = units.pop() if units else "pj"
     levels = {m.level for m in memory}
     for needed in ("dram", "sram", "rf"):
         if needed not in levels:

@@ -20,6 +20,9 @@ from .registry import resolve
 COMPONENTS = ("dram", "sram", "rf", "mult", "add", "shift", "compare", "other")
 """Energy components; the priced table has a ``<component>_pj`` column for each and their sum ``energy_pj``."""
 
+LEVELS_PRICED = ("dram", "sram", "rf")
+ACCESS_WIDTHS = tuple(f"{level}_access_bits" for level in LEVELS_PRICED)
+
 GRID_DEFAULTS = {"hw": "horowitz45", "weight_bits": 8, "act_bits": 8, "psum_bits": 32, "buffer_kib": 256.0,
                  "dataflow": "ws", "zero_skipping": True, "pe_rows": 16, "pe_cols": 16, "number_format": "int",
                  "mac_energy_pj": float("nan")}
@@ -32,8 +35,8 @@ class EnergyTable:
 
     Attributes:
         layers: one row per (configuration, layer): the configuration's parameters, the layer's name and type,
-            traffic in bits per level, the weight storage form used, ``<component>_pj`` energies and
-            ``energy_pj`` (their sum).
+            traffic per level in bits and in accesses of the level's width, the weight storage form used,
+            ``<component>_pj`` energies and ``energy_pj`` (their sum).
         summary: one row per configuration: sums over layers, plus ``energy_mac16`` (the total in multiples
             of one 16-bit MAC of the same hardware model).
     """
@@ -65,16 +68,17 @@ def configuration_grid(**params) -> pd.DataFrame:
 
 
 def unit_energies(grid: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Energies per action (pJ) and per bit at each level (pJ/bit), one value per configuration, (K,).
+    """Energies per action (pJ) and per bit at each level (pJ/bit), and each level's access width
+    (``<level>_access_bits``), one value per configuration, (K,).
 
     Looked up once per distinct (hardware model, number format) and per distinct hardware model, then
     gathered; SRAM energy is interpolated for all buffer sizes at once."""
     models: dict[str, HardwareModel] = grid.attrs["models"]
     to_pj = np.ones(len(grid))
-    out = {name: np.empty(len(grid)) for name in COMPONENTS + ("mac16",)}
+    out = {name: np.empty(len(grid)) for name in COMPONENTS + ("mac16",) + ACCESS_WIDTHS}
     for hw, index in grid.groupby("hw").groups.items():
         model = models[hw]
-        if model.unit != "pJ":
+        if model.unit != "pj":
             to_pj[index] = grid.loc[index, "mac_energy_pj"]
             if not np.all(np.isfinite(to_pj[index])):
                 raise ValueError(f"hardware model '{hw}' is normalised to a 16-bit MAC (unit mac16); "
@@ -83,12 +87,15 @@ def unit_energies(grid: pd.DataFrame) -> dict[str, np.ndarray]:
         out["rf"][index] = model.memory_energy_per_bit("rf").value
         out["sram"][index] = model.sram_energy_per_bit(grid.loc[index, "buffer_kib"].to_numpy())
         out["mac16"][index] = model.mac16()
+        out["dram_access_bits"][index] = model.access_bits("dram")
+        out["rf_access_bits"][index] = model.access_bits("rf")
+        out["sram_access_bits"][index] = [model.access_bits("sram", kib) for kib in grid.loc[index, "buffer_kib"]]
     compute_bits = np.maximum(grid["weight_bits"], grid["act_bits"]).astype(int).astype(str)
     formats = grid["number_format"] + compute_bits
     for (hw, fmt), index in pd.DataFrame({"hw": grid["hw"], "fmt": formats}).groupby(["hw", "fmt"]).groups.items():
         for action in ("mult", "add", "shift", "compare", "other"):
             out[action][index] = models[hw].action_energy(action, fmt).value
-    return {name: values * to_pj for name, values in out.items()}
+    return {name: values if name in ACCESS_WIDTHS else values * to_pj for name, values in out.items()}
 
 
 def repeat_labels(labels: np.ndarray, n_configs: int) -> pd.Categorical:
@@ -130,9 +137,11 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
               "dram": moved["dram_bits"], "sram": moved["sram_bits"], "rf": moved["rf_bits"]}
     parts = {f"{c}_pj": counts[c] * energy[c][:, None] for c in COMPONENTS}
     total = sum(parts.values())
+    for level in LEVELS_PRICED:  # accesses of the level's width
+        moved[f"{level}_accesses"] = moved[f"{level}_bits"] / energy[f"{level}_access_bits"][:, None]
     summary = grid.copy()
     summary.attrs = {}
-    for key in ("dram_bits", "sram_bits", "rf_bits"):
+    for key in ("dram_bits", "sram_bits", "rf_bits", "dram_accesses", "sram_accesses", "rf_accesses"):
         summary[key] = moved[key].sum(axis=1)
     for key, value in parts.items():
         summary[key] = value.sum(axis=1)
@@ -148,7 +157,8 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
                       else np.repeat(values, n_layers))
     table["name"] = repeat_labels(layers.index.to_numpy(), n_configs)
     table["type"] = repeat_labels(layers["type"].to_numpy(), n_configs)
-    for key in ("dram_weight_bits", "dram_act_bits", "dram_bits", "sram_bits", "rf_bits", "fits_on_chip"):
+    for key in ("dram_weight_bits", "dram_act_bits", "dram_bits", "sram_bits", "rf_bits", "dram_accesses",
+                "sram_accesses", "rf_accesses", "fits_on_chip"):
         table[key] = np.broadcast_to(moved[key], total.shape).ravel()
     storage = moved["weight_storage"]
     table["weight_storage"] = pd.Categorical(np.broadcast_to(storage, total.shape).ravel())

@@ -158,6 +158,16 @@ def test_budgeted_approximation_respects_the_budget():
     assert (terms.sum(axis=1) <= 10).all()
 
 
+def test_layer_budget_couples_all_filters():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3, bias=False)
+    approx = approximate(nn.Sequential(conv), "t3e-6", budget=100, budget_scope="layer")
+    terms, _ = csd_digits(approx[0].weight.detach().double().numpy())
+    assert terms.sum() <= 100
+    per_filter = terms.reshape(8, -1).sum(axis=1)
+    assert per_filter.max() > 100 / 8  # filters share the budget unevenly, unlike a per-filter budget
+
+
 def test_straight_through_fine_tuning_keeps_weights_dyadic():
     torch.manual_seed(0)
     model = approximate(create("digits_tanh"), "t2e-6")

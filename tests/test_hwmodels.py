@@ -70,32 +70,31 @@ def test_shift_never_dearer_than_multiply(preset, fmt):
 CHIP = """
 [model]
 name = "roundchip"
-unit = "pJ"
 [[compute]]
 format = "int8"
 action = "mult"
-energy = 1.0
+energy_pj = 1.0
 source = "test"
 [[compute]]
 format = "int8"
 action = "add"
-energy = 0.5
+energy_pj = 0.5
 source = "test"
 [[memory]]
 level = "dram"
 access_bits = 64
-energy = 640.0
+energy_pj = 640.0
 source = "test"
 [[memory]]
 level = "sram"
 size_kib = 8
 access_bits = 64
-energy = 64.0
+energy_pj = 64.0
 source = "test"
 [[memory]]
 level = "rf"
 access_bits = 16
-energy = 1.6
+energy_pj = 1.6
 source = "test"
 """
 
@@ -138,6 +137,9 @@ def test_one_conv_priced_by_hand(chip, one_conv, dataflow, buffer_kib, expected)
     for key, value in expected.items():
         assert row[key] == pytest.approx(value), key
     assert row["energy_pj"] == pytest.approx(1152 * 1.5 + sum(expected.values()))
+    # accesses of each level's width: 64-bit SRAM words (1 pJ/bit x 64), 16-bit RF words (0.1 pJ/bit x 16)
+    assert row["sram_accesses"] == pytest.approx(expected["sram_pj"] / 64)
+    assert row["rf_accesses"] == pytest.approx(expected["rf_pj"] / 0.1 / 16)
     assert table.summary.loc[0, "energy_pj"] == pytest.approx(row["energy_pj"])
 
 
@@ -192,10 +194,12 @@ def test_sparse_weights_choose_the_smaller_storage():
 
 
 BAD_FILES = {
-    "missing field": ("energy = 1.0\n", "", "compute[0].energy: missing"),
-    "negative energy": ("energy = 1.0\n", "energy = -1.0\n", "compute[0].energy: got -1.0; expected a non-negative"),
-    "non-numeric energy": ("energy = 1.0\n", 'energy = "cheap"\n', "compute[0].energy: got 'cheap'"),
-    "unknown unit": ('unit = "pJ"', 'unit = "eV"', "model.unit: got 'eV'; expected one of pJ, mac16"),
+    "missing field": ("energy_pj = 1.0\n", "", "compute[0].energy_pj: missing"),
+    "negative energy": ("energy_pj = 1.0\n", "energy_pj = -1.0\n",
+                        "compute[0].energy_pj: got -1.0; expected a non-negative"),
+    "non-numeric energy": ("energy_pj = 1.0\n", 'energy_pj = "cheap"\n', "compute[0].energy_pj: got 'cheap'"),
+    "unknown unit": ("energy_pj = 1.0\n", "energy_ev = 1.0\n", "compute[0].energy_ev: got \"unit 'ev'\""),
+    "mixed units": ("energy_pj = 0.5\n", "energy_mac16 = 0.5\n", "energy_* fields: got 'mac16, pj'"),
     "unknown action": ('action = "mult"', 'action = "divide"', "compute[0].action: got 'divide'"),
     "wrong type": ("access_bits = 64", 'access_bits = "64"', "memory[0].access_bits: got '64'"),
     "unknown level": ('level = "rf"', 'level = "l3"', "memory[2].level: got 'l3'"),

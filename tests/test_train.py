@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from estimator.train import TrainConfig, pick_device, read_run, train
-from tests.formats import write_cifar10
+from tests.formats import write_cifar10, write_faces
 
 
 class Interrupt(Exception):
@@ -69,3 +69,11 @@ def test_device_auto(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto").type == "cuda"
     assert pick_device("cpu").type == "cpu"
+
+
+def test_face_finder_trains_on_a_folder_of_crops(tmp_path):
+    data = write_faces(tmp_path / "faces", per_class=12)
+    result = train(TrainConfig("cff", data="faces", data_dir=str(data), epochs=2, batch_size=8,
+                               out=str(tmp_path / "runs")), progress=False)
+    assert result.model.n2.out_features == 1  # one tanh score, -1 non-face / +1 face
+    assert 0 <= result.final["test_top1"] <= 100 and result.final["train_loss"] > 0

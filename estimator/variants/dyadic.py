@@ -380,8 +380,10 @@ def replace_child(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-def approximate_weights(module: nn.Module, level: DyadicLevel, budget: float | None, cost: str) -> nn.Module:
-    """Register the dyadic weight (and bias) parametrizations on one conv/linear; returns what replaces it."""
+def approximate_weights(module: nn.Module, level: DyadicLevel, budget: float | None, cost: str,
+                        scope: str = "filter") -> nn.Module:
+    """Register the dyadic weight (and bias) parametrizations on one conv/linear; returns what replaces it.
+    A budget applies to each output filter (``scope="filter"``) or to the whole layer (``"layer"``)."""
     weight = module.weight.detach()
     fixed, fold = None, None
     if level.scale == "fold":
@@ -391,7 +393,8 @@ def approximate_weights(module: nn.Module, level: DyadicLevel, budget: float | N
                 module.bias.div_(fold.reshape(-1))
     if budget is not None:
         scale = fold if fold is not None else channel_scale(weight, level)
-        filters = (weight / scale).cpu().double().numpy().reshape(weight.shape[0], -1)
+        groups = weight.shape[0] if scope == "filter" else 1
+        filters = (weight / scale).cpu().double().numpy().reshape(groups, -1)
         solved = solve_budgeted(filters, level.candidates, budget, cost)
         dyadic = torch.from_numpy(solved).to(weight).reshape(weight.shape)
         fixed = dyadic if fold is not None else dyadic * scale
@@ -429,7 +432,8 @@ def fold_batchnorm(model: nn.Module) -> int:
 
 def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: bool = True, biases: bool = True,
                 pooling: bool = True, subsampling: bool = True, activations: str | None = "plan",
-                fold_bn: bool = True, budget: float | None = None, budget_cost: str = "terms") -> nn.Module:
+                fold_bn: bool = True, budget: float | None = None, budget_cost: str = "terms",
+                budget_scope: str = "filter") -> nn.Module:
     """A copy of ``model`` with its elements replaced by multiplication-free approximations.
 
     Args:
@@ -442,20 +446,23 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
         activations: ``"plan"`` (PLAN sigmoid/tanh), ``"hardtanh"`` (hard piecewise-linear) or None.
         fold_bn: first fold BatchNorms into the convs before them (:func:`fold_batchnorm`), so their
             multiplications disappear into the dyadic weights.
-        budget: a complexity budget per output filter (total CSD terms, or adds + shifts with
-            ``budget_cost="ops"``), solved by :func:`solve_budgeted`; None for plain rounding.
+        budget: a complexity budget (total CSD terms, or adds + shifts with ``budget_cost="ops"``) per output
+            filter, or per layer with ``budget_scope="layer"``, solved by :func:`solve_budgeted`; None for
+            plain rounding.
 
     The weights are parametrizations with a straight-through estimator, so the result can be fine-tuned
     (budgeted weights are fixed).
     """
     level = parse_level(level)
+    if budget_scope not in ("filter", "layer"):
+        raise ValueError(f"budget_scope must be filter or layer; got {budget_scope!r}")
     model = copy.deepcopy(model)
     if fold_bn:
         model.eval()
         fold_batchnorm(model)
     for name, module in list(model.named_modules()):
         if weights and isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-            replacement = approximate_weights(module, level, budget, budget_cost)
+            replacement = approximate_weights(module, level, budget, budget_cost, budget_scope)
             if replacement is not module:
                 replace_child(model, name, replacement)
         elif pooling and isinstance(module, nn.AvgPool2d):
