@@ -29,6 +29,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", help="a model variant: periodic sparsity (e.g. PSD1_P16, pSC2) or dense")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, formats=("table", "csv")) -> None:
+    parser.add_argument("--format", choices=list(formats), default="table")
+    parser.add_argument("--out", help="write to this file instead of stdout")
+
+
+def add_dyadic_arguments(parser: argparse.ArgumentParser) -> None:
+    from .reports import DYADIC_LEVELS
+
+    parser.add_argument("--levels", nargs="+", default=list(DYADIC_LEVELS), help="dyadic levels, e.g. t2e-8")
+    parser.add_argument("--hw", default="horowitz45")
+    parser.add_argument("--bits", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_model(args):
     """The model and input shape named by the common model arguments, variant applied."""
     from .loading import load_model, parse_shape
@@ -207,8 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profile", help="count operations, parameters and traffic layer by layer")
     add_model_arguments(p)
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--out", help="write to this file instead of stdout")
+    add_output_arguments(p, ("table", "csv", "json"))
     p.add_argument("--depth", type=int, help="roll rows up to this module depth (table format)")
     p.add_argument("--backward", action="store_true", help="count one training step (forward + backward)")
     p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
@@ -223,8 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataflow", choices=["ws", "os"], default="ws")
     p.add_argument("--no-zero-skipping", action="store_true", help="do the work of zero weights too")
     p.add_argument("--mac-energy-pj", type=float, help="pJ per 16-bit MAC (for presets normalised to a MAC)")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--out", help="write to this file instead of stdout")
+    add_output_arguments(p, ("table", "csv", "json"))
     p.set_defaults(func=cmd_energy, backward=False)
 
     p = sub.add_parser("train", help="train a model (optionally a variant) with checkpoints and resume")
@@ -252,34 +264,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"])
     p.add_argument("--bits", nargs="+", type=int, default=[8, 16])
     p.add_argument("--hw", default="horowitz45")
-    p.add_argument("--format", choices=["table", "csv"], default="table")
-    p.add_argument("--out", help="write to this file instead of stdout")
+    add_output_arguments(p)
     p.set_defaults(func=cmd_periodic_table)
 
     p = sub.add_parser("dyadic-table", help="operations and energy per dyadic approximation level")
     p.add_argument("model", help="registered model name, e.g. cff or alexnet_caffe")
-    p.add_argument("--levels", nargs="+", default=["t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8"])
     p.add_argument("--per-layer", action="store_true")
-    p.add_argument("--hw", default="horowitz45")
-    p.add_argument("--bits", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", choices=["table", "csv"], default="table")
-    p.add_argument("--out", help="write to this file instead of stdout")
+    add_dyadic_arguments(p)
+    add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_table)
 
     p = sub.add_parser("dyadic-accuracy", help="accuracy vs dyadic level, with and without fine-tuning")
     p.add_argument("--model", default="digits_cnn")
     p.add_argument("--data", default="digits", help="digits, or digits28 for 28x28 models (digitnet_mnist)")
-    p.add_argument("--levels", nargs="+", default=["t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8"])
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--finetune-epochs", type=int, default=3)
-    p.add_argument("--hw", default="horowitz45")
-    p.add_argument("--bits", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    add_dyadic_arguments(p)
     p.add_argument("--out-runs", default="runs/dyadic", help="folder for the training runs (reused if finished)")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--format", choices=["table", "csv"], default="table")
-    p.add_argument("--out", help="write the table to this file instead of stdout")
+    add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_accuracy)
 
     p = sub.add_parser("sweep", help="run a sweep described in a TOML file")
