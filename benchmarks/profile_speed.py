@@ -7,6 +7,7 @@ Run: python benchmarks/profile_speed.py [--repeats 5]
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import time
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-op "unsupported" notes are not results
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} runs (s)")
     print(f"{'model':22s} {'est. meta':>10s} {'est. real':>10s} {'fvcore':>10s} {'FlopCounter':>12s}"
           f" {'fvcore/meta':>12s} {'FCM/meta':>9s}  MACs = FCM/2")

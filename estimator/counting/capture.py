@@ -117,7 +117,6 @@ class LayerTally:
     nz_macs: int = 0
     in_elems: int = 0
     out_elems: int = 0
-    ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 SHAPE_PRESERVING_ON_META = frozenset(
@@ -237,7 +236,6 @@ class CountingMode(TorchDispatchMode):
             tally.in_elems += sum(t.numel() for t in tensors_in(args) if not self.is_weight(t))
             primary = out if isinstance(out, torch.Tensor) else next(tensors_in(out), None)
             tally.out_elems += primary.numel() if primary is not None else 0  # not auxiliary outputs
-        tally.ops[str(packet)] += 1
         return out
 
     def mark_weights(self, out) -> None:
