@@ -132,8 +132,13 @@ def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title
         return save(fig, out)
 
 
+def readable(value: float) -> str:
+    """A cell label: thousands separators for large values, three significant digits for small ones."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def plot_heatmap(df: pd.DataFrame, out: str | Path | None = None, *, x: str, y: str, value: str = "energy_uj",
-                 title: str | None = None, fmt: str = "{:.3g}", cmap: str = "viridis") -> Figure:
+                 title: str | None = None, cmap: str = "viridis") -> Figure:
     """A sweep heatmap: the mean of ``value`` for every (``x``, ``y``) pair, annotated."""
     grid = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index(ascending=False)
     with mpl.rc_context(STYLE | {"axes.grid": False}):
@@ -146,7 +151,7 @@ def plot_heatmap(df: pd.DataFrame, out: str | Path | None = None, *, x: str, y: 
         ax.set_ylabel(y.replace("_", " "))
         middle = np.nanmean(grid.to_numpy())
         for (i, j), v in np.ndenumerate(grid.to_numpy()):
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color="white" if v < middle else "black")
+            ax.text(j, i, readable(v), ha="center", va="center", fontsize=7, color="white" if v < middle else "black")
         fig.colorbar(image, ax=ax, label=value.replace("_", " "))
         if title:
             ax.set_title(title)
