@@ -64,12 +64,12 @@ def plan_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, y, 1 - y)
 
 
-@plan_sigmoid.register_fake
-def _plan_sigmoid_fake(x):
+def _like_input(x):
+    """Fake (meta) implementation of an elementwise op: an output shaped like its input."""
     return torch.empty_like(x)
 
 
-def _plan_sigmoid_setup(ctx, inputs, output):
+def _save_input(ctx, inputs, output):
     ctx.save_for_backward(inputs[0])
 
 
@@ -78,7 +78,8 @@ def _plan_sigmoid_backward(ctx, grad):
     return grad * plan_slope_offset(x.abs())[0]  # d/dx of a |x| + b (and of 1 - that for x < 0) is a
 
 
-plan_sigmoid.register_autograd(_plan_sigmoid_backward, setup_context=_plan_sigmoid_setup)
+plan_sigmoid.register_fake(_like_input)
+plan_sigmoid.register_autograd(_plan_sigmoid_backward, setup_context=_save_input)
 
 
 @torch.library.custom_op("estimator::plan_tanh", mutates_args=())
@@ -87,21 +88,13 @@ def plan_tanh(x: torch.Tensor) -> torch.Tensor:
     return 2 * plan_sigmoid(2 * x) - 1
 
 
-@plan_tanh.register_fake
-def _plan_tanh_fake(x):
-    return torch.empty_like(x)
-
-
-def _plan_tanh_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0])
-
-
 def _plan_tanh_backward(ctx, grad):
     (x,) = ctx.saved_tensors
-    return grad * 4 * plan_slope_offset((2 * x).abs())[0]
+    return grad * 4 * plan_slope_offset((2 * x).abs())[0]  # chain rule through 2 sigma(2x) - 1
 
 
-plan_tanh.register_autograd(_plan_tanh_backward, setup_context=_plan_tanh_setup)
+plan_tanh.register_fake(_like_input)
+plan_tanh.register_autograd(_plan_tanh_backward, setup_context=_save_input)
 
 
 @register(torch.ops.estimator.shift_add_mul)
