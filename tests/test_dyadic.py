@@ -193,3 +193,14 @@ def test_digits_accuracy_within_a_point_at_two_terms(tmp_path):
     layers = strict_profile(approx, input_shape=(1, 1, 8, 8)).layers
     weighted = layers[layers["weight_elems"] > 0]
     assert (weighted["arithmetic"] == "shift_add").all() and weighted["mults"].sum() == 0
+
+
+def test_plan_gradients_match_finite_differences():
+    from estimator.variants import plan_tanh
+
+    x = torch.tensor([-6.0, -3.0, -1.5, -0.5, 0.3, 0.7, 1.7, 4.0], dtype=torch.float64, requires_grad=True)
+    for fn in (plan_sigmoid, plan_tanh):
+        (grad,) = torch.autograd.grad(fn(x).sum(), x)
+        eps = 1e-6
+        numeric = (fn(x.detach() + eps) - fn(x.detach() - eps)) / (2 * eps)
+        assert torch.allclose(grad, numeric, atol=1e-6), fn
