@@ -1,7 +1,8 @@
 """Design-space sweeps: models x variants x hardware configurations, in one tidy table.
 
-Analytical work never trains: each (model, variant) is profiled once (shape-only) and priced over the whole
-hardware grid in one vectorised call. Points that need accuracy train through an executor (any
+Analytical work never trains: each model is profiled once (shape-only), re-weighed for every mask variant
+(dyadic variants, which change modules, are profiled afresh), and priced over the whole hardware grid in one
+vectorised call. Points that need accuracy train through an executor (any
 ``concurrent.futures.Executor``: a local process pool by default, or a Dask client's executor); every
 finished point's rows are written to the results file at once (atomically), so an interrupted sweep resumes
 without recomputing finished points.
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .counting import profile
+from .counting import Profile, profile
 from .energy import energy
 from .models import create, entry
 from .reports import structural_params
@@ -140,9 +141,8 @@ def unit_weight_model(name: str) -> torch.nn.Module:
     return model
 
 
-def price_point(point: Point, model: torch.nn.Module, input_shape, hardware: dict) -> pd.DataFrame:
-    """Profile ``model`` once (shape-only) and price it over the hardware grid: one row per configuration."""
-    layers = profile(model, input_shape=input_shape).layers
+def price_point(point: Point, layers: pd.DataFrame, hardware: dict) -> pd.DataFrame:
+    """Price a point's profile over the hardware grid: one row per configuration."""
     summary = energy(layers, per_layer=False, **hardware).summary
     summary.insert(0, "variant", point.variant)
     summary.insert(0, "model", point.model)
@@ -156,6 +156,24 @@ def price_point(point: Point, model: torch.nn.Module, input_shape, hardware: dic
     summary["params"] = structural_params(layers)
     summary["energy_uj"] = summary["energy_pj"] / 1e6
     return summary
+
+
+class Profiler:
+    """Shape-only profiles of sweep points. Dense and periodic variants of one model share an architecture,
+    so after the first is profiled the others are re-weighed (:meth:`Profile.reweigh`) instead of re-run;
+    dyadic variants (whose approximation changes modules) are profiled afresh."""
+
+    def __init__(self):
+        self.by_model: dict[str, Profile] = {}
+
+    def layers(self, point: Point, model: torch.nn.Module) -> pd.DataFrame:
+        shape = entry(point.model).input_shape
+        if point.is_dyadic:
+            return profile(model, input_shape=shape).layers
+        if point.model not in self.by_model:
+            self.by_model[point.model] = profile(model, input_shape=shape)
+            return self.by_model[point.model].layers
+        return self.by_model[point.model].reweigh(model).layers
 
 
 def run_to_end(config, splits) -> dict:
@@ -258,9 +276,10 @@ def sweep(spec: SweepSpec, out: str | Path | None = None, executor: Executor | N
     say(f"{len(spec.points())} points, {len(spec.points()) - len(points)} already in {out}" if out else
         f"{len(points)} points")
     results = [done] if len(done) else []
+    profiler = Profiler()
 
     def record(point: Point, accuracy: dict | None, model: torch.nn.Module) -> None:
-        rows = price_point(point, model, entry(point.model).input_shape, spec.hardware)
+        rows = price_point(point, profiler.layers(point, model), spec.hardware)
         rows.insert(3, "data", point.data or "")
         rows.insert(4, "seed", point.seed)
         for key, value in (accuracy or {}).items():

@@ -139,3 +139,24 @@ def test_input_arguments_are_validated():
         profile(nn.ReLU())
     with pytest.raises(ValueError, match="positive integers"):
         profile(nn.ReLU(), input_shape=(1, 0, 3))
+
+
+def test_reweigh_equals_profiling_again():
+    from estimator.variants import apply_periodic_sparsity, approximate
+
+    model = create("digits_cnn")
+    dense = strict_profile(model, input_shape=(2, 1, 8, 8))
+    sparse = apply_periodic_sparsity(model, "PSD1_P8")
+    assert dense.reweigh(sparse).layers.equals(strict_profile(sparse, input_shape=(2, 1, 8, 8)).layers)
+    shift_add = approximate(model, "t2e-4", fold_bn=False, pooling=False, activations=None)
+    reweighed = dense.reweigh(shift_add).layers
+    assert reweighed.equals(strict_profile(shift_add, input_shape=(2, 1, 8, 8)).layers)
+    assert reweighed.loc["features.3", "mults"] == 0 and reweighed.loc["features.3", "shifts"] > 0
+
+
+def test_reweigh_rejects_another_architecture():
+    prof = strict_profile(create("digits_cnn"), input_shape=(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="reweigh: module 'features.0' has a weight of another size"):
+        prof.reweigh(create("digits_cnn", width=16))
+    with pytest.raises(ValueError, match="is not in the given model"):
+        prof.reweigh(nn.Sequential(nn.Conv2d(1, 32, 3)))

@@ -110,13 +110,29 @@ class ModuleStack:
 
 @dataclass
 class LayerTally:
-    """Counts accumulated for one module (one row of the profile)."""
+    """Shape-derived counts accumulated for one module (one row of the profile).
+
+    Forward ops that multiply by a layer's weight (conv/linear/matmul) are kept apart in ``weighted``, as
+    (count, weight elements) pairs, so that their value-aware form (zero skipping, shift-add arithmetic) can
+    be derived from any weights of the same shapes by :meth:`forward_counts`, without re-running the model.
+    """
 
     forward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
     backward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
-    nz_macs: int = 0
+    weighted: list[tuple[OpCount, int]] = field(default_factory=list)
     in_elems: int = 0
     out_elems: int = 0
+
+    def forward_counts(self, info: WeightInfo | None) -> tuple[dict[str, int], int]:
+        """Forward counts of every kind and the zero-skipping MACs, given the module's weight ``info``."""
+        counts = dict(self.forward)
+        nz_macs = self.forward["macs"]
+        for count, weight_numel in self.weighted:
+            adjusted, nz = apply_weight_info(count, info, weight_numel)
+            for kind in COUNT_KINDS:
+                counts[kind] += getattr(adjusted, kind)
+            nz_macs += nz
+        return counts, nz_macs
 
 
 SHAPE_PRESERVING_ON_META = frozenset(
@@ -159,7 +175,7 @@ def tensors_in(values):
             yield from (t for t in v if isinstance(t, torch.Tensor))
 
 
-def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> tuple[OpCount, int]:
+def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_numel: int) -> tuple[OpCount, int]:
     """Value-aware adjustment of a weighted op (conv/linear/matmul) issued by a module with ``info``.
 
     Returns the (possibly shift-add) count and the zero-skipping MACs. Each weight element is applied
@@ -168,9 +184,7 @@ def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> 
     add for a bias, and one shift per term with a non-zero exponent, and no multiplications.
     NB: for a transposed conv, whose outputs gather a varying number of taps, this is an estimate.
     """
-    if info is None or count.weight_arg is None or weight_shape is None or count.macs == 0:
-        return count, count.macs
-    if formulas.numel(weight_shape) != info.numel:
+    if info is None or count.macs == 0 or weight_numel != info.numel:
         return count, count.macs
     positions = count.macs // info.numel
     nz_macs = positions * info.nnz
@@ -184,13 +198,12 @@ def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_shape) -> 
 
 
 class CountingMode(TorchDispatchMode):
-    """Counts every aten op into the tally of the innermost module issuing it."""
+    """Counts every aten op into the tally of the innermost module issuing it (shapes only; the weights'
+    values enter when the profile's rows are built)."""
 
-    def __init__(self, stack: ModuleStack, weight_infos: dict[str, WeightInfo], weights: set[int],
-                 strict: bool):
+    def __init__(self, stack: ModuleStack, weights: set[int], strict: bool):
         super().__init__()
         self.stack = stack
-        self.weight_infos = weight_infos
         self.weight_ids = set(weights)
         self.derived_weights: dict[int, torch.Tensor] = {}  # views of weights, held so ids stay unique
         self.tallies: dict[str, LayerTally] = defaultdict(LayerTally)
@@ -224,15 +237,14 @@ class CountingMode(TorchDispatchMode):
         count = formula(*[shape_of(a) for a in args], out_shape=shape_of(out),
                         **{k: shape_of(v) for k, v in kwargs.items()})
         tally = self.tallies[name]
-        weight_shape = None
-        if count.weight_arg is not None and len(args) > count.weight_arg:
-            weight_shape = shape_of(args[count.weight_arg])
-        count, nz_macs = apply_weight_info(count, self.weight_infos.get(name), weight_shape)
-        target = tally.backward if self.backward else tally.forward
-        for kind in COUNT_KINDS:
-            target[kind] += getattr(count, kind)
+        weighted = count.weight_arg is not None and len(args) > count.weight_arg and count.macs > 0
+        if weighted and not self.backward:
+            tally.weighted.append((count, args[count.weight_arg].numel()))
+        else:
+            target = tally.backward if self.backward else tally.forward
+            for kind in COUNT_KINDS:
+                target[kind] += getattr(count, kind)
         if not self.backward:
-            tally.nz_macs += nz_macs
             tally.in_elems += sum(t.numel() for t in tensors_in(args) if not self.is_weight(t))
             primary = out if isinstance(out, torch.Tensor) else next(tensors_in(out), None)
             tally.out_elems += primary.numel() if primary is not None else 0  # not auxiliary outputs

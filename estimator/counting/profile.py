@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from torch import nn
 from torch.nn.utils import parametrize, prune
 
 from .capture import BOOKKEEPING, ROOT, CountingMode, ModuleStack
+from .clone import clone_model
 from .registry import COUNT_KINDS
 from .weights import analyze_model, count_nonzero, effective_parameters, own_parameters
 
@@ -36,11 +36,33 @@ class Profile:
         free_ops: ops seen that are free by decision (views, copies, concatenation, allocation).
     """
 
-    def __init__(self, layers: pd.DataFrame, unsupported: dict, free_ops: Sequence[str], backward: bool):
+    def __init__(self, layers: pd.DataFrame, unsupported: dict, free_ops: Sequence[str], backward: bool,
+                 tallies: dict | None = None):
         self.layers = layers
         self.unsupported = unsupported
         self.free_ops = sorted(free_ops)
         self.backward = backward
+        self._tallies = tallies or {}
+
+    def reweigh(self, model: nn.Module) -> Profile:
+        """The profile of ``model``, an architecture identical to the profiled one with other weight values
+        (masks, pruning, rounding), without running it again: shape-derived counts are reused, value-aware
+        columns (non-zeros, zero-skipping MACs, shift-add arithmetic, storage format) come from ``model``.
+
+        Raises:
+            ValueError: if a counted module is missing from ``model`` or has a weight of another size.
+        """
+        infos = analyze_model(model)
+        modules = dict(model.named_modules())
+        for name, tally in self._tallies.items():
+            qualified = "" if name == ROOT else name
+            if qualified not in modules:
+                raise ValueError(f"reweigh: module '{name}' of the profiled model is not in the given model")
+            sizes = {numel for _, numel in tally.weighted}
+            if sizes and (qualified not in infos or sizes != {infos[qualified].numel}):
+                raise ValueError(f"reweigh: module '{name}' has a weight of another size than the profiled one")
+        layers = build_layers(model, self._tallies, infos, self.backward)
+        return Profile(layers, self.unsupported, self.free_ops, self.backward, self._tallies)
 
     def total(self) -> pd.Series:
         """Whole-model sums of every numeric column, plus ``flops`` = 2 x ``macs`` (derived)."""
@@ -83,7 +105,7 @@ class Profile:
         return self.layers.to_csv(path)
 
     def to_json(self, path: str | Path | None = None) -> str | None:
-        """The layer table as JSON records, one per layer, with the unsupported ops."""
+        """The layer table as JSON records, one per layer."""
         return self.layers.reset_index().to_json(path, orient="records", indent=1)
 
 
@@ -91,17 +113,11 @@ def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
     """A private copy of ``model`` to run: on the meta device when ``meta`` (weights are never copied),
     with pruning masks baked into plain weights so that mask arithmetic is not counted as model work.
     (Parametrizations stay: their work is recognised as bookkeeping by :func:`module_names`.)"""
-    memo = {}
-    device = "meta" if meta else None
-    if meta:
-        for t in list(model.parameters()) + list(model.buffers()):
-            meta_t = t.detach().to("meta")
-            memo[id(t)] = nn.Parameter(meta_t, t.requires_grad) if isinstance(t, nn.Parameter) else meta_t
-    for module in model.modules():  # computed tensors held as attributes (e.g. pruning's masked weight)
-        for value in vars(module).values():
-            if isinstance(value, torch.Tensor) and not value.is_leaf:
-                memo[id(value)] = value.detach().to(device) if device else value.detach().clone()
-    clone = copy.deepcopy(model, memo)
+
+    def tensor(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().to("meta") if meta else t.detach().clone()
+
+    clone = clone_model(model, tensor)
     for module in clone.modules():
         for hook in list(module._forward_pre_hooks.values()):
             if isinstance(hook, prune.BasePruningMethod):
@@ -172,15 +188,16 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
     names = module_names(clone)
     stack = ModuleStack(names)
     tracked = {id(t) for t in list(clone.parameters()) + list(clone.buffers())}
-    mode = CountingMode(stack, weight_infos, tracked, strict)
+    mode = CountingMode(stack, tracked, strict)
     run_counted(clone, args, mode, stack, backward)
-    layers = build_layers(model, mode, weight_infos, backward)
+    tallies = dict(mode.tallies)
+    layers = build_layers(model, tallies, weight_infos, backward)
     if mode.unsupported:
         listed = ", ".join(f"{op} (x{v['count']} in {', '.join(sorted(v['modules']))})"
                            for op, v in mode.unsupported.items())
         warnings.warn(f"estimator.profile: no formula for {listed}; their work is not in the totals",
                       stacklevel=2)
-    return Profile(layers, mode.unsupported, mode.free_seen, backward)
+    return Profile(layers, mode.unsupported, mode.free_seen, backward, tallies)
 
 
 def module_type(module: nn.Module) -> str:
@@ -189,7 +206,7 @@ def module_type(module: nn.Module) -> str:
     return cls.__name__
 
 
-def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backward: bool) -> pd.DataFrame:
+def build_layers(model: nn.Module, tallies: dict, weight_infos: dict, backward: bool) -> pd.DataFrame:
     """One row per module that did work or owns parameters, in ``named_modules()`` order."""
     rows = []
     for qualified, module in model.named_modules():
@@ -197,14 +214,15 @@ def build_layers(model: nn.Module, mode: CountingMode, weight_infos: dict, backw
             continue
         name = qualified or ROOT
         own = own_parameters(module)
-        tally = mode.tallies.get(name)
+        tally = tallies.get(name)
         if tally is None and not own:
             continue
         info = weight_infos.get(qualified)
         row = {"name": name, "type": module_type(module), "depth": 0 if not qualified else qualified.count(".") + 1}
         if tally is not None:
-            row.update(tally.forward)
-            row.update({"nz_macs": tally.nz_macs, "in_elems": tally.in_elems, "out_elems": tally.out_elems})
+            counts, nz_macs = tally.forward_counts(info)
+            row.update(counts)
+            row.update({"nz_macs": nz_macs, "in_elems": tally.in_elems, "out_elems": tally.out_elems})
             if backward:
                 row.update({k + BACKWARD_SUFFIX: v for k, v in tally.backward.items()})
         row["params"] = sum(p.numel() for p in own)
