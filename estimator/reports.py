@@ -13,7 +13,7 @@ from .counting import profile
 from .data import load_dataset
 from .energy import energy
 from .models import create, entry
-from .train import TrainConfig, evaluate, read_run, train
+from .train import FINETUNE_LR, TrainConfig, evaluate, load_run_model, train_or_resume
 from .variants import PAPER_VARIANTS, apply_variant, approximate
 
 DYADIC_LEVELS = ("t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8")
@@ -108,32 +108,18 @@ def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", level
     operation counts and energy, against the float model (trained here on ``data``; no download)."""
     splits = load_dataset(data)
     base_config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=out, run=f"{model}-{data}-float-s{seed}")
-    run_dir = Path(out) / base_config.run
-    base = (train(base_config, splits=splits, progress=progress).model if not (run_dir / "run.json").exists()
-            or read_run(run_dir)["status"] != "finished" else load_trained(base_config, splits))
+    train_or_resume(base_config, splits, progress)
+    base = load_run_model(base_config, splits.num_classes)
     device = next(base.parameters()).device
-    shape = (1,) + splits.input_shape
-    counts = approximation_rows(base, levels, shape, hw, bits, per_layer=False).set_index("level")
+    counts = approximation_rows(base, levels, (1,) + splits.input_shape, hw, bits, per_layer=False).set_index("level")
     rows = []
     for level in ("float",) + tuple(levels):
-        row = {"level": level, "test_top1": evaluate(base if level == "float" else approximate(base, level), splits,
-                                                     device)["test_top1"]}
+        approx = base if level == "float" else approximate(base, level)
+        row = {"level": level, "test_top1": evaluate(approx, splits, device)["test_top1"]}
         if level != "float":
-            tuned = TrainConfig(model, data=data, variant=f"dyadic:{level}", init_from=str(run_dir),
-                                epochs=finetune_epochs, lr=1e-3, seed=seed, out=out,
+            tuned = TrainConfig(model, data=data, variant=f"dyadic:{level}", epochs=finetune_epochs, lr=FINETUNE_LR,
+                                seed=seed, out=out, init_from=str(Path(out) / base_config.run),
                                 run=f"{model}-{data}-{level}-ft-s{seed}")
-            tuned_dir = Path(out) / tuned.run
-            result = (read_run(tuned_dir)["final"] if (tuned_dir / "run.json").exists()
-                      and read_run(tuned_dir)["status"] == "finished"
-                      else train(tuned, splits=splits, progress=progress).final)
-            row["test_top1_finetuned"] = result["test_top1"]
+            row["test_top1_finetuned"] = train_or_resume(tuned, splits, progress)["test_top1"]
         rows.append(row | counts.loc[level].to_dict())
     return pd.DataFrame(rows)
-
-
-def load_trained(config: TrainConfig, splits) -> nn.Module:
-    """The model of a finished run folder."""
-    model = create(config.model, num_classes=splits.num_classes, **config.model_kwargs)
-    state = torch.load(Path(config.out) / config.run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    return model

@@ -35,9 +35,6 @@ from .reports import structural_params
 from .train import atomic_write_text
 from .variants import DYADIC_PREFIX, apply_variant
 
-FINETUNE_LR = 3e-4
-"""Learning rate of straight-through fine-tuning (Adam), a tenth of the small-model recipe's."""
-
 SUMMARY_COLUMNS = ("macs", "nz_macs", "mults", "adds", "shifts", "compares", "other_ops")
 
 
@@ -176,30 +173,19 @@ class Profiler:
         return self.by_model[point.model].reweigh(model).layers
 
 
-def run_to_end(config, splits) -> dict:
-    """Final metrics of a training run: read if the run finished, else trained (resumed if interrupted)."""
-    from .train import read_run, train
-
-    run_dir = Path(config.out) / config.run
-    if (run_dir / "run.json").exists() and read_run(run_dir)["status"] == "finished":
-        return read_run(run_dir)["final"]
-    return train(config, splits=splits, progress=False, resume=(run_dir / "checkpoint.pt").exists()).final
-
-
 def train_point(point: Point) -> dict:
     """Train (or approximate, and fine-tune) one point; returns its accuracy. Runs in a worker process."""
     from .data import load_dataset
-    from .reports import load_trained
-    from .train import evaluate
+    from .train import evaluate, load_run_model, train_or_resume
 
     if multiprocessing.current_process().name != "MainProcess":
         torch.set_num_threads(1)  # worker processes share the machine's cores
     splits = load_dataset(point.data)
     if not point.is_dyadic:
-        return {"test_top1": run_to_end(point_config(point), splits)["test_top1"]}
-    approx = apply_variant(load_trained(point_config(point.dense()), splits), point.variant)
+        return {"test_top1": train_or_resume(point_config(point), splits)["test_top1"]}
+    approx = apply_variant(load_run_model(point_config(point.dense()), splits.num_classes), point.variant)
     record = {"test_top1_approximated": evaluate(approx, splits, torch.device("cpu"))["test_top1"]}
-    record["test_top1"] = (run_to_end(finetune_config(point), splits)["test_top1"] if point.finetune_epochs
+    record["test_top1"] = (train_or_resume(finetune_config(point), splits)["test_top1"] if point.finetune_epochs
                            else record["test_top1_approximated"])
     return record
 
@@ -207,24 +193,14 @@ def train_point(point: Point) -> dict:
 def trained_model(point: Point) -> torch.nn.Module:
     """The trained model of a finished point, as it computes (masks and dyadic weights included)."""
     from .data import load_dataset
-    from .reports import load_trained
-    from .train import build_model
+    from .train import load_run_model
 
-    splits = load_dataset(point.data)
+    classes = load_dataset(point.data).num_classes
     if not point.is_dyadic:
-        return load_trained(point_config(point), splits) if point.variant == "dense" else \
-            load_state(build_model(point_config(point), splits.num_classes, None), point_config(point))
-    dense = load_trained(point_config(point.dense()), splits)
-    if not point.finetune_epochs:
-        return apply_variant(dense, point.variant)
-    config = finetune_config(point)
-    return load_state(build_model(config, splits.num_classes, None), config)
-
-
-def load_state(model: torch.nn.Module, config) -> torch.nn.Module:
-    state = torch.load(Path(config.out) / config.run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    return model
+        return load_run_model(point_config(point), classes)
+    if point.finetune_epochs:
+        return load_run_model(finetune_config(point), classes)
+    return apply_variant(load_run_model(point_config(point.dense()), classes), point.variant)
 
 
 def point_config(point: Point):
@@ -238,12 +214,12 @@ def point_config(point: Point):
 
 def finetune_config(point: Point):
     """The fine-tuning configuration of a dyadic point: from its dense run, straight-through estimator."""
-    from .train import TrainConfig
+    from .train import FINETUNE_LR, TrainConfig
 
     dense = point_config(point.dense())
     return TrainConfig(point.model, data=point.data, variant=point.variant, epochs=point.finetune_epochs,
-                       lr=FINETUNE_LR, seed=point.seed, out=point.runs_dir, init_from=str(Path(dense.out) / dense.run),
-                       run=f"{point.key}-{point.model}-ft")
+                       lr=FINETUNE_LR, seed=point.seed, out=point.runs_dir,
+                       init_from=str(Path(dense.out) / dense.run), run=f"{point.key}-{point.model}-ft")
 
 
 def read_results(path: Path) -> pd.DataFrame:

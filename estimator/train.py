@@ -30,6 +30,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from .data import Splits, load_dataset
 from .models import create
 
+FINETUNE_LR = 3e-4
+"""Learning rate of straight-through fine-tuning of approximated models (Adam), a tenth of the adam recipe's."""
+
 RECIPES = {
     "seed": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "multistep",
              "milestones": [40, 80, 100, 115, 130, 140], "gamma": 0.2, "epochs": 150, "batch_size": 128},
@@ -138,7 +141,7 @@ def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.M
         source = Path(config.init_from)
         checkpoint = torch.load(source / "checkpoint.pt" if source.is_dir() else source, map_location="cpu",
                                 weights_only=False)
-        model.load_state_dict(checkpoint.get("base_model", checkpoint["model"]))
+        model.load_state_dict(checkpoint["model"])
     if config.variant:
         model = apply_variant(model, config.variant)
     return transform(model) if transform else model
@@ -301,3 +304,27 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
 def read_run(run_dir: str | Path) -> dict:
     """The run record of a finished or running run folder."""
     return json.loads((Path(run_dir) / "run.json").read_text())
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """True when the run folder records a finished run."""
+    path = Path(run_dir) / "run.json"
+    return path.is_file() and read_run(run_dir)["status"] == "finished"
+
+
+def train_or_resume(config: TrainConfig, splits: Splits | None = None, progress: bool = False) -> dict:
+    """Final metrics of the run ``config`` names: read when it finished, else trained (resumed from its
+    checkpoint when one exists). Lets sweeps and tables rerun without repeating finished work."""
+    run_dir = Path(config.out) / config.resolved().run
+    if is_finished(run_dir):
+        return read_run(run_dir)["final"]
+    return train(config, splits=splits, progress=progress, resume=(run_dir / "checkpoint.pt").exists()).final
+
+
+def load_run_model(config: TrainConfig, num_classes: int) -> nn.Module:
+    """The trained model of a run folder, rebuilt as its run built it (initial weights, variant) and loaded
+    from its checkpoint."""
+    model = build_model(config, num_classes, None)
+    path = Path(config.out) / config.resolved().run / "checkpoint.pt"
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    return model

@@ -204,3 +204,18 @@ def test_plan_gradients_match_finite_differences():
         eps = 1e-6
         numeric = (fn(x.detach() + eps) - fn(x.detach() - eps)) / (2 * eps)
         assert torch.allclose(grad, numeric, atol=1e-6), fn
+
+
+def test_accuracy_table_reuses_finished_runs(tmp_path):
+    from estimator.reports import dyadic_accuracy_table
+
+    kwargs = {"model": "digits_tanh", "levels": ("t1e-4", "t2e-4"), "epochs": 2, "finetune_epochs": 1,
+              "out": str(tmp_path)}
+    table = dyadic_accuracy_table(**kwargs)
+    assert list(table["level"]) == ["float", "t1e-4", "t2e-4"]
+    assert table.loc[0, "mults"] > 0 and (table.loc[1:, "mults"] == 0).all()
+    assert table.loc[1:, "test_top1_finetuned"].notna().all()
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 3  # the float model and one fine-tuning run per level
+    again = dyadic_accuracy_table(**kwargs)  # finished runs are read, not retrained: same numbers
+    assert again.equals(table)
