@@ -31,7 +31,7 @@ import torch
 from .counting import Profile, profile
 from .energy import energy
 from .models import create, entry
-from .reports import structural_params
+from .reports import structural_params, unit_weight_model
 from .train import atomic_write_text
 from .variants import DYADIC_PREFIX, apply_variant
 
@@ -125,17 +125,6 @@ def analytical_model(point: Point) -> torch.nn.Module:
         torch.manual_seed(point.seed)
         return apply_variant(create(point.model), point.variant)
     return apply_variant(unit_weight_model(point.model), point.variant, inplace=True)
-
-
-def unit_weight_model(name: str) -> torch.nn.Module:
-    """A registered model with every parameter and buffer 1, built without running its initialisers."""
-    with torch.device("meta"):
-        model = create(name)
-    model.to_empty(device="cpu")
-    with torch.no_grad():
-        for tensor in list(model.parameters()) + list(model.buffers()):
-            tensor.fill_(1)
-    return model
 
 
 def price_point(point: Point, layers: pd.DataFrame, hardware: dict) -> pd.DataFrame:
