@@ -125,4 +125,5 @@ def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", level
                                 run=f"{model}-{data}-{level}-ft-s{seed}")
             row["test_top1_finetuned"] = train_or_resume(tuned, splits, progress)["test_top1"]
         rows.append(row | counts.loc[level].to_dict())
-    return pd.DataFrame(rows)
+    kinds = ["mults", "adds", "shifts", "compares", "other_ops"]
+    return pd.DataFrame(rows).astype({k: "int64" for k in kinds})
