@@ -74,7 +74,9 @@ def plot_pareto(df: pd.DataFrame, out: str | Path | None = None, *, x: str = "en
                         textcoords="offset points", xytext=offset, fontsize=6.5, color="#333333")
         if log_x:
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=30))
+            decades = np.log10(data[x].max() / data[x].min()) if data[x].min() > 0 else 3.0
+            subs = (1.0, 2.0, 3.0, 4.0, 6.0) if decades < 1.3 else (1.0, 2.0, 5.0) if decades < 3 else (1.0,)
+            ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=30))
             ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(xlabel)
