@@ -195,3 +195,41 @@ def test_free_ops_are_listed():
     prof = strict_profile(model, torch.randn(2, 3))
     assert prof.total()[["mults", "adds", "compares", "other_ops"]].sum() == 0
     assert {"aten.cat", "aten.view", "aten.clone"} <= set(prof.free_ops)
+
+
+@pytest.mark.parametrize("module,per_element", [
+    (nn.PReLU(), {"compares": 1, "mults": 1}),
+    (nn.Mish(), {"other_ops": 3, "adds": 1, "mults": 1}),
+    (nn.Hardshrink(), {"compares": 2}),
+    (nn.Softshrink(), {"compares": 2, "adds": 1}),
+    (nn.ReflectionPad2d(1), {}),
+    (nn.ReplicationPad2d(1), {}),
+])
+def test_more_activations_and_padding(module, per_element):
+    c = counts_of(module, torch.randn(2, 3, 4, 5))
+    for kind in ("mults", "adds", "compares", "other_ops"):
+        assert c[kind] == 120 * per_element.get(kind, 0), kind
+
+
+def test_embedding_lookup_is_free():
+    prof = strict_profile(nn.Embedding(10, 4), torch.randint(0, 10, (2, 5)))
+    assert prof.total()[["macs", "mults", "adds"]].sum() == 0 and "aten.embedding" in prof.free_ops
+
+
+class SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+def test_multihead_attention_fused_kernel():
+    model, x = SelfAttention().eval(), torch.randn(2, 5, 16)
+    total = strict_profile(model, x).total()
+    # projections: 2 batches x (5 q + 5 k + 5 v + 5 out positions) x 16 x 16 = 10,240;
+    # attention: 2 batches x 2 heads x 5 x 5 scores x (8 + 8) = 1,600
+    assert total["macs"] == 10_240 + 1_600
+    meta = strict_profile(model, input_shape=[(2, 5, 16)]).total()
+    assert meta["macs"] == total["macs"]  # NB: the math and fused kernels scale at different places (mults)

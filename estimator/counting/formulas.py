@@ -129,6 +129,21 @@ def attention_count(q, k, v) -> OpCount:
                    other_ops=2 * scores)
 
 
+@register(*packets("_native_multi_head_attention"))
+def native_mha_count(query, key, value, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, *args,
+                     out_shape, **kwargs) -> OpCount:
+    """nn.MultiheadAttention's fused kernel, counted as its decomposition: q, k, v and output projections
+    (E x E each; biases one add per output) around per-head scaled dot-product attention."""
+    batch, length, e = query
+    s = key[-2]
+    projections = batch * (2 * length + 2 * s) * e * e  # q and out over L positions, k and v over S
+    bias_adds = batch * (2 * length + 2 * s) * e if qkv_bias is not None else 0
+    head = e // num_heads
+    attention = attention_count((batch, num_heads, length, head), (batch, num_heads, s, head),
+                                (batch, num_heads, s, head))
+    return matmul_count(projections, bias_adds, weight_arg=None) + attention
+
+
 @register(*packets("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
                    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention"))
 def sdpa_count(q, k, v, *args, out_shape, **kwargs) -> OpCount:
@@ -173,7 +188,13 @@ def clamp_count(x, lo=None, hi=None, *, out_shape, **kwargs) -> OpCount:
     return OpCount(compares=numel(out_shape) * ((lo is not None) + (hi is not None)))
 
 
-register(*packets("leaky_relu", "leaky_relu_", "leaky_relu_backward"))(elementwise(compares=1, mults=1))
+register(*packets("leaky_relu", "leaky_relu_", "leaky_relu_backward", "_prelu_kernel"))(
+    elementwise(compares=1, mults=1))
+# hardshrink: |x| > lambda (two compares); softshrink also moves x towards 0 by lambda (one add)
+register(*packets("hardshrink"))(elementwise(compares=2))
+register(*packets("softshrink"))(elementwise(compares=2, adds=1))
+# mish(x) = x * tanh(softplus(x)) = x * tanh(log(1 + exp(x))): exp, log, tanh, one add, one mult
+register(*packets("mish", "mish_"))(elementwise(other_ops=3, adds=1, mults=1))
 # sigmoid and tanh: one evaluation of the function each (a sigmoid/tanh unit or a lookup table)
 register(*packets("sigmoid", "sigmoid_", "tanh", "tanh_"))(elementwise(other_ops=1))
 # silu(x) = x * sigmoid(x)

@@ -66,12 +66,14 @@ FREE_OPS: frozenset = frozenset(
         "view", "_unsafe_view", "reshape", "_reshape_alias", "expand", "expand_as", "permute", "transpose",
         "t", "squeeze", "unsqueeze", "flatten", "unflatten", "as_strided", "alias", "detach", "slice",
         "select", "split", "split_with_sizes", "chunk", "narrow", "unbind", "view_as", "unfold",
+        "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
         "lift_fresh", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size",
         # copies and data movement (traffic, not arithmetic)
         "cat", "stack", "clone", "copy_", "_to_copy", "contiguous", "constant_pad_nd", "index_select",
         "gather", "repeat", "roll", "flip", "upsample_nearest1d", "upsample_nearest2d",
         "upsample_nearest3d", "_unsafe_index", "index", "channel_shuffle", "pixel_shuffle",
-        "pixel_unshuffle", "_local_scalar_dense", "item", "scalar_tensor",
+        "pixel_unshuffle", "_local_scalar_dense", "item", "scalar_tensor", "embedding", "reflection_pad1d",
+        "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
         # allocation and initialisation
         "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
         "new_zeros", "ones", "ones_like", "new_ones", "full", "full_like", "new_full", "fill_", "fill",
