@@ -46,9 +46,6 @@ class OpCount:
     other_ops: int = 0
     weight_arg: int | None = None
 
-    def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in COUNT_KINDS}
-
     def __add__(self, other: OpCount) -> OpCount:
         merged = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)
                   if f.name in COUNT_KINDS}

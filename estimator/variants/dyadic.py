@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..counting.csd import csd_digits
+from ..counting.csd import csd_digits, multiply_cost
 from ..counting.shiftadd import plan_sigmoid, plan_tanh, shift_add_mul
 from ..models.small import Subsampling
 
@@ -325,8 +325,8 @@ def dyadic_constant(value: np.ndarray, level: DyadicLevel) -> tuple[np.ndarray, 
     flat = np.asarray(value, dtype=np.float64)
     scale = np.exp2(np.ceil(np.log2(np.maximum(np.abs(flat), 1e-30) / level.candidates.max_abs)))
     dyadic = round_to_set(flat / scale, level.candidates.values) * scale
-    terms, shifted = csd_digits(dyadic)
-    return dyadic, int(np.maximum(terms - 1, 0).sum()), int(shifted.sum())
+    adds, shifts = multiply_cost(dyadic)
+    return dyadic, int(adds.sum()), int(shifts.sum())
 
 
 class DyadicAvgPool2d(nn.Module):
