@@ -109,13 +109,23 @@ def test_parametrized_mask_is_not_model_work():
 
 def test_unsupported_ops_are_reported_never_silently_zero():
     model = nn.Sequential(nn.Linear(3, 3))
-    fn_model = type("Cum", (nn.Module,), {"forward": lambda self, x: torch.cumsum(model(x), 0)})()
-    with pytest.warns(UserWarning, match="aten.cumsum"):
+    # a histogram has neither a formula nor a decomposition
+    fn_model = type("Hist", (nn.Module,), {"forward": lambda self, x: torch.histc(model(x), 4)})()
+    with pytest.warns(UserWarning, match="aten.histc"):
         prof = profile(fn_model, torch.randn(2, 3))
-    assert prof.unsupported["aten.cumsum"]["count"] == 1
-    assert prof.unsupported["aten.cumsum"]["modules"] == {"(root)"}
-    with pytest.raises(UnsupportedOpError, match=r"aten.cumsum.*\(root\)"):
+    assert prof.unsupported["aten.histc"]["count"] == 1
+    assert prof.unsupported["aten.histc"]["modules"] == {"(root)"}
+    with pytest.raises(UnsupportedOpError, match=r"aten.histc.*\(root\)"):
         profile(fn_model, torch.randn(2, 3), strict=True)
+
+
+def test_an_op_without_formula_is_counted_through_its_decomposition():
+    fn_model = type("Trace", (nn.Module,), {"forward": lambda self, x: torch.trace(x)})()
+    prof = strict_profile(fn_model, torch.randn(4, 4))
+    # trace = sum of the 4 diagonal elements: 3 adds, counted through torch._decomp and said so
+    assert prof.total()["adds"] == 3
+    assert prof.layers.loc["(root)", "decomposed"] == "aten.trace"
+    assert "counted through their decomposition: aten.trace" in prof.to_table()
 
 
 def test_no_warning_when_everything_is_supported():
@@ -160,3 +170,46 @@ def test_reweigh_rejects_another_architecture():
         prof.reweigh(create("digits_cnn", width=16))
     with pytest.raises(ValueError, match="is not in the given model"):
         prof.reweigh(nn.Sequential(nn.Conv2d(1, 32, 3)))
+
+
+def test_sizes_are_what_each_module_consumes_and_produces():
+    prof = strict_profile(nn.Sequential(Block()), torch.randn(1, 4, 5, 5))
+    # the block takes 4x5x5 = 100 elements and returns the relu of the concatenation, 8x5x5 = 200
+    assert (layer(prof, "0")["in_elems"], layer(prof, "0")["out_elems"]) == (100, 200)
+    assert (layer(prof, "0.conv")["in_elems"], layer(prof, "0.conv")["out_elems"]) == (100, 100)
+
+
+def test_shape_only_profile_counts_every_weight_dense():
+    lin = nn.Linear(4, 3, bias=False)
+    prune.l1_unstructured(lin, "weight", amount=5)
+    values = strict_profile(nn.Sequential(lin), input_shape=(2, 4))
+    shapes = strict_profile(nn.Sequential(lin), input_shape=(2, 4), values=False)
+    assert values.total()["nz_macs"] == 2 * 7 and shapes.total()["nz_macs"] == 2 * 12
+    assert shapes.total()["macs"] == values.total()["macs"] == 24 and not shapes.values
+    assert "shape-only profile" in shapes.to_table()
+
+
+def test_value_scan_is_cached_per_tensor_version():
+    from estimator.counting import weights
+
+    conv = nn.Conv2d(2, 2, 3, bias=False)
+    model = nn.Sequential(conv)
+    strict_profile(model, input_shape=(1, 2, 5, 5))
+    first = weights.CACHE[conv]
+    strict_profile(model, input_shape=(1, 2, 5, 5))
+    assert weights.CACHE[conv] is first  # unchanged model: nothing re-read
+    with torch.no_grad():
+        conv.weight[0] = 0.0  # an in-place change bumps the tensor's version
+    prof = strict_profile(model, input_shape=(1, 2, 5, 5))
+    assert weights.CACHE[conv] is not first and prof.total()["nnz_params"] == 18
+
+
+def test_counting_copy_shares_no_storage_it_could_write():
+    from estimator.counting.profile import prepare_copy
+
+    model = nn.Sequential(nn.Conv2d(2, 2, 3), nn.BatchNorm2d(2))
+    meta = prepare_copy(model, meta=True)
+    assert all(t.device.type == "meta" for t in list(meta.parameters()) + list(meta.buffers()))
+    real = prepare_copy(model, meta=False)
+    assert real[0].weight.data_ptr() == model[0].weight.data_ptr()  # read-only during the run: not copied
+    assert real[1].running_mean.data_ptr() != model[1].running_mean.data_ptr()  # a training run updates it

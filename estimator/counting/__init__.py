@@ -1,9 +1,10 @@
 """The counter: capture (dispatch mode + module attribution), per-op formulas, value-aware analysis and the
 Profile result. Never imports :mod:`hwmodels`."""
 
-from .capture import ROOT, UnsupportedOpError
+from .capture import ROOT, MetaInputError, UnsupportedOpError
 from .profile import Profile, profile
-from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, OpCount, register
+from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, Nest, OpCount, register
+from .weights import clear_cache
 
-__all__ = ["COUNT_KINDS", "FORMULAS", "FREE_OPS", "ROOT", "OpCount", "Profile", "UnsupportedOpError",
-           "profile", "register"]
+__all__ = ["COUNT_KINDS", "FORMULAS", "FREE_OPS", "ROOT", "MetaInputError", "Nest", "OpCount", "Profile",
+           "UnsupportedOpError", "clear_cache", "profile", "register"]

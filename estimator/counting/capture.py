@@ -1,13 +1,21 @@
-"""One run of a model under a TorchDispatchMode, with every aten op attributed to its innermost module.
+"""One run of a model under a TorchDispatchMode, with every op attributed to its innermost module.
 
-Attribution uses global module hooks (installed for the duration of the run and removed after it) and,
-for backward, gradient hooks on each module's inputs and outputs, so nothing is left on the user's
-modules. Ops are priced by :mod:`estimator.counting.formulas` from shapes only.
+Attribution uses global module hooks (installed for the duration of the run and removed after it) and, for
+backward, gradient hooks on each module's inputs and outputs, so nothing is left on the user's modules. Ops are
+priced by the formulas of :mod:`estimator.counting.formulas` from shapes only. An op without a formula is
+counted through its decomposition (``OpOverload.decompose`` or ``torch._decomp``), as torch's own counter does,
+and only reported as unsupported when it has none.
+
+Real and meta runs must give the same table, so the run takes PyTorch's reference kernels where the backends
+would diverge: the math kernel of scaled dot-product attention, no fused fast path of ``nn.MultiheadAttention``
+and ``nn.TransformerEncoderLayer``, and (for models with recurrent layers) no oneDNN RNN kernel. Tensor sizes
+are recorded from what each module consumes and produces, not from the ops the backend chose.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import contextlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
@@ -17,8 +25,8 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from . import formulas, shiftadd  # noqa: F401  (register the op formulas)
-from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, OpCount
+from . import detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
+from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo
 
 ROOT = "(root)"
@@ -28,24 +36,54 @@ BOOKKEEPING = "(bookkeeping)"
 """Stack name of modules whose work is not model work (parametrizations such as masks); their outputs
 are weights."""
 
+VALUE_DEPENDENT_OPS = frozenset({"aten.nonzero", "aten.argwhere", "aten.masked_select", "aten.unique",
+                                 "aten._unique2", "aten.unique_consecutive", "aten.unique_dim",
+                                 "aten._local_scalar_dense", "aten.repeat_interleave", "aten.item",
+                                 "torchvision.nms", "torchvision.batched_nms"})
+"""Ops whose output shape (or value on the host) depends on tensor values: no meta result can exist."""
+
 
 class UnsupportedOpError(RuntimeError):
     """Raised in strict mode for an op the counter has no formula for."""
 
 
+class MetaInputError(ValueError):
+    """An op that cannot run on meta tensors; the message names the op and the module, in one line."""
+
+
+def tensors_of(value) -> list:
+    """The tensors in a module's arguments or outputs: tensors, and tensors inside tuples, lists and dicts."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    kind = type(value)
+    if kind is tuple or kind is list:
+        if all(isinstance(v, torch.Tensor) for v in value):
+            return list(value)
+        return [t for v in value for t in tensors_of(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_of(v)]
+    if value is None or kind in (int, float, bool, str):
+        return []
+    return [t for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor)]
+
+
 class ModuleStack:
-    """Tracks which modules are running, forward and backward; the innermost known one is on top.
+    """Tracks which modules are running, forward and backward; the innermost known one is on top, and records
+    the elements each module consumes and produces in forward.
 
     Backward entry/exit comes from gradient hooks: a module is entered when its outputs' gradients are
     ready and left when its inputs' gradients are. Hooks on one tensor fire in registration order (inner
     modules first), so :meth:`push` keeps an ancestor below its descendants already on the stack.
     """
 
-    def __init__(self, names: dict[nn.Module, str]):
+    def __init__(self, names: dict[nn.Module, str], weight_ids: set[int], backward: bool):
         self.names = names
+        self.weight_ids = weight_ids
+        self.track_backward = backward
         self.stack: list[str] = []
         self.calls: list[dict[int, object]] = []  # per running forward: input id -> its grad_fn
         self.handles: list = []
+        self.io: dict[str, list[int]] = {}  # row name -> [input elements, output elements] over its calls
 
     @property
     def current(self) -> str:
@@ -68,36 +106,52 @@ class ModuleStack:
                 return
 
     @staticmethod
-    def grad_tensors(values) -> list[torch.Tensor]:
+    def grad_tensors(flat) -> list[torch.Tensor]:
         if not torch.is_grad_enabled():  # inference: no backward to track
             return []
-        flat, _ = tree_flatten(values)
-        return [t for t in flat if isinstance(t, torch.Tensor) and t.requires_grad]
+        return [t for t in flat if t.requires_grad]
+
+    def elements(self, flat) -> int:
+        """Elements of the activation tensors among ``flat`` (parameters and buffers are not activations)."""
+        return sum(t.numel() for t in flat if id(t) not in self.weight_ids)
 
     def pre_hook(self, module, args) -> None:
         name = self.names.get(module)
         if name is None:
             return
+        if not self.track_backward:  # forward only: calls nest strictly
+            self.stack.append(name)
+            return
         self.push(name)
-        tensors = self.grad_tensors(args)
+        tensors = self.grad_tensors(tensors_of(args))
         self.calls.append({id(t): t.grad_fn for t in tensors})
         if tensors:  # backward leaves the module once its inputs' gradients are done
             self.handles.append(register_multi_grad_hook(tensors, lambda grads, n=name: self.pop(n)))
 
-    def post_hook(self, module, args, output) -> None:
+    def post_hook(self, module, args, kwargs, output) -> None:
         name = self.names.get(module)
         if name is None:
+            return
+        flat_out = tensors_of(output)
+        if name != BOOKKEEPING:
+            io = self.io.get(name)
+            if io is None:
+                io = self.io[name] = [0, 0]
+            io[0] += self.elements(tensors_of(args)) + (self.elements(tensors_of(kwargs)) if kwargs else 0)
+            io[1] += self.elements(flat_out)
+        if not self.track_backward:
+            self.stack.pop()
             return
         self.pop(name)
         inputs = self.calls.pop()
         # an output that is an input passed through untouched (identity modules) has no backward of its own
-        tensors = [t for t in self.grad_tensors(output) if inputs.get(id(t), False) is not t.grad_fn]
+        tensors = [t for t in self.grad_tensors(flat_out) if inputs.get(id(t), False) is not t.grad_fn]
         if tensors:  # backward enters the module when its outputs' gradients are ready
             self.handles.append(register_multi_grad_hook(tensors, lambda grads, n=name: self.push(n)))
 
     def __enter__(self) -> ModuleStack:
         self.handles += [register_module_forward_pre_hook(self.pre_hook),
-                         register_module_forward_hook(self.post_hook)]
+                         register_module_forward_hook(self.post_hook, with_kwargs=True)]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -113,46 +167,174 @@ class LayerTally:
     """Shape-derived counts accumulated for one module (one row of the profile).
 
     Forward ops that multiply by a layer's weight (conv/linear/matmul) are kept apart in ``weighted``, as
-    (count, weight elements) pairs, so that their value-aware form (zero skipping, shift-add arithmetic) can
-    be derived from any weights of the same shapes by :meth:`forward_counts`, without re-running the model.
+    (count, weight elements) pairs, so that their value-aware form (zero skipping, padding-aware zero skipping,
+    shift-add arithmetic) can be derived from any weights of the same shapes by :meth:`forward_counts`, without
+    re-running the model. ``nests`` counts the calls of each distinct multiply-accumulate loop nest.
     """
 
     forward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
     backward: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KINDS, 0))
     weighted: list[tuple[OpCount, int]] = field(default_factory=list)
-    in_elems: int = 0
-    out_elems: int = 0
+    nests: Counter = field(default_factory=Counter)
+    decomposed: set[str] = field(default_factory=set)
+    estimated: set[str] = field(default_factory=set)
 
-    def forward_counts(self, info: WeightInfo | None) -> tuple[dict[str, int], int]:
-        """Forward counts of every kind and the zero-skipping MACs, given the module's weight ``info``."""
+    def forward_counts(self, info: WeightInfo | None) -> tuple[dict[str, int], int, int]:
+        """Forward counts of every kind, the zero-skipping MACs and the padding-aware zero-skipping MACs, given
+        the module's weight ``info``."""
         counts = dict(self.forward)
-        nz_macs = self.forward["macs"]
+        nz_macs = nz_valid = self.forward["macs"]
         for count, weight_numel in self.weighted:
-            adjusted, nz = apply_weight_info(count, info, weight_numel)
+            adjusted, nz, valid = apply_weight_info(count, info, weight_numel)
             for kind in COUNT_KINDS:
                 counts[kind] += getattr(adjusted, kind)
             nz_macs += nz
-        return counts, nz_macs
+            nz_valid += valid
+        return counts, nz_macs, nz_valid
 
+    def backward_nz_macs(self, info: WeightInfo | None) -> int:
+        """Backward MACs left when zero weights are skipped in input gradients and the gradients of weights
+        masked by a pre-defined pattern are not computed (see :mod:`estimator.counting.weights`)."""
+        total = self.backward["macs"]
+        if info is None:
+            return total
+        for nest, calls in self.nests.items():
+            if nest.role not in ("grad_input", "grad_weight") or weight_elements(nest) != info.numel:
+                continue
+            if nest.role == "grad_input" or info.predefined:
+                total -= calls * (nest.macs - nest.macs // info.numel * info.nnz)
+        return total
+
+
+def weight_elements(nest: Nest) -> int:
+    """Elements of the layer weight a nest involves: its W operand, or for a weight gradient computed as a matmul,
+    its result."""
+    if nest.kind == "conv" or nest.role in ("forward", "grad_input"):
+        return nest.G * nest.K * nest.C * nest.FY * nest.FX
+    return nest.G * nest.B * nest.K
+
+
+def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_numel: int) -> tuple[OpCount, int, int]:
+    """Value-aware adjustment of a weighted op (conv/linear/matmul) issued by a module with ``info``.
+
+    Returns the (possibly shift-add) count, the zero-skipping MACs and the padding-aware zero-skipping MACs. Each
+    weight element is applied ``positions = macs / numel`` times; skipping zeros leaves ``positions * nnz``
+    MACs; skipping the taps that fall on padding too leaves, per kernel position, its non-zeros times the
+    positions where it meets a real input element. A shift-add layer computes each output of channel o with
+    (sum of CSD terms over its non-zero taps - 1) adds, plus one add for a bias, and one shift per term with a
+    non-zero exponent, and no multiplications.
+    NB: for a transposed conv, whose outputs gather a varying number of taps, the shift-add count is an estimate.
+    """
+    if info is None or count.macs == 0 or weight_numel != info.numel:
+        return count, count.macs, count.macs
+    positions = count.macs // info.numel
+    nz_macs = positions * info.nnz
+    if count.tap_positions and len(count.tap_positions) == len(info.nnz_per_tap):
+        nz_valid = sum(n * p for n, p in zip(info.nnz_per_tap, count.tap_positions, strict=True))
+    else:
+        nz_valid = nz_macs
+    if not info.shift_add:
+        return count, nz_macs, nz_valid
+    bias_adds = count.adds - (count.macs - positions * info.out_channels)  # adds beyond the K-1 per output
+    adds = positions * info.csd_adds + bias_adds
+    shifted = OpCount(macs=count.macs, mults=0, adds=adds, shifts=positions * info.csd_shifts,
+                      weight_arg=count.weight_arg)
+    return shifted, nz_macs, nz_valid
+
+
+aten = torch.ops.aten
 
 SHAPE_PRESERVING_ON_META = frozenset(
-    getattr(torch.ops.aten, n) for n in (
-        "hardtanh", "hardtanh_", "clamp", "clamp_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
+    getattr(aten, n) for n in (
+        "hardtanh_", "clamp", "clamp_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
         "silu", "silu_", "gelu", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh",
-        "_native_batch_norm_legit_no_training", "native_batch_norm") if hasattr(torch.ops.aten, n))
+        "relu", "relu_", "hardtanh", "_native_batch_norm_legit_no_training", "native_batch_norm") if hasattr(aten, n))
 """Ops whose output has their first input's shape and whose meta kernels are slow Python decompositions;
 on meta inputs the counter makes their outputs directly (the counts only need shapes)."""
 
 
+def conv_output(x: torch.Tensor, w: torch.Tensor, stride, padding, dilation, transposed, output_padding,
+                groups) -> torch.Tensor:
+    """A meta convolution's output, from the closed-form output size (skips the slow Python meta kernel), with the
+    checks the kernel would make."""
+    expected = w.shape[0] if transposed else w.shape[1] * groups
+    if x.dim() != w.dim() or x.shape[1] != expected:
+        raise RuntimeError(f"convolution expected input with {expected} channels and {w.dim()} dimensions, "
+                           f"got input of shape {list(x.shape)}")
+    sizes = []
+    for i, n in enumerate(x.shape[2:]):
+        k, s, p, d = w.shape[2 + i], stride[i], padding[i], dilation[i]
+        if transposed:
+            sizes.append((n - 1) * s - 2 * p + d * (k - 1) + output_padding[i] + 1)
+        else:
+            sizes.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
+    if min(sizes) < 1:
+        raise RuntimeError(f"convolution output size {sizes} is too small for input of shape {list(x.shape)}")
+    channels = w.shape[1] * groups if transposed else w.shape[0]
+    return torch.empty((x.shape[0], channels, *sizes), dtype=x.dtype, device="meta")
+
+
+def pool_size(n: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    """Output size of a max-pool window sweep along one dimension (torch's rule)."""
+    span = n + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    size = span // stride + 1
+    if ceil_mode and (size - 1) * stride >= n + padding:
+        size -= 1
+    return size
+
+
+def max_pool_output(x: torch.Tensor, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """A meta 2-D max-pool's values and indices, from the closed-form output size."""
+    kernel, padding, dilation = (v if isinstance(v, (list, tuple)) else [v] for v in (kernel, padding, dilation))
+    stride = stride or kernel
+    sizes = [pool_size(x.shape[2 + i], kernel[i % len(kernel)], stride[i % len(stride)], padding[i % len(padding)],
+                       dilation[i % len(dilation)], ceil_mode) for i in range(2)]
+    if min(sizes) < 1:
+        raise RuntimeError(f"max_pool2d output size {sizes} is too small for input of shape {list(x.shape)}")
+    shape = (*x.shape[:2], *sizes)
+    return (torch.empty(shape, dtype=x.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
+
+
+def matmul_output(packet, args) -> torch.Tensor | None:
+    """A meta matrix product's output from its operands' shapes (the meta kernels are Python decompositions)."""
+    if packet is aten.mm:
+        a, b = args
+    elif packet is aten.addmm:
+        a, b = args[1], args[2]
+    elif packet in (aten.bmm, aten.baddbmm):
+        a, b = args if packet is aten.bmm else args[1:3]
+        if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+            raise RuntimeError(f"batch1 and batch2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
+        return a.new_empty((a.shape[0], a.shape[1], b.shape[2]))
+    else:
+        return None
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
+    return a.new_empty((a.shape[0], b.shape[1]))
+
+
+MATMULS = frozenset({aten.mm, aten.addmm, aten.bmm, aten.baddbmm})
+
+
 def run_on_meta(func, args, kwargs):
-    """Output of ``func`` on meta tensors, skipping the slow meta kernels of shape-preserving ops."""
+    """Output of ``func`` on meta tensors, skipping the slow meta kernels of convolutions, matrix products and
+    shape-preserving ops (on contiguous inputs of one dtype; the counts only need shapes)."""
     packet = func.overloadpacket
     x = args[0] if args else None
-    if packet not in SHAPE_PRESERVING_ON_META or not isinstance(x, torch.Tensor) or x.device.type != "meta":
+    if not isinstance(x, torch.Tensor) or x.device.type != "meta" or not x.is_contiguous():
         return func(*args, **kwargs)
-    if packet is torch.ops.aten.native_batch_norm and args[5]:  # training: batch statistics are real outputs
+    if packet is aten.convolution and len(args) == 9:
+        return conv_output(*args[:2], *args[3:])
+    if packet is aten.max_pool2d_with_indices and x.dim() == 4 and not kwargs:
+        return max_pool_output(*args)
+    if packet in MATMULS and not kwargs and all(
+            isinstance(a, torch.Tensor) and a.dtype == x.dtype for a in args if a is not None):
+        return matmul_output(packet, args)
+    if packet not in SHAPE_PRESERVING_ON_META:
         return func(*args, **kwargs)
-    if packet in (torch.ops.aten._native_batch_norm_legit_no_training, torch.ops.aten.native_batch_norm):
+    if packet is aten.native_batch_norm and args[5]:  # training: batch statistics are real outputs
+        return func(*args, **kwargs)
+    if packet in (aten._native_batch_norm_legit_no_training, aten.native_batch_norm):
         return torch.empty_like(x), x.new_empty(0), x.new_empty(0)  # output, unused saved statistics
     return x if func._schema.name.endswith("_") else torch.empty_like(x)
 
@@ -166,99 +348,152 @@ def shape_of(x):
     return x
 
 
-def tensors_in(values):
-    """The tensors among aten arguments or outputs (top level and inside lists/tuples)."""
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            yield v
-        elif isinstance(v, (list, tuple)):
-            yield from (t for t in v if isinstance(t, torch.Tensor))
+def on_meta(args) -> bool:
+    return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in tree_flatten(args)[0])
 
 
-def apply_weight_info(count: OpCount, info: WeightInfo | None, weight_numel: int) -> tuple[OpCount, int]:
-    """Value-aware adjustment of a weighted op (conv/linear/matmul) issued by a module with ``info``.
+@contextlib.contextmanager
+def reference_kernels(recurrent: bool):
+    """PyTorch's reference kernels for the run, so that real and meta inputs take the same path: math
+    scaled dot-product attention, no fused attention/transformer fast path, and no oneDNN RNN kernel for models
+    with recurrent layers, ``recurrent`` (global switches, restored on exit)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    Returns the (possibly shift-add) count and the zero-skipping MACs. Each weight element is applied
-    ``positions = macs / numel`` times; skipping zeros leaves ``positions * nnz`` MACs. A shift-add layer
-    computes each output of channel o with (sum of CSD terms over its non-zero taps - 1) adds, plus one
-    add for a bias, and one shift per term with a non-zero exponent, and no multiplications.
-    NB: for a transposed conv, whose outputs gather a varying number of taps, this is an estimate.
-    """
-    if info is None or count.macs == 0 or weight_numel != info.numel:
-        return count, count.macs
-    positions = count.macs // info.numel
-    nz_macs = positions * info.nnz
-    if not info.shift_add:
-        return count, nz_macs
-    bias_adds = count.adds - count.macs
-    adds = positions * info.csd_adds + bias_adds
-    shifted = OpCount(macs=count.macs, mults=0, adds=adds, shifts=positions * info.csd_shifts,
-                      weight_arg=count.weight_arg)
-    return shifted, nz_macs
+    fast_path, onednn = torch.backends.mha.get_fastpath_enabled(), torch.backends.mkldnn.enabled
+    torch.backends.mha.set_fastpath_enabled(False)
+    if recurrent:
+        torch.backends.mkldnn.enabled = False
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast_path)
+        torch.backends.mkldnn.enabled = onednn
+
+
+def decomposition_of(func):
+    """A function computing ``func`` from simpler ops (its CompositeImplicit kernel or a ``torch._decomp``
+    decomposition), or None."""
+    from torch._decomp import decomposition_table
+
+    table = decomposition_table.get(func)
+    if table is not None:
+        return table
+    if func._can_decompose():
+        return func.decompose
+    return None
 
 
 class CountingMode(TorchDispatchMode):
-    """Counts every aten op into the tally of the innermost module issuing it (shapes only; the weights'
+    """Counts every op into the tally of the innermost module issuing it (shapes only; the weights'
     values enter when the profile's rows are built)."""
 
     def __init__(self, stack: ModuleStack, weights: set[int], strict: bool):
         super().__init__()
         self.stack = stack
-        self.weight_ids = set(weights)
+        self.weight_ids = weights
         self.derived_weights: dict[int, torch.Tensor] = {}  # views of weights, held so ids stay unique
-        self.tallies: dict[str, LayerTally] = defaultdict(LayerTally)
+        self.tallies: dict[str, LayerTally] = {}
         self.unsupported: dict[str, dict] = {}
-        self.free_seen: set[str] = set()
+        self.free_seen: set = set()  # op packets
         self.strict = strict
         self.backward = False
 
     def is_weight(self, t) -> bool:
         return isinstance(t, torch.Tensor) and (id(t) in self.weight_ids or id(t) in self.derived_weights)
 
+    def tally(self, name: str) -> LayerTally:
+        tally = self.tallies.get(name)
+        if tally is None:
+            tally = self.tallies[name] = LayerTally()
+        return tally
+
+    def execute(self, func, args, kwargs, name: str):
+        """Run ``func``; on meta tensors, an op that cannot exist there is one clear error naming op and module."""
+        try:
+            return run_on_meta(func, args, kwargs)
+        except (NotImplementedError, RuntimeError) as exc:
+            if not on_meta((args, kwargs)):
+                raise
+            op = str(func.overloadpacket)
+            reason = ("its result depends on tensor values" if op in VALUE_DEPENDENT_OPS or
+                      "data-dependent" in str(exc) or "item" in str(exc) else "it has no meta kernel")
+            raise MetaInputError(f"op {op} (issued by module '{name}') cannot run on meta tensors: {reason}; "
+                                 "profile this model with real inputs (inputs=...)") from None
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = run_on_meta(func, args, kwargs)
         packet = func.overloadpacket
         name = self.stack.current
         if name == BOOKKEEPING:  # e.g. weight * mask inside a parametrization: what it makes is a weight
+            out = self.execute(func, args, kwargs, name)
             self.mark_weights(out)
             return out
         if packet in FREE_OPS:
-            self.free_seen.add(str(packet))
+            out = self.execute(func, args, kwargs, name)
+            self.free_seen.add(packet)
             if args and self.is_weight(args[0]):  # a view of a weight is still a weight
                 self.mark_weights(out)
             return out
-        formula = FORMULAS.get(packet)
+        formula = formula_for(packet)
         if formula is None:
-            self.record_unsupported(str(packet), name)
-            return out
-        if func._schema.name.endswith("_") and args and id(args[0]) in self.weight_ids:
+            return self.count_decomposed(func, args, kwargs, name)
+        out = self.execute(func, args, kwargs, name)
+        if args and id(args[0]) in self.weight_ids and func._schema.name.endswith("_"):
             return out  # in-place update of a buffer (e.g. BN's num_batches_tracked): bookkeeping
         count = formula(*[shape_of(a) for a in args], out_shape=shape_of(out),
-                        **{k: shape_of(v) for k, v in kwargs.items()})
-        tally = self.tallies[name]
-        weighted = count.weight_arg is not None and len(args) > count.weight_arg and count.macs > 0
-        if weighted and not self.backward:
-            tally.weighted.append((count, args[count.weight_arg].numel()))
-        else:
-            target = tally.backward if self.backward else tally.forward
-            for kind in COUNT_KINDS:
-                target[kind] += getattr(count, kind)
-        if not self.backward:
-            tally.in_elems += sum(t.numel() for t in tensors_in(args) if not self.is_weight(t))
-            primary = out if isinstance(out, torch.Tensor) else next(tensors_in(out), None)
-            tally.out_elems += primary.numel() if primary is not None else 0  # not auxiliary outputs
+                        **{k: shape_of(v) for k, v in kwargs.items()} if kwargs else {})
+        self.record(count, args, out, name, packet)
         return out
+
+    def count_decomposed(self, func, args, kwargs, name: str):
+        """Count an op without a formula through its decomposition (run under this mode), or report it."""
+        decomposition = decomposition_of(func)
+        if decomposition is not None:
+            with self:
+                out = decomposition(*args, **kwargs)
+            if out is not NotImplemented:
+                self.tally(name).decomposed.add(str(func.overloadpacket))
+                return out
+        if self.strict:
+            raise UnsupportedOpError(f"no formula for op {func.overloadpacket} (issued by module '{name}') and no "
+                                     "decomposition; register one with estimator.counting.register")
+        entry = self.unsupported.setdefault(str(func.overloadpacket), {"count": 0, "modules": set()})
+        entry["count"] += 1
+        entry["modules"].add(name)
+        return self.execute(func, args, kwargs, name)
+
+    def record(self, count: OpCount, args, out, name: str, packet) -> None:
+        tally = self.tally(name)
+        if count.estimate:
+            tally.estimated.add(str(packet))
+        weight_operand = (count.weight_arg is not None and len(args) > count.weight_arg and count.macs > 0
+                          and self.is_weight(args[count.weight_arg]))
+        for nest in count.nests:
+            tally.nests[self.nest_role(nest, args, out, tally, weight_operand)] += 1
+        if weight_operand and not self.backward:
+            tally.weighted.append((count, args[count.weight_arg].numel()))
+            return
+        target = tally.backward if self.backward else tally.forward
+        for kind in COUNT_KINDS:
+            target[kind] += getattr(count, kind)
+
+    def nest_role(self, nest: Nest, args, out, tally: LayerTally, weight_operand: bool) -> Nest:
+        """The nest with its role: forward; in backward, a conv's stated gradient, or for a matmul the input
+        gradient when a weight is an operand and the weight gradient when the result has a weight's size."""
+        if not self.backward:
+            return nest if weight_operand else nest.with_role("forward", False)
+        if nest.role != "forward":
+            return nest.with_role(nest.role, True)
+        if any(self.is_weight(a) for a in args):
+            return nest.with_role("grad_input", True)
+        result = out if isinstance(out, torch.Tensor) else None
+        sizes = {numel for _, numel in tally.weighted}
+        if result is not None and result.numel() in sizes:
+            return nest.with_role("grad_weight", True)
+        return nest.with_role("backward", False)
 
     def mark_weights(self, out) -> None:
         for t in tree_flatten(out)[0]:
             if isinstance(t, torch.Tensor):
                 self.derived_weights[id(t)] = t
-
-    def record_unsupported(self, op: str, module_name: str) -> None:
-        if self.strict:
-            raise UnsupportedOpError(f"no formula for op {op} (issued by module '{module_name}'); "
-                                     "register one with estimator.counting.register")
-        entry = self.unsupported.setdefault(op, {"count": 0, "modules": set()})
-        entry["count"] += 1
-        entry["modules"].add(module_name)

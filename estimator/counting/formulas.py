@@ -2,9 +2,10 @@
 
 Conventions (see also :mod:`estimator.counting.registry`):
 
-* A MAC is one multiplication and one addition. The accumulator of every output starts at zero, so the
-  first product of an output also costs its add (this is what a MAC unit does); a bias adds one more add
-  per output. Hence for dense conv/linear: ``mults = macs`` and ``adds = macs (+ outputs if bias)``.
+* A sum of K terms costs K-1 additions, everywhere: in a dot product, a reduction, a pooling window and a
+  shift-add layer. A dense K-term dot product is therefore K mults and K-1 adds, and a bias is one more
+  add: for conv/linear ``mults = macs`` and ``adds = macs - outputs (+ outputs if bias)``. (Hardware
+  pricing still charges one MAC-unit operation per MAC; see :mod:`hwmodels.pricing`.)
 * Elementwise add/sub cost one add per output element, mul one mult, div one ``other_ops`` (division is not
   a multiplication). Broadcasting is counted at the output size.
 * ReLU, clamp, max-pool and comparisons are ``compares``; a max over K taps is K-1 compares.
@@ -18,12 +19,14 @@ Conventions (see also :mod:`estimator.counting.registry`):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
-from .registry import OpCount, register
+from .registry import Nest, OpCount, register
 
 aten = torch.ops.aten
 
@@ -58,32 +61,43 @@ def packets(*names: str) -> list:
 
 
 # --- matrix products -------------------------------------------------------------------------------
-def matmul_count(macs: int, bias_adds: int, weight_arg: int) -> OpCount:
-    """Each MAC is one mult + one add; a bias (addmm/baddbmm self term) adds one add per output."""
-    return OpCount(macs=macs, mults=macs, adds=macs + bias_adds, weight_arg=weight_arg)
+def matmul_count(macs: int, outputs: int, bias: bool, weight_arg: int | None, nests: tuple[Nest, ...] = (),
+                 tap_positions: tuple[int, ...] = ()) -> OpCount:
+    """``macs`` products summed into ``outputs`` dot products: one mult per product and K-1 adds per K-term
+    sum (``macs - outputs``), plus one add per output for a bias (the addmm/baddbmm self term)."""
+    return OpCount(macs=macs, mults=macs, adds=macs - outputs + (outputs if bias else 0), weight_arg=weight_arg,
+                   nests=nests, tap_positions=tap_positions)
+
+
+def matmul_nest(groups: int, rows: int, inner: int, cols: int) -> Nest:
+    """``[groups, rows, inner] @ [groups, inner, cols]`` as a loop nest (B = rows, C = inner, K = cols)."""
+    return Nest("forward", "matmul", B=rows, K=cols, C=inner, G=groups)
 
 
 @register(aten.mm)
 def mm_count(a, b, *, out_shape, **kwargs) -> OpCount:
     # [m, k] @ [k, n]: m*n outputs, k products each
-    return matmul_count(a[0] * a[1] * b[1], 0, weight_arg=1)
+    return matmul_count(a[0] * a[1] * b[1], a[0] * b[1], False, weight_arg=1,
+                        nests=(matmul_nest(1, a[0], a[1], b[1]),))
 
 
 @register(aten.addmm)
 def addmm_count(bias, a, b, *args, out_shape, **kwargs) -> OpCount:
     # bias + [m, k] @ [k, n]; NB: beta/alpha scalings other than 1 (never used by nn.Linear) are ignored
-    return matmul_count(a[0] * a[1] * b[1], numel(out_shape), weight_arg=2)
+    return matmul_count(a[0] * a[1] * b[1], a[0] * b[1], True, weight_arg=2, nests=(matmul_nest(1, a[0], a[1], b[1]),))
 
 
 @register(aten.bmm)
 def bmm_count(a, b, *, out_shape, **kwargs) -> OpCount:
     # [B, m, k] @ [B, k, n]
-    return matmul_count(a[0] * a[1] * a[2] * b[2], 0, weight_arg=1)
+    return matmul_count(a[0] * a[1] * a[2] * b[2], a[0] * a[1] * b[2], False, weight_arg=1,
+                        nests=(matmul_nest(a[0], a[1], a[2], b[2]),))
 
 
 @register(aten.baddbmm)
 def baddbmm_count(bias, a, b, *args, out_shape, **kwargs) -> OpCount:
-    return matmul_count(a[0] * a[1] * a[2] * b[2], numel(out_shape), weight_arg=2)
+    return matmul_count(a[0] * a[1] * a[2] * b[2], a[0] * a[1] * b[2], True, weight_arg=2,
+                        nests=(matmul_nest(a[0], a[1], a[2], b[2]),))
 
 
 # --- convolution -----------------------------------------------------------------------------------
@@ -98,56 +112,73 @@ def conv_macs(x_shape, w_shape, out_shape, transposed: bool) -> int:
     return numel(x_shape if transposed else out_shape) * taps
 
 
+def as_list(value, ndim: int) -> list[int]:
+    """A per-dimension conv argument (int or list) as a list of ``ndim`` ints."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    return values * ndim if len(values) == 1 else values
+
+
+def conv_nest(x, w, out, stride, padding, dilation, transposed: bool, groups: int) -> Nest:
+    """The loop nest of a convolution. Spatial dimensions beyond two are folded into the rows (OY, FY), which
+    keeps the loop bounds' product (the MACs) exact; stride, dilation and padding are those of the last two."""
+    nd = len(x) - 2
+    stride, padding, dilation = as_list(stride, nd), as_list(padding, nd), as_list(dilation, nd)
+    k, positions = list(w[2:]), list(x[2:] if transposed else out[2:])
+    if nd == 1:
+        k, positions = [1] + k, [1] + positions
+        stride, padding, dilation = [1] + stride, [0] + padding, [1] + dilation
+    channels_in, channels_out = (w[0], w[1] * groups) if transposed else (w[1] * groups, w[0])
+    return Nest("forward", "conv", B=x[0], K=channels_out // groups, C=channels_in // groups, G=groups,
+                OY=math.prod(positions[:-1]), OX=positions[-1], FY=math.prod(k[:-1]), FX=k[-1],
+                SY=stride[-2], SX=stride[-1], DY=dilation[-2], DX=dilation[-1], PY=padding[-2], PX=padding[-1],
+                transposed=transposed)
+
+
+def valid_taps(size_in: int, size_out: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """For each kernel offset f along one dimension, the output positions o whose tap o*stride - padding +
+    f*dilation lands on a real input element (not on padding)."""
+    o = np.arange(size_out)[:, None] * stride - padding + np.arange(kernel)[None, :] * dilation
+    return ((o >= 0) & (o < size_in)).sum(axis=0)
+
+
+@functools.lru_cache(maxsize=4096)
+def tap_positions(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...], stride: tuple[int, ...],
+                  padding: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """For every kernel position (row-major over the kernel), the (batch x output) positions where it multiplies
+    a real input element: the padding-aware count of a tap's applications."""
+    grid = np.full(1, x[0], dtype=np.int64)
+    for i, (s, p, d) in enumerate(zip(stride, padding, dilation, strict=True)):
+        grid = np.multiply.outer(grid, valid_taps(x[2 + i], out[2 + i], w[2 + i], s, p, d)).ravel()
+    return tuple(grid.tolist())
+
+
 @register(aten.convolution)
 def convolution_count(x, w, bias, stride, padding, dilation, transposed, output_padding, groups, *,
                       out_shape, **kwargs) -> OpCount:
     macs = conv_macs(x, w, out_shape, transposed)
-    return matmul_count(macs, numel(out_shape) if bias is not None else 0, weight_arg=1)
+    nest = conv_nest(x, w, out_shape, stride, padding, dilation, transposed, groups)
+    # NB: a transposed conv's taps that land on cropped outputs are counted (no padding-aware count)
+    nd = len(x) - 2
+    taps = () if transposed else tap_positions(tuple(x), tuple(w), tuple(out_shape), *(
+        tuple(as_list(v, nd)) for v in (stride, padding, dilation)))
+    # a transposed conv scatters: an output sums a varying number of products, K-1 adds counted per output
+    return matmul_count(macs, numel(out_shape), bias is not None, weight_arg=1, nests=(nest,), tap_positions=taps)
 
 
 @register(aten.convolution_backward)
 def convolution_backward_count(grad_out, x, w, bias_sizes, stride, padding, dilation, transposed,
                                output_padding, groups, output_mask, *, out_shape, **kwargs) -> OpCount:
-    # grad_input is a (transposed) conv and grad_weight a correlation, each with the forward's MACs;
-    # grad_bias sums grad_out over everything but the channel axis (one add per grad_out element).
-    macs = conv_macs(x, w, grad_out, transposed) * (int(output_mask[0]) + int(output_mask[1]))
-    return matmul_count(macs, numel(grad_out) if output_mask[2] else 0, weight_arg=2)
-
-
-# --- attention -------------------------------------------------------------------------------------
-def attention_count(q, k, v) -> OpCount:
-    """softmax(q k^T * scale) v for q [..., L, E], k [..., S, E], v [..., S, Ev].
-
-    MACs: L*S*E for the scores and L*S*Ev for the weighted sum. The scale is one mult per score; the
-    softmax over each row of S scores is decomposed as for :func:`softmax_count`.
-    """
-    batch = numel(q[:-2])
-    length, e, s, ev = q[-2], q[-1], k[-2], v[-1]
-    macs = batch * length * s * (e + ev)
-    scores = batch * length * s
-    return OpCount(macs=macs, mults=macs + scores, adds=macs + 2 * scores, compares=scores,
-                   other_ops=2 * scores)
-
-
-@register(*packets("_native_multi_head_attention"))
-def native_mha_count(query, key, value, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, *args,
-                     out_shape, **kwargs) -> OpCount:
-    """nn.MultiheadAttention's fused kernel, counted as its decomposition: q, k, v and output projections
-    (E x E each; biases one add per output) around per-head scaled dot-product attention."""
-    batch, length, e = query
-    s = key[-2]
-    projections = batch * (2 * length + 2 * s) * e * e  # q and out over L positions, k and v over S
-    bias_adds = batch * (2 * length + 2 * s) * e if qkv_bias is not None else 0
-    head = e // num_heads
-    attention = attention_count((batch, num_heads, length, head), (batch, num_heads, s, head),
-                                (batch, num_heads, s, head))
-    return matmul_count(projections, bias_adds, weight_arg=None) + attention
-
-
-@register(*packets("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
-                   "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention"))
-def sdpa_count(q, k, v, *args, out_shape, **kwargs) -> OpCount:
-    return attention_count(q, k, v)
+    # grad_input is a (transposed) conv summing into the input's elements and grad_weight a correlation summing
+    # into the weight's elements, each with the forward's MACs; grad_bias sums grad_out over everything but the
+    # channel axis (numel(grad_out) - channels adds).
+    forward = conv_nest(x, w, grad_out, stride, padding, dilation, transposed, groups)
+    macs = conv_macs(x, w, grad_out, transposed)
+    count = OpCount(weight_arg=2)
+    for role, wanted, outputs in (("grad_input", output_mask[0], numel(x)), ("grad_weight", output_mask[1], numel(w))):
+        if wanted:
+            count = count + matmul_count(macs, outputs, False, weight_arg=2, nests=(forward.with_role(role),))
+    bias_adds = numel(grad_out) - grad_out[1] if output_mask[2] else 0
+    return count + OpCount(adds=bias_adds, weight_arg=2)
 
 
 # --- elementwise arithmetic ------------------------------------------------------------------------
@@ -224,11 +255,16 @@ def gelu_count(x, *args, out_shape, approximate="none", **kwargs) -> OpCount:
     return OpCount(mults=3 * n, adds=n, other_ops=n)
 
 
+def rows_along(shape, dim: int) -> int:
+    """Number of rows of ``shape`` along dimension ``dim`` (the outputs of a reduction over it)."""
+    return numel(shape) // shape[dim] if len(shape) else 1
+
+
 def softmax_count(x, dim, *args, out_shape, **kwargs) -> OpCount:
-    """softmax over each row: max (1 compare/elem), x - max (1 add), exp (other), row sum (1 add),
-    normalise (1 division = other): per element 1 compare, 2 adds, 2 other."""
-    n = numel(out_shape)
-    return OpCount(compares=n, adds=2 * n, other_ops=2 * n)
+    """softmax over each row of R elements: row max (R-1 compares), x - max (R adds), exp (R other), row sum
+    (R-1 adds), normalise (R divisions = other)."""
+    n, rows = numel(out_shape), rows_along(out_shape, dim)
+    return OpCount(compares=n - rows, adds=2 * n - rows, other_ops=2 * n)
 
 
 register(*packets("_softmax", "_safe_softmax"))(softmax_count)
@@ -236,10 +272,10 @@ register(*packets("_softmax", "_safe_softmax"))(softmax_count)
 
 @register(*packets("_log_softmax"))
 def log_softmax_count(x, dim, *args, out_shape, **kwargs) -> OpCount:
-    # x - max - log(sum exp(x - max)): per element 1 compare, 3 adds, 1 exp; per row 1 log
-    n = numel(out_shape)
-    rows = n // out_shape[dim] if out_shape else 1
-    return OpCount(compares=n, adds=3 * n, other_ops=n + rows)
+    # x - max - log(sum exp(x - max)) over rows of R: R-1 compares, R subtractions, R exp, R-1 adds of the sum,
+    # one log per row, R subtractions of it
+    n, rows = numel(out_shape), rows_along(out_shape, dim)
+    return OpCount(compares=n - rows, adds=3 * n - rows, other_ops=n + rows)
 
 
 register(*packets("_softmax_backward_data"))(elementwise(mults=2, adds=2))
@@ -266,6 +302,85 @@ def reduction(*, scale: bool = False, compare: bool = False):
 register(*packets("sum"))(reduction())
 register(*packets("mean"))(reduction(scale=True))
 register(*packets("amax", "amin", "max", "min", "argmax", "argmin"))(reduction(compare=True))
+
+
+# --- selection, sorting, logic, rounding, scatter ---------------------------------------------------------
+# 1-bit logic on masks and element selection are compare-class operations, one per output element
+register(*packets("bitwise_and", "bitwise_and_", "bitwise_or", "bitwise_or_", "bitwise_xor", "bitwise_not",
+                  "logical_and", "logical_or", "logical_xor", "logical_not", "masked_fill", "masked_fill_",
+                  "isnan", "isinf", "isfinite", "isin"))(elementwise(compares=1))
+# rounding to an integer (floor, ceil, round, trunc) is one add per element (adding the rounding constant)
+register(*packets("floor", "floor_", "ceil", "ceil_", "round", "round_", "trunc", "trunc_", "frac"))(
+    elementwise(adds=1))
+register(*packets("log2", "log10", "exp2", "atan2", "atan", "asin", "acos", "sinh", "cosh", "fmod",
+                  "remainder", "floor_divide"))(elementwise(other_ops=1))
+
+
+@register(*packets("nonzero", "argwhere"))
+def nonzero_count(x, *args, out_shape, **kwargs) -> OpCount:
+    # one test against zero per input element; writing out the indices found is data movement
+    return OpCount(compares=numel(x))
+
+
+@register(*packets("any", "all"))
+def any_all_count(x, *args, out_shape, **kwargs) -> OpCount:
+    # a logical reduction of n inputs onto m outputs: n - m compare-class ops
+    return OpCount(compares=numel(x) - numel(first(out_shape)))
+
+
+@register(*packets("cumsum", "cumsum_"))
+def cumsum_count(x, dim, *args, out_shape, **kwargs) -> OpCount:
+    # a running sum over rows of R: R - 1 adds per row
+    return OpCount(adds=numel(x) - rows_along(x, dim))
+
+
+def sort_compares(shape, dim: int, kept: int) -> int:
+    """Compares to order every row of ``shape`` along ``dim`` (R elements) and keep ``kept`` of them:
+    R * ceil(log2 R) for a full sort; for the top k, R * (1 + ceil(log2 k)) (each element is compared with a
+    k-element heap's minimum and an insertion sifts through its ceil(log2 k) levels; an upper bound)."""
+    length = shape[dim] if len(shape) else 1
+    rows = rows_along(shape, dim) if len(shape) else 1
+    if kept >= length:
+        return rows * length * max(math.ceil(math.log2(max(length, 1))), 0)
+    return rows * length * (1 + math.ceil(math.log2(max(kept, 1))))
+
+
+@register(*packets("sort", "argsort"))
+def sort_count(x, *args, out_shape, dim=-1, **kwargs) -> OpCount:
+    dim = next((a for a in args if isinstance(a, int) and not isinstance(a, bool)), dim)
+    return OpCount(compares=sort_compares(x, dim, x[dim] if len(x) else 1))
+
+
+@register(*packets("topk"))
+def topk_count(x, k, dim=-1, *args, out_shape, **kwargs) -> OpCount:
+    return OpCount(compares=sort_compares(x, dim, k))
+
+
+@register(*packets("index_put", "index_put_", "_index_put_impl_"))
+def index_put_count(x, indices, values, accumulate=False, *args, out_shape, **kwargs) -> OpCount:
+    # writing values at indices is data movement; accumulating them is one add per value written
+    return OpCount(adds=numel(values) if accumulate else 0)
+
+
+@register(*packets("scatter_add", "scatter_add_", "index_add", "index_add_", "scatter_reduce",
+                   "scatter_reduce_"))
+def scatter_add_count(x, dim, index, source, *args, out_shape, **kwargs) -> OpCount:
+    # one add (or reduction op) per source element
+    return OpCount(adds=numel(source) if not isinstance(source, (int, float)) else numel(index))
+
+
+@register(*packets("linalg_vector_norm"))
+def vector_norm_count(x, ord=2, dim=None, keepdim=False, *args, out_shape, **kwargs) -> OpCount:
+    """||x||_p over n inputs onto m outputs. p = 2: n squares, n - m adds, m square roots; p = 1: n abs (compare
+    class), n - m adds; p = inf: n abs and n - m compares; other p: n |x|^p and m p-th roots (other)."""
+    n, m = numel(x), numel(first(out_shape))
+    if ord == 2:
+        return OpCount(mults=n, adds=n - m, other_ops=m)
+    if ord == 1:
+        return OpCount(compares=n, adds=n - m)
+    if ord in (math.inf, -math.inf):
+        return OpCount(compares=2 * n - m)
+    return OpCount(other_ops=n + m, compares=n, adds=n - m)
 
 
 # --- pooling ---------------------------------------------------------------------------------------
@@ -350,11 +465,12 @@ register(*packets("max_pool2d_with_indices_backward", "max_pool3d_with_indices_b
 
 # --- normalisation ---------------------------------------------------------------------------------
 def normalize_count(n: int, groups: int, affine: bool) -> OpCount:
-    """Batch statistics and normalisation of n elements in ``groups`` groups (training-mode BN, LayerNorm,
-    GroupNorm). Per element: mean accumulate (1 add), x - mean (1 add), its square (1 mult), variance
-    accumulate (1 add), times 1/std (1 mult), then gamma (1 mult) and beta (1 add) if affine. Per group:
-    scale mean and variance by 1/n (2 mults) and one rsqrt (other)."""
-    return OpCount(adds=n * (3 + affine), mults=n * (2 + affine) + 2 * groups, other_ops=groups)
+    """Batch statistics and normalisation of n elements in ``groups`` groups of m (training-mode BN, LayerNorm,
+    GroupNorm). Per group: the sum for the mean and the sum of squares (m-1 adds each), scaling both by 1/m
+    (2 mults), var + eps (1 add) and one rsqrt (other). Per element: x - mean (1 add), its square (1 mult),
+    times 1/std (1 mult), then gamma (1 mult) and beta (1 add) if affine."""
+    return OpCount(adds=n * (1 + affine) + 2 * (n - groups) + groups, mults=n * (2 + affine) + 2 * groups,
+                   other_ops=groups)
 
 
 @register(*packets("_native_batch_norm_legit_no_training"))
@@ -390,7 +506,7 @@ def norm_backward_count(grad_out, *args, out_shape, **kwargs) -> OpCount:
     # NB: estimate. grad_input = (g - mean(g) - xhat * mean(g * xhat)) * gamma / std: per element 3 mults,
     # 4 adds (two row sums, two subtractions); grad_gamma/beta: 1 mult + 2 adds per element.
     n = numel(grad_out)
-    return OpCount(mults=4 * n, adds=6 * n)
+    return OpCount(mults=4 * n, adds=6 * n, estimate=True)
 
 
 # --- resampling ------------------------------------------------------------------------------------

@@ -4,45 +4,86 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
-from .capture import BOOKKEEPING, ROOT, CountingMode, ModuleStack
+from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels
 from .clone import clone_model
-from .registry import COUNT_KINDS
-from .weights import analyze_model, count_nonzero, effective_parameters, own_parameters
+from .registry import COUNT_KINDS, Nest
+from .weights import ModuleValues, counted_modules, module_values, own_parameters
 
 BACKWARD_SUFFIX = "_bwd"
 TABLE_COLUMNS = ("type", "params", "nnz_params", "macs", "nz_macs", "mults", "adds", "shifts", "compares",
                  "other_ops")
+NEST_FIELDS = tuple(f.name for f in fields(Nest))
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """What the table needs of one module, read when it is profiled (the model may change afterwards)."""
+
+    name: str
+    type: str
+    depth: int
+    params: int
+    values: ModuleValues | None
 
 
 class Profile:
-    """The result of :func:`profile`: one cached table, several views.
+    """The result of :func:`profile`: one cached table, several views. The tables are built on first use.
 
     Attributes:
         layers: one row per module that did work or owns parameters, indexed by its fully-qualified name
             from ``named_modules()`` (work done in the top-level forward itself is the row ``"(root)"``).
             Counts are in operations (MACs, mults, adds, shifts, compares, other_ops); ``nz_macs`` are
-            the MACs left when exactly-zero weights are skipped; element counts (``params``,
-            ``weight_elems``, ``in_elems``, ``out_elems``) are in tensor elements, not bytes.
-            With ``backward=True`` the training step's backward work is in ``*_bwd`` columns.
-        unsupported: op name -> ``{"count": calls, "modules": set of row names}`` for ops without a
-            formula (never counted as zero silently).
+            the MACs left when exactly-zero weights are skipped, ``nz_macs_valid`` those left when the taps that
+            fall on zero padding are skipped too; element counts (``params``, ``weight_elems``, ``in_elems``:
+            what the module consumes, ``out_elems``: what it produces) are in tensor elements, not bytes.
+            With ``backward=True`` the training step's backward work is in ``*_bwd`` columns (``nz_macs_bwd``:
+            input gradients skipping zero weights, weight gradients of pre-defined masks not computed).
+            ``decomposed`` names ops counted through their decomposition, ``estimated`` ops whose formula
+            rests on an assumption (both listed in :meth:`to_table`).
+        nests: one row per module and distinct multiply-accumulate loop nest (a conv, linear or matmul call):
+            its role (forward, grad_input, grad_weight, backward), loop bounds B, K, C, G, OY, OX, FY, FX,
+            stride, dilation, padding, and ``calls``; what a mapper needs (see :class:`~.registry.Nest`).
+        unsupported: op name -> ``{"count": calls, "modules": set of row names}`` for ops without a formula
+            or decomposition (never counted as zero silently).
         free_ops: ops seen that are free by decision (views, copies, concatenation, allocation).
+        values: whether weight values were read (False: a shape-only profile, every weight counted dense).
     """
 
-    def __init__(self, layers: pd.DataFrame, unsupported: dict, free_ops: Sequence[str], backward: bool,
-                 tallies: dict | None = None):
-        self.layers = layers
+    def __init__(self, entries: list[ModuleEntry], tallies: dict[str, LayerTally], io: dict[str, list[int]],
+                 unsupported: dict, free_ops, backward: bool, values: bool):
+        self._entries = entries
+        self._tallies = tallies
+        self._io = io
         self.unsupported = unsupported
-        self.free_ops = sorted(free_ops)
+        self.free_ops = sorted(str(op) for op in free_ops)
         self.backward = backward
-        self._tallies = tallies or {}
+        self.values = values
+
+    @cached_property
+    def columns(self) -> dict[str, list]:
+        """The layer table as plain column lists (what :attr:`layers` is made from)."""
+        return build_columns(self._entries, self._tallies, self._io, self.backward)
+
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        columns = dict(self.columns)
+        index = pd.Index(columns.pop("name"), name="name")
+        return pd.DataFrame({k: np.asarray(v, dtype=np.int64) if k in INT_COLUMNS else v
+                             for k, v in columns.items()}, index=index)
+
+    @cached_property
+    def nests(self) -> pd.DataFrame:
+        return build_nests(self._tallies)
 
     def reweigh(self, model: nn.Module) -> Profile:
         """The profile of ``model``, an architecture identical to the profiled one with other weight values
@@ -52,23 +93,22 @@ class Profile:
         Raises:
             ValueError: if a counted module is missing from ``model`` or has a weight of another size.
         """
-        infos = analyze_model(model)
-        modules = dict(model.named_modules())
+        entries = snapshot(model, self._tallies, values=True)
+        weights = {e.name: e.values.weight if e.values else None for e in entries}
+        modules = {e.name for e in entries}
         for name, tally in self._tallies.items():
-            qualified = "" if name == ROOT else name
-            if qualified not in modules:
+            if name not in modules:
                 raise ValueError(f"reweigh: module '{name}' of the profiled model is not in the given model")
             sizes = {numel for _, numel in tally.weighted}
-            if sizes and (qualified not in infos or sizes != {infos[qualified].numel}):
+            if sizes and (weights[name] is None or sizes != {weights[name].numel}):
                 raise ValueError(f"reweigh: module '{name}' has a weight of another size than the profiled one")
-        layers = build_layers(model, self._tallies, infos, self.backward)
-        return Profile(layers, self.unsupported, self.free_ops, self.backward, self._tallies)
+        return Profile(entries, self._tallies, self._io, self.unsupported, self.free_ops, self.backward, True)
 
     def total(self) -> pd.Series:
         """Whole-model sums of every numeric column, plus ``flops`` = 2 x ``macs`` (derived)."""
-        totals = self.layers.select_dtypes("number").sum()
+        totals = {k: sum(v) for k, v in self.columns.items() if k in INT_COLUMNS and k != "depth"}
         totals["flops"] = 2 * totals["macs"]
-        return totals
+        return pd.Series(totals, dtype="int64")
 
     def by_type(self) -> pd.DataFrame:
         """Numeric columns summed per module type."""
@@ -88,17 +128,25 @@ class Profile:
         return rolled
 
     def to_table(self, max_depth: int | None = None) -> str:
-        """A fixed-width text table, rows rolled up to ``max_depth``, with a total line."""
+        """A fixed-width text table, rows rolled up to ``max_depth``, with a total line and notes."""
         frame = self.layers if max_depth is None else self.rolled_up(max_depth)
         columns = list(TABLE_COLUMNS) + (["macs" + BACKWARD_SUFFIX] if self.backward else [])
         shown = frame[columns].copy()
         shown.loc["TOTAL"] = [""] + [int(frame[c].sum()) for c in columns[1:]]
         for c in columns[1:]:
             shown[c] = shown[c].map(lambda v: f"{int(v):,}")
-        text = shown.to_string()
         total = self.total()
-        return (f"{text}\n\nMACs: multiply-accumulates of conv/linear/matmul (each also counted as 1 mult + "
-                f"1 add); nz_macs: with zero weights skipped. FLOPs = 2 x MACs = {int(total['flops']):,} (derived).")
+        notes = [f"MACs: multiply-accumulates of conv/linear/matmul (each also counted as 1 mult; a K-term sum is "
+                 f"K-1 adds); nz_macs: with zero weights skipped. FLOPs = 2 x MACs = {int(total['flops']):,} "
+                 "(derived)."]
+        for column, label in (("decomposed", "counted through their decomposition"),
+                              ("estimated", "estimates (their formula states the assumption)")):
+            listed = sorted({op for ops in self.layers[column] if ops for op in ops.split(",")})
+            if listed:
+                notes.append(f"ops {label}: {', '.join(listed)}")
+        if not self.values:
+            notes.append("shape-only profile (values=False): every weight counted dense, MAC arithmetic.")
+        return shown.to_string() + "\n\n" + "\n".join(notes)
 
     def to_csv(self, path: str | Path | None = None) -> str | None:
         """The layer table as CSV (returned as text when ``path`` is None)."""
@@ -110,12 +158,17 @@ class Profile:
 
 
 def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
-    """A private copy of ``model`` to run: on the meta device when ``meta`` (weights are never copied),
-    with pruning masks baked into plain weights so that mask arithmetic is not counted as model work.
-    (Parametrizations stay: their work is recognised as bookkeeping by :func:`module_names`.)"""
-
-    def tensor(t: torch.Tensor) -> torch.Tensor:
-        return t.detach().to("meta") if meta else t.detach().clone()
+    """A private copy of ``model`` to run. On the meta device no weight storage is copied; on a real device the
+    copy's parameters share the model's storage (the run never writes them) and its buffers are copied (a
+    training-mode run updates BatchNorm statistics). Pruning masks are baked into plain weights so that mask
+    arithmetic is not counted as model work. (Parametrizations stay: their work is recognised as bookkeeping by
+    :func:`module_names`.)"""
+    if meta:
+        def tensor(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to("meta")
+    else:
+        def tensor(t: torch.Tensor) -> torch.Tensor:
+            return t.detach() if isinstance(t, nn.Parameter) else t.detach().clone()
 
     clone = clone_model(model, tensor)
     for module in clone.modules():
@@ -125,13 +178,17 @@ def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
     return clone
 
 
-def module_names(model: nn.Module) -> dict[nn.Module, str]:
-    """Module -> row name (qualified name; the root is :data:`ROOT`). Parametrization modules (masks,
-    reparametrizations) map to :data:`BOOKKEEPING`: what they compute is not model work."""
-    names = {}
+def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], bool]:
+    """One pass over ``model``: module -> row name (qualified name; the root is :data:`ROOT`; parametrization
+    modules, whose work is not model work, map to :data:`BOOKKEEPING`), the ids of its parameters and buffers,
+    and whether it has recurrent layers."""
+    names, tensors, recurrent = {}, set(), False
     for name, module in model.named_modules():
         names[module] = BOOKKEEPING if ".parametrizations." in f".{name}." else (name or ROOT)
-    return names
+        tensors.update(id(t) for t in module._parameters.values() if t is not None)
+        tensors.update(id(t) for t in module._buffers.values() if t is not None)
+        recurrent = recurrent or isinstance(module, nn.RNNBase)
+    return names, tensors, recurrent
 
 
 def as_inputs(inputs, input_shape, device) -> tuple:
@@ -147,9 +204,10 @@ def as_inputs(inputs, input_shape, device) -> tuple:
     return tuple(torch.empty(tuple(s), device=device) for s in shapes)
 
 
-def run_counted(clone: nn.Module, args: tuple, mode: CountingMode, stack: ModuleStack, backward: bool) -> None:
+def run_counted(clone: nn.Module, args: tuple, mode: CountingMode, stack: ModuleStack, backward: bool,
+                recurrent: bool) -> None:
     """Forward (and, for a training step, backward of the sum of the outputs) under the counting mode."""
-    with stack:
+    with stack, reference_kernels(recurrent):
         if not backward:
             with torch.no_grad(), mode:
                 clone(*args)
@@ -164,7 +222,7 @@ def run_counted(clone: nn.Module, args: tuple, mode: CountingMode, stack: Module
 
 
 def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None = None,
-            backward: bool = False, strict: bool = False) -> Profile:
+            backward: bool = False, strict: bool = False, values: bool = True) -> Profile:
     """Count what ``model`` computes, layer by layer.
 
     Args:
@@ -172,32 +230,35 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
             inference and in train mode when ``backward``).
         inputs: a tensor or tuple of tensors to run on (real run).
         input_shape: instead of ``inputs``, a shape (or list of shapes) to run on meta tensors: no compute,
-            the same shape-derived counts. Value-aware columns come from the model's real weights either way.
+            the same table as a real run.
         backward: also count one training step's backward pass (of the sum of the outputs).
-        strict: raise :class:`~estimator.counting.capture.UnsupportedOpError` on an op with no formula
-            instead of reporting it in ``Profile.unsupported``.
+        strict: raise :class:`~estimator.counting.capture.UnsupportedOpError` on an op with neither a formula nor
+            a decomposition instead of reporting it in ``Profile.unsupported``.
+        values: read the weights' values for the value-aware columns (non-zeros, padding-aware zero skipping,
+            shift-add arithmetic; cached per module, so a second profile of an unchanged model re-reads
+            nothing); False gives a pure shape-only count (every weight dense, MAC arithmetic).
 
     Returns:
         A :class:`Profile`.
+
+    Raises:
+        MetaInputError: on meta inputs, an op whose result cannot exist there (e.g. ``nonzero`` in a detector).
     """
-    weight_infos = analyze_model(model)
     meta = input_shape is not None
     args = as_inputs(inputs, input_shape, "meta")
     clone = prepare_copy(model, meta)
     clone.train(backward)
-    names = module_names(clone)
-    stack = ModuleStack(names)
-    tracked = {id(t) for t in list(clone.parameters()) + list(clone.buffers())}
+    names, tracked, recurrent = survey(clone)
+    stack = ModuleStack(names, tracked, backward)
     mode = CountingMode(stack, tracked, strict)
-    run_counted(clone, args, mode, stack, backward)
-    tallies = dict(mode.tallies)
-    layers = build_layers(model, tallies, weight_infos, backward)
+    run_counted(clone, args, mode, stack, backward, recurrent)
+    entries = snapshot(model, mode.tallies, values)
     if mode.unsupported:
         listed = ", ".join(f"{op} (x{v['count']} in {', '.join(sorted(v['modules']))})"
                            for op, v in mode.unsupported.items())
-        warnings.warn(f"estimator.profile: no formula for {listed}; their work is not in the totals",
-                      stacklevel=2)
-    return Profile(layers, mode.unsupported, mode.free_seen, backward, tallies)
+        warnings.warn(f"estimator.profile: no formula or decomposition for {listed}; their work is not in the "
+                      "totals", stacklevel=2)
+    return Profile(entries, mode.tallies, stack.io, mode.unsupported, mode.free_seen, backward, values)
 
 
 def module_type(module: nn.Module) -> str:
@@ -206,44 +267,100 @@ def module_type(module: nn.Module) -> str:
     return cls.__name__
 
 
-def build_layers(model: nn.Module, tallies: dict, weight_infos: dict, backward: bool) -> pd.DataFrame:
-    """One row per module that did work or owns parameters, in ``named_modules()`` order."""
-    rows = []
-    for qualified, module in model.named_modules():
-        if isinstance(module, parametrize.ParametrizationList) or ".parametrizations." in f".{qualified}.":
-            continue
+COUNT_COLUMNS = list(COUNT_KINDS) + ["nz_macs", "nz_macs_valid", "in_elems", "out_elems"]
+BACKWARD_COLUMNS = [k + BACKWARD_SUFFIX for k in COUNT_KINDS] + ["nz_macs" + BACKWARD_SUFFIX]
+INT_COLUMNS = frozenset(COUNT_COLUMNS + BACKWARD_COLUMNS + [
+    "depth", "params", "nnz_params", "weight_elems", "weight_nnz", "weight_rows", "weight_row_len",
+    "pattern_table_bits", "weight_code_bits"])
+WEIGHT_COLUMNS = ["params", "nnz_params", "weight_elems", "weight_nnz", "weight_rows", "weight_row_len",
+                  "weight_format", "pattern_table_bits", "weight_code_bits", "arithmetic", "predefined_sparsity",
+                  "decomposed", "estimated"]
+
+
+def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> list[ModuleEntry]:
+    """The modules that did work or own parameters, in ``named_modules()`` order, with their values read now."""
+    entries = []
+    for qualified, module in counted_modules(model):
         name = qualified or ROOT
-        own = own_parameters(module)
-        tally = tallies.get(name)
-        if tally is None and not own:
+        owns = bool(module._parameters or module._buffers or parametrize.is_parametrized(module))
+        if not owns and name not in tallies:
             continue
-        info = weight_infos.get(qualified)
-        row = {"name": name, "type": module_type(module), "depth": 0 if not qualified else qualified.count(".") + 1}
+        entries.append(ModuleEntry(name, module_type(module), 0 if not qualified else qualified.count(".") + 1,
+                                   sum(p.numel() for p in own_parameters(module)),
+                                   module_values(module, values) if owns else None))
+    return entries
+
+
+def build_columns(entries: list[ModuleEntry], tallies: dict[str, LayerTally], io: dict[str, list[int]],
+                  backward: bool) -> dict[str, list]:
+    """The layer table's columns: counts from the tallies made value-aware with each module's values."""
+    count_columns = COUNT_COLUMNS + (BACKWARD_COLUMNS if backward else [])
+    columns: dict[str, list] = {c: [] for c in ["name", "type", "depth"] + count_columns + WEIGHT_COLUMNS}
+    for entry in entries:
+        tally = tallies.get(entry.name)
+        own = entry.values
+        info = own.weight if own else None
+        columns["name"].append(entry.name)
+        columns["type"].append(entry.type)
+        columns["depth"].append(entry.depth)
         if tally is not None:
-            counts, nz_macs = tally.forward_counts(info)
-            row.update(counts)
-            row.update({"nz_macs": nz_macs, "in_elems": tally.in_elems, "out_elems": tally.out_elems})
+            counts, nz_macs, nz_valid = tally.forward_counts(info)
+            for kind in COUNT_KINDS:
+                columns[kind].append(counts[kind])
+            columns["nz_macs"].append(nz_macs)
+            columns["nz_macs_valid"].append(nz_valid)
             if backward:
-                row.update({k + BACKWARD_SUFFIX: v for k, v in tally.backward.items()})
-        row["params"] = sum(p.numel() for p in own)
-        others = effective_parameters(module, skip=("weight",) if info else ())
-        row["nnz_params"] = (info.nnz if info else 0) + count_nonzero(others)
-        row["weight_elems"] = info.numel if info else 0
-        row["weight_nnz"] = info.nnz if info else 0
-        row["weight_rows"] = info.rows if info else 0
-        row["weight_row_len"] = info.row_len if info else 0
-        row["weight_format"] = info.weight_format if info else ""
-        row["pattern_table_bits"] = info.pattern_table_bits if info else 0
-        row["weight_code_bits"] = info.code_bits if info else 0
-        row["arithmetic"] = ("shift_add" if info and info.shift_add else "mac") if info else ""
-        rows.append(row)
-    count_columns = list(COUNT_KINDS) + ["nz_macs", "in_elems", "out_elems"]
-    if backward:
-        count_columns += [k + BACKWARD_SUFFIX for k in COUNT_KINDS]
-    order = (["name", "type", "depth"] + count_columns
-             + ["params", "nnz_params", "weight_elems", "weight_nnz", "weight_rows", "weight_row_len",
-                "weight_format", "pattern_table_bits", "weight_code_bits", "arithmetic"])
-    frame = pd.DataFrame(rows, columns=order)
-    for column in count_columns:
-        frame[column] = frame[column].fillna(0).astype("int64")
-    return frame[order].set_index("name")
+                for kind in COUNT_KINDS:
+                    columns[kind + BACKWARD_SUFFIX].append(tally.backward[kind])
+                columns["nz_macs" + BACKWARD_SUFFIX].append(tally.backward_nz_macs(info))
+        else:
+            for column in COUNT_KINDS + ("nz_macs", "nz_macs_valid") + (tuple(BACKWARD_COLUMNS) if backward else ()):
+                columns[column].append(0)
+        elements = io.get(entry.name, (0, 0))
+        columns["in_elems"].append(elements[0])
+        columns["out_elems"].append(elements[1])
+        columns["params"].append(entry.params)
+        columns["nnz_params"].append((info.nnz if info else 0) + (own.other_nnz if own else 0))
+        columns["weight_elems"].append(info.numel if info else 0)
+        columns["weight_nnz"].append(info.nnz if info else 0)
+        columns["weight_rows"].append(info.rows if info else 0)
+        columns["weight_row_len"].append(info.row_len if info else 0)
+        columns["weight_format"].append(info.weight_format if info else "")
+        columns["pattern_table_bits"].append(info.pattern_table_bits if info else 0)
+        columns["weight_code_bits"].append(info.code_bits if info else 0)
+        columns["arithmetic"].append(("shift_add" if info.shift_add else "mac") if info else "")
+        columns["predefined_sparsity"].append(bool(info.predefined) if info else False)
+        columns["decomposed"].append(",".join(sorted(tally.decomposed)) if tally else "")
+        columns["estimated"].append(",".join(sorted(tally.estimated)) if tally else "")
+    return columns
+
+
+def row_dimension(nest: Nest) -> str | None:
+    """The loop over activation rows of a product with a layer weight (None without one): B, or C for a weight
+    gradient computed as a matmul (which sums over the rows)."""
+    if not nest.weight_operand:
+        return None
+    return "C" if nest.kind == "matmul" and nest.role == "grad_weight" else "B"
+
+
+def build_nests(tallies: dict[str, LayerTally]) -> pd.DataFrame:
+    """One row per (module, distinct loop nest), with its calls and MACs.
+
+    Calls of one layer weight's product within a module are merged into one nest over all their rows (B summed):
+    the weight is reused across them, and backends differ in how they split them (the CPU reference LSTM
+    projects all time steps at once, its meta decomposition one step at a time). Other products keep their calls.
+    """
+    merged: dict[tuple[str, Nest], int] = {}
+    for name, tally in tallies.items():
+        for nest, calls in tally.nests.items():
+            rows = row_dimension(nest)
+            key = (name, replace(nest, **{rows: 1}) if rows else nest)
+            merged[key] = merged.get(key, 0) + (getattr(nest, rows) if rows else 1) * calls
+    rows = []
+    for (name, nest), count in merged.items():
+        dimension = row_dimension(nest)
+        nest, calls = (replace(nest, **{dimension: count}), 1) if dimension else (nest, count)
+        rows.append((name, "forward" if nest.role == "forward" else "backward",
+                     *(getattr(nest, f) for f in NEST_FIELDS), calls, nest.macs * calls))
+    rows.sort(key=lambda row: (row[0], row[2:]))  # deterministic whatever order the backend issued them in
+    return pd.DataFrame(rows, columns=["name", "phase", *NEST_FIELDS, "calls", "macs"])

@@ -26,7 +26,7 @@ from torch.nn.utils import parametrize
 
 import hwmodels
 
-from ..counting.weights import analyze_weight
+from ..counting.weights import module_values
 
 KERNEL_POSITIONS = 9
 PATTERNS: dict[int, tuple[tuple[int, ...], ...]] = {
@@ -199,7 +199,7 @@ def apply_periodic_sparsity(model: nn.Module, spec: str | PeriodicSpec, *, inpla
 def layer_storage(conv: nn.Module, weight_bits: int = 8) -> dict[str, float]:
     """Storage of one layer's weights in bits: dense, periodic (non-zeros x bits + P x 9-bit pattern table)
     and unstructured (non-zeros x (bits + index bits) + row pointers), from the data-movement model."""
-    info = analyze_weight(conv)
+    info = module_values(conv).weight
     row = pd.DataFrame([{"weight_elems": info.numel, "weight_nnz": info.nnz, "weight_rows": info.rows,
                          "weight_row_len": info.row_len, "weight_format": "periodic",
                          "pattern_table_bits": info.pattern_table_bits}])
