@@ -1,11 +1,15 @@
-"""Pluggable hardware cost models: per-action and per-access energies (data files with their sources), a
-data-movement model and vectorised pricing of a profile's layers. Never imports torch."""
+"""Pluggable hardware cost models: memory hierarchies, PE arrays and per-action energies (data files with their
+sources, or ZigZag's own YAML), a mapping-aware data-movement model, and vectorised pricing of a layer table.
+Never imports torch."""
 
-from .model import ACTIONS, LEVELS, ComputeEnergy, HardwareFileError, HardwareModel, MemoryLevel, load
-from .movement import DATAFLOWS, movement, weight_storage_bits
-from .pricing import COMPONENTS, GRID_DEFAULTS, EnergyTable, configuration_grid, price
+from .layers import COUNT_KINDS, SCHEMA, LayerTableError, validate
+from .model import ACTIONS, OPERANDS, Array, ComputeEnergy, HardwareFileError, HardwareModel, Level, load
+from .movement import weight_storage_bits
+from .parameters import DEFAULTS, PARAMETERS, Parameter
+from .pricing import COMPONENTS, GRID_DEFAULTS, TIERS, EnergyTable, configuration_grid, price
 from .registry import available, get, resolve
 
-__all__ = ["ACTIONS", "COMPONENTS", "DATAFLOWS", "GRID_DEFAULTS", "LEVELS", "ComputeEnergy", "EnergyTable",
-           "HardwareFileError", "HardwareModel", "MemoryLevel", "available", "configuration_grid", "get", "load",
-           "movement", "price", "resolve", "weight_storage_bits"]
+__all__ = ["ACTIONS", "COMPONENTS", "COUNT_KINDS", "DEFAULTS", "GRID_DEFAULTS", "OPERANDS", "PARAMETERS", "SCHEMA",
+           "TIERS", "Array", "ComputeEnergy", "EnergyTable", "HardwareFileError", "HardwareModel", "LayerTableError",
+           "Level", "Parameter", "available", "configuration_grid", "get", "load", "price", "resolve", "validate",
+           "weight_storage_bits"]

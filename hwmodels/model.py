@@ -1,24 +1,38 @@
-"""HardwareModel: per-action and per-access energies, loaded from a validated TOML file.
+"""HardwareModel: a memory hierarchy, a PE array, a clock and per-action energies, loaded from a validated file.
 
-Numbers live in the preset files with their sources; this module only validates and derives. Where a table
-has no value for an action and width, it is derived by a stated rule and flagged as derived:
+Numbers live in the preset files with their sources; this module only validates and derives. A description has:
+
+* ``[[level]]`` rows, the memory hierarchy: a name, the operands it holds (W weights, I inputs, O outputs and
+  partial sums), its capacity, read and write energies per access of ``word_bits``, the granularity transfers are
+  rounded up to (``min_bits``), its bandwidth in bits per cycle, and the PE-array dimensions one instance serves
+  (none: one instance per PE). Each operand's levels, smallest first, are its hierarchy; the largest (off-chip)
+  level holds everything.
+* ``[array]``: the PE array's dimensions and sizes, the loop dimension each unrolls (its native dataflow), and the
+  dimensions along which it is systolic.
+* ``[[compute]]`` rows: energy per arithmetic action and number format.
+* ``[model]``: name, node, clock.
+
+Where the compute table has no value for an action and width, it is derived by a stated rule and flagged:
 
 1. the same action at another width of the same family (int/fp), scaled from the nearest width:
    adders, shifters and comparators linearly in width, multipliers quadratically;
 2. ``mac`` = ``mult`` + ``add``;
 3. ``compare`` = ``add`` (a comparison is a subtraction);
 4. ``shift`` = ``add`` when the family has no shift at any width (ShiftAddNet: a shift costs about an add);
-5. ``other`` (exp, division, ...) = ``mult``, a lower bound.
+5. ``other`` (exp, division, ...) = ``mult``, a lower bound;
+6. where only a MAC energy is given (ZigZag files): ``mult`` and ``add`` split it as Horowitz's 8-bit multiply and
+   add do (0.2 : 0.03), and a MAC at another width scales its multiply part quadratically, its add part linearly.
 
-An SRAM of a size the table lacks is priced per bit by log-log interpolation between the table's sizes
-(extrapolated along the end segment), also flagged as derived.
+A level resized by a sweep (``buffer_kib``) keeps its energy per bit scaled by the file's ``[[sram_size]]`` table
+(log-log interpolation between its sizes, extrapolated along the end segments), or, without one, by the square
+root of the capacity ratio; either way the value is flagged as derived.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +43,15 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 ACTIONS = ("mult", "add", "mac", "shift", "compare", "other")
-LEVELS = ("dram", "sram", "array", "rf")
+OPERANDS = ("W", "I", "O")
 UNITS = {"pj": "picojoules per action or access", "mac16": "multiples of one 16-bit MAC (normalised)"}
-"""Units of energy fields: a row gives its energy as ``energy_pj`` or ``energy_mac16`` (one unit per file)."""
+"""Units of energy fields: a row gives its energy as ``<field>_pj`` or ``<field>_mac16`` (one unit per file)."""
 FORMAT_PATTERN = re.compile(r"^(int|fp)(\d+)$")
 WIDTH_EXPONENT = {"mult": 2, "add": 1, "shift": 1, "compare": 1, "other": 2}
+MAC_SPLIT = {"mult": 0.2 / 0.23, "add": 0.03 / 0.23}
+"""Shares of a MAC's energy in its multiply and its add where only a MAC energy is given (Horowitz ISSCC 2014,
+45 nm, 8-bit: multiply 0.2 pJ, add 0.03 pJ)."""
+LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
 
 
 class HardwareFileError(ValueError):
@@ -60,28 +78,84 @@ class ComputeEnergy:
 
 
 @dataclass(frozen=True)
-class MemoryLevel:
-    """Energy of one access to a memory level.
+class Level:
+    """One level of the memory hierarchy.
 
     Attributes:
-        level: one of :data:`LEVELS`.
-        access_bits: width of one access, in bits.
-        energy: energy per access, in the model's unit.
-        size_kib: capacity in KiB (SRAM and RF; None for DRAM).
-        source: where the number comes from.
-        estimate: True when the number is not from the primary source.
+        name: the level's name (e.g. ``rf_w``, ``sram_2MB``, ``dram``).
+        operands: the operands it holds, a subset of :data:`OPERANDS`.
+        size_bits: capacity of one instance in bits (``inf`` for off-chip memory).
+        read_energy, write_energy: energy of one read or write access of ``word_bits``, in the model's unit.
+        word_bits: bits moved by one access.
+        min_bits: transfers are rounded up to a multiple of this many bits (ZigZag's minimum bandwidth).
+        bandwidth_bits: bits per cycle through its read port and through its write port.
+        shared_port: reads and writes share one port (its bandwidth is split between them).
+        served_dims: PE-array dimensions one instance serves (shares its data along); () means one per PE.
+        source: where the numbers come from.
+        estimate: the energies are not from the primary source (or were derived).
+        write_estimate: the write energy was not given and is taken equal to the read energy.
+        resizable: the level a ``buffer_kib`` parameter resizes.
     """
 
-    level: str
-    access_bits: int
-    energy: float
-    size_kib: float | None
-    source: str
+    name: str
+    operands: frozenset
+    size_bits: float
+    read_energy: float
+    write_energy: float
+    word_bits: int
+    min_bits: int
+    bandwidth_bits: float
+    served_dims: tuple[str, ...] = ()
+    shared_port: bool = False
+    source: str = ""
     estimate: bool = False
+    write_estimate: bool = False
+    resizable: bool = False
 
     @property
-    def energy_per_bit(self) -> float:
-        return self.energy / self.access_bits
+    def offchip(self) -> bool:
+        return math.isinf(self.size_bits)
+
+
+@dataclass(frozen=True)
+class Array:
+    """The PE array.
+
+    Attributes:
+        dims: names of its dimensions (``D1``, ``D2``...).
+        sizes: PEs along each dimension.
+        unroll: per dimension, the loop dimensions (B, K, C, G, OY, OX, FY, FX) it unrolls natively, each with the
+            most PEs it may take, in order: ``(("FY", 12), ("C", 12))`` unrolls the filter rows and uses the PEs left
+            for channels.
+        systolic: dimensions along which results drain one PE per cycle.
+        source: where the description comes from.
+    """
+
+    dims: tuple[str, ...]
+    sizes: tuple[int, ...]
+    unroll: tuple[tuple[tuple[str, int], ...], ...]
+    systolic: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def pes(self) -> int:
+        return math.prod(self.sizes)
+
+    @property
+    def loops(self) -> tuple[tuple[int, str], ...]:
+        """(array dimension index, loop dimension) of every spatial loop, in order."""
+        return tuple((j, loop) for j, pairs in enumerate(self.unroll) for loop, _ in pairs)
+
+    def describe(self) -> str:
+        return " x ".join(f"{d}={size} ({' '.join(loop for loop, _ in pairs)})"
+                          for d, size, pairs in zip(self.dims, self.sizes, self.unroll, strict=True))
+
+
+def unroll_spec(values, sizes: tuple[int, ...]) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Per array dimension, (loop, most PEs) pairs from loop names or lists of them (each may take the whole
+    dimension)."""
+    return tuple(tuple((loop, size) for loop in ([v] if isinstance(v, str) else v))
+                 for v, size in zip(values, sizes, strict=True))
 
 
 @dataclass(frozen=True)
@@ -93,30 +167,62 @@ class Derived:
     rule: str
 
 
+@dataclass(frozen=True)
+class SramPoint:
+    """Energy per access of an SRAM of a given size (the table a resized level is scaled by)."""
+
+    size_kib: float
+    word_bits: int
+    energy: float
+    source: str
+    estimate: bool = False
+
+    @property
+    def energy_per_bit(self) -> float:
+        return self.energy / self.word_bits
+
+
+@dataclass
 class HardwareModel:
-    """Per-action and per-access energies of one piece of hardware. Construct with :func:`load`.
+    """A hardware description. Construct with :func:`load` (TOML) or :func:`hwmodels.zigzag.read_accelerator`.
 
     Attributes:
         name, description: identification.
         technology_nm: process node in nm.
         unit: ``"pj"`` or ``"mac16"`` (normalised to one 16-bit MAC; converted to pJ at pricing).
+        clock_mhz: clock frequency in MHz.
+        array: the PE array.
+        levels: the memory levels, innermost first.
         compute: the table of :class:`ComputeEnergy` rows.
-        memory: the table of :class:`MemoryLevel` rows.
+        sram_table: SRAM sizes and energies used to rescale a resized level.
         path: the file it was loaded from.
+        provenance: notes on values that are estimates or were derived while reading the file.
     """
 
-    def __init__(self, name: str, description: str, technology_nm: float, unit: str,
-                 compute: tuple[ComputeEnergy, ...], memory: tuple[MemoryLevel, ...], path: Path | None = None):
-        self.name = name
-        self.description = description
-        self.technology_nm = technology_nm
-        self.unit = unit
-        self.compute = compute
-        self.memory = memory
-        self.path = path
+    name: str
+    description: str
+    technology_nm: float
+    unit: str
+    clock_mhz: float
+    array: Array
+    levels: tuple[Level, ...]
+    compute: tuple[ComputeEnergy, ...]
+    sram_table: tuple[SramPoint, ...] = ()
+    path: Path | None = None
+    provenance: tuple[str, ...] = field(default=())
 
     def __repr__(self) -> str:
-        return f"HardwareModel({self.name!r}, {self.technology_nm} nm, unit={self.unit!r})"
+        return f"HardwareModel({self.name!r}, {self.technology_nm} nm, {self.array.sizes} PEs, unit={self.unit!r})"
+
+    def hierarchy(self, operand: str) -> tuple[Level, ...]:
+        """The levels holding ``operand``, smallest first (the last one holds the whole tensor)."""
+        return tuple(sorted((lv for lv in self.levels if operand in lv.operands), key=lambda lv: lv.size_bits))
+
+    def level(self, name: str) -> Level:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(name)
 
     def action_energy(self, action: str, number_format: str) -> Derived:
         """Energy of ``action`` on ``number_format`` in the model's unit, by the rules in the module doc."""
@@ -125,7 +231,7 @@ class HardwareModel:
         family, bits = parse_format(number_format)
         exact = [c for c in self.compute if c.action == action and c.format == number_format]
         if exact:
-            return Derived(exact[0].energy, False, exact[0].source)
+            return Derived(exact[0].energy, exact[0].estimate, exact[0].source)
         same_family = [c for c in self.compute if c.action == action and parse_format(c.format)[0] == family]
         if same_family and action in WIDTH_EXPONENT:
             nearest = min(same_family, key=lambda c: (abs(parse_format(c.format)[1] - bits), parse_format(c.format)[1]))
@@ -133,38 +239,59 @@ class HardwareModel:
             return Derived(nearest.energy * ratio, True,
                            f"{nearest.format} {action} x ({bits}/{parse_format(nearest.format)[1]})^"
                            f"{WIDTH_EXPONENT[action]}")
-        fallback = {"mac": None, "compare": "add", "shift": "add", "other": "mult"}
+        has = {a: any(c.action == a and parse_format(c.format)[0] == family for c in self.compute)
+               for a in ("mult", "add", "mac")}
         if action == "mac":
-            mult, add = self.action_energy("mult", number_format), self.action_energy("add", number_format)
-            return Derived(mult.value + add.value, True, "mult + add")
-        if action in fallback:
-            base = self.action_energy(fallback[action], number_format)
-            return Derived(base.value, True, f"{action} = {fallback[action]}")
-        raise ValueError(f"hardware model '{self.name}' has no {action} energy for the {family} family")
+            if has["mult"] and has["add"]:
+                mult, add = self.action_energy("mult", number_format), self.action_energy("add", number_format)
+                return Derived(mult.value + add.value, True, "mult + add")
+            macs = [c for c in self.compute if c.action == "mac" and parse_format(c.format)[0] == family]
+            if not macs:
+                raise ValueError(f"hardware model '{self.name}' has no mac, mult or add energy for the {family} family")
+            nearest = min(macs, key=lambda c: (abs(parse_format(c.format)[1] - bits), parse_format(c.format)[1]))
+            ratio = bits / parse_format(nearest.format)[1]
+            value = nearest.energy * (MAC_SPLIT["mult"] * ratio**2 + MAC_SPLIT["add"] * ratio)
+            return Derived(value, True, f"{nearest.format} mac scaled to {bits} bits (multiply part quadratically, add "
+                                        "part linearly)")
+        if action in ("mult", "add"):
+            if not has["mac"]:
+                raise ValueError(f"hardware model '{self.name}' has no {action} energy for the {family} family")
+            mac = self.action_energy("mac", number_format)
+            return Derived(mac.value * MAC_SPLIT[action], True,
+                           f"{action} = mac x {MAC_SPLIT[action]:.3f} (the Horowitz 45 nm 8-bit split: multiply "
+                           "0.2 pJ, add 0.03 pJ)")
+        fallback = {"compare": "add", "shift": "add", "other": "mult"}
+        base = self.action_energy(fallback[action], number_format)
+        return Derived(base.value, True, f"{action} = {fallback[action]}")
 
-    def memory_energy_per_bit(self, level: str, size_kib: float | None = None) -> Derived:
-        """Energy per bit moved at ``level`` (for SRAM, of a buffer of ``size_kib``), in the model's unit."""
-        rows = [m for m in self.memory if m.level == level]
-        if not rows:
-            raise ValueError(f"hardware model '{self.name}' has no '{level}' memory level")
-        if level != "sram" or size_kib is None:
-            return Derived(rows[0].energy_per_bit, False, rows[0].source)
-        exact = [m for m in rows if m.size_kib == size_kib]
-        if exact:
-            return Derived(exact[0].energy_per_bit, False, exact[0].source)
-        sizes = sorted(m.size_kib for m in rows)
-        return Derived(float(self.sram_energy_per_bit(np.array([size_kib]))[0]), True,
-                       f"log-log interpolation over the table's SRAM sizes {sizes} KiB")
+    def mac16(self) -> float:
+        """Energy of one 16-bit integer MAC in the model's unit (the normalisation of ``energy_mac16``)."""
+        return self.action_energy("mac", "int16").value
+
+    def resized(self, level: Level, size_kib: float) -> tuple[Level, bool]:
+        """``level`` with a capacity of ``size_kib`` KiB and its energies rescaled (returns the level and whether
+        its energies were derived)."""
+        size_bits = size_kib * 8192.0
+        if size_bits == level.size_bits:
+            return level, False
+        factor = float(self.energy_scale(np.array([size_bits]), level.size_bits)[0])
+        return replace(level, size_bits=size_bits, read_energy=level.read_energy * factor,
+                       write_energy=level.write_energy * factor, estimate=True), True
+
+    def energy_scale(self, sizes_bits: np.ndarray, base_bits: float) -> np.ndarray:
+        """Factor on the energy per access of an SRAM resized from ``base_bits`` to ``sizes_bits`` (vectorised)."""
+        if len(self.sram_table) >= 2:
+            return self.sram_energy_per_bit(sizes_bits / 8192.0) / self.sram_energy_per_bit(
+                np.array([base_bits / 8192.0]))[0]
+        return np.sqrt(np.asarray(sizes_bits, dtype=np.float64) / base_bits)
 
     def sram_energy_per_bit(self, sizes_kib: np.ndarray) -> np.ndarray:
-        """Energy per bit of SRAM buffers of the given sizes (vectorised log-log interpolation; outside the
-        table's sizes, extrapolated along the end segments; one table size: constant)."""
-        rows = sorted((m for m in self.memory if m.level == "sram"), key=lambda m: m.size_kib)
+        """Energy per bit of SRAMs of the given sizes from the ``[[sram_size]]`` table (vectorised log-log
+        interpolation; outside the table's sizes, extrapolated along the end segments)."""
+        rows = sorted(self.sram_table, key=lambda m: m.size_kib)
         log_size = np.log(np.asarray([m.size_kib for m in rows]))
         log_energy = np.log(np.asarray([m.energy_per_bit for m in rows]))
         x = np.log(np.asarray(sizes_kib, dtype=np.float64))
-        if len(rows) == 1:
-            return np.full(x.shape, np.exp(log_energy[0]))
         y = np.interp(x, log_size, log_energy)
         low_slope = (log_energy[1] - log_energy[0]) / (log_size[1] - log_size[0])
         high_slope = (log_energy[-1] - log_energy[-2]) / (log_size[-1] - log_size[-2])
@@ -172,16 +299,23 @@ class HardwareModel:
         y = np.where(x > log_size[-1], log_energy[-1] + (x - log_size[-1]) * high_slope, y)
         return np.exp(y)
 
-    def access_bits(self, level: str, size_kib: float | None = None) -> int:
-        """Width of one access at ``level`` (for SRAM, of the table's buffer nearest in size), in bits."""
-        rows = [m for m in self.memory if m.level == level]
-        if level == "sram" and size_kib is not None:
-            rows.sort(key=lambda m: abs(math.log(m.size_kib / size_kib)))
-        return rows[0].access_bits
+    def resizable_level(self) -> Level:
+        """The level ``buffer_kib`` resizes: the one marked resizable, else the largest on-chip level."""
+        marked = [lv for lv in self.levels if lv.resizable]
+        if marked:
+            return marked[0]
+        onchip = [lv for lv in self.levels if not lv.offchip]
+        return max(onchip, key=lambda lv: lv.size_bits)
 
-    def mac16(self) -> float:
-        """Energy of one 16-bit integer MAC in the model's unit (the normalisation of ``energy_mac16``)."""
-        return self.action_energy("mac", "int16").value
+    def estimates(self) -> list[str]:
+        """Every value of the description that is an estimate, in one line each."""
+        notes = [f"compute {c.format} {c.action}: {c.source}" for c in self.compute if c.estimate]
+        for lv in self.levels:
+            if lv.estimate:
+                notes.append(f"level {lv.name}: {lv.source}")
+            elif lv.write_estimate:
+                notes.append(f"level {lv.name}: write energy taken equal to the read energy (not in the source)")
+        return notes + list(self.provenance)
 
 
 def parse_format(text: str) -> tuple[str, int]:
@@ -193,10 +327,11 @@ def parse_format(text: str) -> tuple[str, int]:
 
 
 class Validator:
-    """Reads typed fields from a parsed TOML table, raising :class:`HardwareFileError` naming file and field."""
+    """Reads typed fields from a parsed table, raising :class:`HardwareFileError` naming file and field."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.units: set[str] = set()
 
     def fail(self, field: str, expected: str, got=None) -> None:
         found = "missing" if got is None else f"got {got!r}"
@@ -212,21 +347,30 @@ class Validator:
             self.fail(f"{where}.{key}", expected, value)
         return value
 
-    def energy(self, table: dict, where: str) -> tuple[float, str]:
-        """The row's energy and its unit, from its one ``energy_<unit>`` field."""
-        fields = [k for k in table if k.startswith("energy_") or k == "energy"]
-        expected = f"one energy_<unit> field with a non-negative number, unit one of {', '.join(UNITS)}"
+    def positive(self, table: dict, key: str, where: str, expected: str, default=...) -> float:
+        value = self.get(table, key, where, (int, float), expected, default)
+        if value is not None and not (value > 0 and math.isfinite(value) or math.isinf(value) and value > 0):
+            self.fail(f"{where}.{key}", expected, value)
+        return value
+
+    def energy(self, table: dict, where: str, stem: str = "energy", default=...) -> float | None:
+        """The row's ``<stem>_<unit>`` field (one per row), its unit recorded for the file-wide check."""
+        fields = [k for k in table if k == stem or k.startswith(stem + "_")]
+        expected = f"one {stem}_<unit> field with a non-negative number, unit one of {', '.join(UNITS)}"
         if not fields:
-            self.fail(f"{where}.energy_pj", expected)
+            if default is not ...:
+                return default
+            self.fail(f"{where}.{stem}_pj", expected)
         if len(fields) > 1:
             self.fail(f"{where}", expected, ", ".join(fields))
-        unit = fields[0].removeprefix("energy_")
+        unit = fields[0].removeprefix(stem + "_")
         if unit not in UNITS:
             self.fail(f"{where}.{fields[0]}", expected, f"unit '{unit}'")
         value = self.get(table, fields[0], where, (int, float), f"a non-negative number (unit: {unit})")
         if value < 0 or not math.isfinite(value):
             self.fail(f"{where}.{fields[0]}", f"a non-negative number (unit: {unit})", value)
-        return float(value), unit
+        self.units.add(unit)
+        return float(value)
 
     def check_known(self, table: dict, where: str, allowed: set[str]) -> None:
         for key in table:
@@ -234,78 +378,148 @@ class Validator:
                 self.fail(f"{where}.{key}", f"one of the fields {', '.join(sorted(allowed))}", key)
 
 
-def energy_fields(row: dict) -> set[str]:
+def energy_fields(row: dict, *stems: str) -> set[str]:
     """The row's energy fields (validated by :meth:`Validator.energy`)."""
-    return {k for k in row if k.startswith("energy_") or k == "energy"}
+    return {k for k in row for stem in stems if k == stem or k.startswith(stem + "_")}
+
+
+def read_compute(check: Validator, rows: list, where: str = "compute") -> tuple[ComputeEnergy, ...]:
+    compute = []
+    for i, row in enumerate(rows):
+        at = f"{where}[{i}]"
+        check.check_known(row, at, {"format", "action", "source", "estimate"} | energy_fields(row, "energy"))
+        fmt = check.get(row, "format", at, str, "a number format like int8 or fp32")
+        if not FORMAT_PATTERN.match(fmt):
+            check.fail(f"{at}.format", "a number format like int8 or fp32", fmt)
+        action = check.get(row, "action", at, str, f"one of {', '.join(ACTIONS)}")
+        if action not in ACTIONS:
+            check.fail(f"{at}.action", f"one of {', '.join(ACTIONS)}", action)
+        compute.append(ComputeEnergy(fmt, action, check.energy(row, at),
+                                     check.get(row, "source", at, str, "a citation string"),
+                                     check.get(row, "estimate", at, bool, "true or false", False)))
+    return tuple(compute)
+
+
+LEVEL_FIELDS = {"name", "operands", "size_bits", "size_kib", "word_bits", "min_bits", "bandwidth_bits", "served_dims",
+                "shared_port", "source", "estimate", "resizable"}
+
+
+def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]) -> Level:
+    check.check_known(row, at, LEVEL_FIELDS | energy_fields(row, "read_energy", "write_energy"))
+    name = check.get(row, "name", at, str, "a level name")
+    operands = check.get(row, "operands", at, list, "a list of operands among W, I, O")
+    if not operands or any(op not in OPERANDS for op in operands):
+        check.fail(f"{at}.operands", "a non-empty list of operands among W, I, O", operands)
+    if "size_bits" in row and "size_kib" in row:
+        check.fail(at, "one of size_bits or size_kib", "both")
+    if "size_kib" in row:
+        size = check.positive(row, "size_kib", at, "a positive size in KiB (inf for off-chip memory)") * 8192.0
+    else:
+        size = check.positive(row, "size_bits", at, "a positive size in bits (inf for off-chip memory)")
+    word = check.get(row, "word_bits", at, int, "a positive integer number of bits per access")
+    if word <= 0:
+        check.fail(f"{at}.word_bits", "a positive integer number of bits per access", word)
+    minimum = check.get(row, "min_bits", at, int, "a positive integer number of bits", word)
+    if minimum <= 0 or minimum > word:
+        check.fail(f"{at}.min_bits", f"a positive number of bits no larger than word_bits ({word})", minimum)
+    served = tuple(check.get(row, "served_dims", at, list, f"a list of array dimensions among {array_dims}", []))
+    if any(d not in array_dims for d in served):
+        check.fail(f"{at}.served_dims", f"array dimensions among {', '.join(array_dims)}", list(served))
+    read = check.energy(row, at, "read_energy")
+    write = check.energy(row, at, "write_energy", default=None)
+    return Level(name=name, operands=frozenset(operands), size_bits=float(size), read_energy=read,
+                 write_energy=read if write is None else write, word_bits=word, min_bits=minimum,
+                 bandwidth_bits=float(check.positive(row, "bandwidth_bits", at, "a positive number of bits per cycle",
+                                                     word)),
+                 served_dims=served, shared_port=check.get(row, "shared_port", at, bool, "true or false", False),
+                 source=check.get(row, "source", at, str, "a citation string"),
+                 estimate=check.get(row, "estimate", at, bool, "true or false", False), write_estimate=write is None,
+                 resizable=check.get(row, "resizable", at, bool, "true or false", False))
+
+
+def read_array(check: Validator, table: dict) -> Array:
+    check.check_known(table, "array", {"dims", "sizes", "unroll", "systolic", "source"})
+    dims = tuple(check.get(table, "dims", "array", list, "a list of dimension names like [\"D1\", \"D2\"]"))
+    sizes = tuple(check.get(table, "sizes", "array", list, "a list of positive integers, one per dimension"))
+    unroll = tuple(check.get(table, "unroll", "array", list, f"a loop dimension (or a list of them) per array "
+                                                              f"dimension ({', '.join(LOOP_DIMS)})"))
+    if not dims or len(set(dims)) != len(dims):
+        check.fail("array.dims", "distinct dimension names", list(dims))
+    if len(sizes) != len(dims) or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
+        check.fail("array.sizes", f"{len(dims)} positive integers", list(sizes))
+    flat = [loop for u in unroll for loop in ([u] if isinstance(u, str) else u)]
+    if len(unroll) != len(dims) or not flat or any(not isinstance(loop, str) or loop not in LOOP_DIMS for loop in flat):
+        check.fail("array.unroll", f"{len(dims)} loop dimensions (or lists of them) among {', '.join(LOOP_DIMS)}",
+                   list(unroll))
+    systolic = tuple(check.get(table, "systolic", "array", list, "array dimensions", []))
+    if any(d not in dims for d in systolic):
+        check.fail("array.systolic", f"dimensions among {', '.join(dims)}", list(systolic))
+    return Array(dims, sizes, unroll_spec(unroll, sizes), systolic,
+                 check.get(table, "source", "array", str, "a citation string", ""))
+
+
+def check_hierarchy(check: Validator, levels: tuple[Level, ...], where: str = "level") -> None:
+    """Every operand is held somewhere, and its largest level is off-chip (holds any tensor); names are unique."""
+    names = [lv.name for lv in levels]
+    for name in names:
+        if names.count(name) > 1:
+            check.fail(f"{where} (name = '{name}')", "unique level names", f"{names.count(name)} levels")
+    for operand in OPERANDS:
+        held = [lv for lv in levels if operand in lv.operands]
+        if not held:
+            check.fail(f"{where} (operand {operand})", f"a level holding operand {operand}")
+        if not any(lv.offchip for lv in held):
+            check.fail(f"{where} (operand {operand})", "an off-chip level (size inf) holding it at the top")
 
 
 def load(path: str | Path) -> HardwareModel:
-    """Load and validate a hardware description (TOML; see ``hwmodels/presets`` for the format: a [model]
-    table, [[compute]] rows of format, action, energy_<unit>, source and [[memory]] rows of level,
-    access_bits, size_kib (SRAM), energy_<unit>, source; ``estimate = true`` marks unverified values).
+    """Load and validate a hardware description: a TOML file in the format of ``hwmodels/presets`` or a ZigZag
+    accelerator YAML (see :mod:`hwmodels.zigzag`).
 
     Raises:
         HardwareFileError: naming the file, the field and the expected form.
     """
     path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        from .zigzag import read_accelerator
+
+        return read_accelerator(path)
     check = Validator(path)
     if not path.is_file():
         raise HardwareFileError(f"{path}: file not found; expected a TOML hardware description")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise HardwareFileError(f"{path}: not valid TOML ({exc})") from exc
-    check.check_known(data, "(top level)", {"model", "compute", "memory"})
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise HardwareFileError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    if "memory" in data:
+        check.fail("[[memory]]", "[[level]] tables (the memory hierarchy format; see hwmodels/presets)", "[[memory]]")
+    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size"})
     head = check.get(data, "model", "(top level)", dict, "a [model] table")
-    check.check_known(head, "model", {"name", "description", "technology_nm"})
-    units = set()
-    compute = []
-    for i, row in enumerate(check.get(data, "compute", "(top level)", list, "[[compute]] tables")):
-        where = f"compute[{i}]"
-        check.check_known(row, where, {"format", "action", "source", "estimate"} | energy_fields(row))
-        fmt = check.get(row, "format", where, str, "a number format like int8 or fp32")
-        if not FORMAT_PATTERN.match(fmt):
-            check.fail(f"{where}.format", "a number format like int8 or fp32", fmt)
-        action = check.get(row, "action", where, str, f"one of {', '.join(ACTIONS)}")
-        if action not in ACTIONS:
-            check.fail(f"{where}.action", f"one of {', '.join(ACTIONS)}", action)
-        energy, unit = check.energy(row, where)
-        units.add(unit)
-        compute.append(ComputeEnergy(fmt, action, energy,
-                                     check.get(row, "source", where, str, "a citation string"),
-                                     check.get(row, "estimate", where, bool, "true or false", False)))
-    memory = []
-    for i, row in enumerate(check.get(data, "memory", "(top level)", list, "[[memory]] tables")):
-        where = f"memory[{i}]"
-        check.check_known(row, where, {"level", "access_bits", "size_kib", "source", "estimate"} | energy_fields(row))
-        level = check.get(row, "level", where, str, f"one of {', '.join(LEVELS)}")
-        if level not in LEVELS:
-            check.fail(f"{where}.level", f"one of {', '.join(LEVELS)}", level)
-        bits = check.get(row, "access_bits", where, int, "a positive integer number of bits")
-        if bits <= 0:
-            check.fail(f"{where}.access_bits", "a positive integer number of bits", bits)
-        size = check.get(row, "size_kib", where, (int, float), "a positive size in KiB", None)
-        if level == "sram" and (size is None or size <= 0):
-            check.fail(f"{where}.size_kib", "a positive size in KiB for an SRAM level", size)
-        energy, unit = check.energy(row, where)
-        units.add(unit)
-        memory.append(MemoryLevel(level, bits, energy, None if size is None else float(size),
-                                  check.get(row, "source", where, str, "a citation string"),
-                                  check.get(row, "estimate", where, bool, "true or false", False)))
-    if len(units) > 1:
-        check.fail("energy_* fields", "one unit for the whole file", ", ".join(sorted(units)))
-    unit = units.pop() if units else "pj"
-    levels = {m.level for m in memory}
-    for needed in ("dram", "sram", "rf"):
-        if needed not in levels:
-            check.fail(f"memory (level = '{needed}')", f"a [[memory]] table with level = '{needed}'")
+    check.check_known(head, "model", {"name", "description", "technology_nm", "clock_mhz", "source"})
+    array = read_array(check, check.get(data, "array", "(top level)", dict, "an [array] table"))
+    compute = read_compute(check, check.get(data, "compute", "(top level)", list, "[[compute]] tables"))
+    levels = tuple(read_level(check, row, f"level[{i}]", array.dims)
+                   for i, row in enumerate(check.get(data, "level", "(top level)", list, "[[level]] tables")))
+    check_hierarchy(check, levels)
+    table = []
+    for i, row in enumerate(check.get(data, "sram_size", "(top level)", list, "[[sram_size]] tables", [])):
+        at = f"sram_size[{i}]"
+        check.check_known(row, at, {"size_kib", "word_bits", "source", "estimate"} | energy_fields(row, "energy"))
+        table.append(SramPoint(check.positive(row, "size_kib", at, "a positive size in KiB"),
+                               check.get(row, "word_bits", at, int, "bits per access"), check.energy(row, at),
+                               check.get(row, "source", at, str, "a citation string"),
+                               check.get(row, "estimate", at, bool, "true or false", False)))
+    if len(check.units) > 1:
+        check.fail("energy fields", "one unit for the whole file", ", ".join(sorted(check.units)))
     model = HardwareModel(check.get(head, "name", "model", str, "a name"),
                           check.get(head, "description", "model", str, "a description", ""),
                           check.get(head, "technology_nm", "model", (int, float), "the node in nm", math.nan),
-                          unit, tuple(compute), tuple(memory), path)
+                          check.units.pop() if check.units else "pj",
+                          check.positive(head, "clock_mhz", "model", "a positive clock in MHz"),
+                          array, levels, compute, tuple(table), path)
     for family in {parse_format(c.format)[0] for c in compute}:
         fmts = [c.format for c in compute if parse_format(c.format)[0] == family]
         for action in ("mult", "add"):
-            if not any(c.action == action and c.format in fmts for c in compute):
+            if not any(c.action in (action, "mac") and c.format in fmts for c in compute):
                 check.fail(f"compute ({family} {action})", f"at least one {action} energy for the {family} family")
     return model

@@ -1,168 +1,378 @@
-"""Pricing: energy = count x energy per action, summed, for every layer x hardware configuration at once.
+"""Pricing: energy = accesses x energy per access + actions x energy per action, and cycles, for every workload
+unit x hardware configuration, vectorised over configurations.
 
-The grid of configurations is the Cartesian product of the parameters given as lists; the layer x
-configuration arithmetic is numpy broadcasting, with no Python loop per configuration (only per distinct
-hardware model, number format and buffer size, to look up energies).
+The grid of configurations is the Cartesian product of the parameters given as lists (:mod:`hwmodels.parameters`).
+Configurations that share a hardware variant (hardware file, array size, dataflow) are priced together: the mapper
+runs once per unit and distinct spatial unrolling, vectorised over them (and over buffer sizes, widths and policies),
+in chunks that bound memory.
+
+Compute: a multiply-accumulate unit's executed MACs (dense, ``nz_macs`` with zero skipping, ``nz_macs_valid`` with
+padding skipping too) cost one MAC-unit operation each (``mac`` energy at ``<number_format><max(weight_bits,
+act_bits)>``; its multiply and its add, including the add of the first product into a zero or bias-initialised
+accumulator); the unit's remaining operations (bias adds, element-wise work) and units without MACs cost their
+counts per action. Shift-add units have no MAC-unit work: their adds and shifts are priced as such.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .model import HardwareModel
-from .movement import DATAFLOWS, movement
+from .layers import COUNT_KINDS, validate
+from .mapping import Energies, nest_of
+from .model import Array, HardwareModel, unroll_spec
+from .movement import Config, Traffic, mac_unit, plain_unit
+from .parameters import BY_NAME, DATAFLOW_UNROLL, DEFAULTS, PARAMETERS
 from .registry import resolve
 
-COMPONENTS = ("dram", "sram", "rf", "mult", "add", "shift", "compare", "other")
-"""Energy components; the priced table has a ``<component>_pj`` column for each and their sum ``energy_pj``."""
-
-LEVELS_PRICED = ("dram", "sram", "rf")
-ACCESS_WIDTHS = tuple(f"{level}_access_bits" for level in LEVELS_PRICED)
-
-GRID_DEFAULTS = {"hw": "horowitz45", "weight_bits": 8, "act_bits": 8, "psum_bits": 32, "buffer_kib": 256.0,
-                 "dataflow": "ws", "zero_skipping": True, "pe_rows": 16, "pe_cols": 16, "number_format": "int",
-                 "mac_energy_pj": float("nan")}
-"""Pricing parameters and their defaults. Any may be given as a list to sweep it."""
+TIERS = ("rf", "sram", "dram")
+ACTION_OF = {"mults": "mult", "adds": "add", "shifts": "shift", "compares": "compare", "other_ops": "other"}
+COMPONENTS = TIERS + ("mac",) + tuple(ACTION_OF.values())
+"""Energy components; priced tables have a ``<component>_pj`` column for each and their sum ``energy_pj``."""
+CHUNK = 4096
+"""Configurations priced together (bounds the mapper's memory)."""
 
 
 @dataclass
 class EnergyTable:
-    """Priced layers and the whole-model summary.
+    """Priced units and the whole-model summary.
 
     Attributes:
-        layers: one row per (configuration, layer): the configuration's parameters, the layer's name and type,
-            traffic per level in bits and in accesses of the level's width, the weight storage form used,
-            ``<component>_pj`` energies and ``energy_pj`` (their sum).
-        summary: one row per configuration: sums over layers, plus ``energy_mac16`` (the total in multiples
-            of one 16-bit MAC of the same hardware model).
+        layers: one row per (configuration, unit): the unit's name, type, phase and role, ``<component>_pj``
+            energies and ``energy_pj``, memory energy per level (``<level>_pj``), executed MACs, spatial utilisation,
+            cycles, the loop order the mapper chose and the weight storage form.
+        summary: one row per configuration: its resolved parameters and sums over units, ``latency_cycles``,
+            ``latency_s`` (at the clock), ``utilization`` (executed MACs / (PEs x cycles)), ``edp_pj_s``
+            (energy-delay product) and ``energy_mac16`` (the total in 16-bit MACs of the same hardware).
+        levels: one row per (configuration, unit, level, operand): reads and writes in accesses of the level's word
+            and their energy (empty unless ``per_layer``).
+        notes: the values used that are estimates or were derived (provenance), one line each.
     """
 
     layers: pd.DataFrame
     summary: pd.DataFrame
+    levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
 
 def configuration_grid(**params) -> pd.DataFrame:
-    """The Cartesian product of the pricing parameters (scalars or lists), one row per configuration."""
-    unknown = set(params) - set(GRID_DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown pricing parameter(s) {', '.join(sorted(unknown))}; "
-                        f"expected {', '.join(GRID_DEFAULTS)}")
-    values = {k: params.get(k, default) for k, default in GRID_DEFAULTS.items()}
-    axes = {k: (list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series)) else [v]) for k, v in values.items()}
-    for flow in axes["dataflow"]:
-        if flow not in DATAFLOWS:
-            raise ValueError(f"dataflow '{flow}' is unknown; expected one of {', '.join(DATAFLOWS)}")
-    for key in ("weight_bits", "act_bits", "psum_bits", "buffer_kib", "pe_rows", "pe_cols"):
-        for v in axes[key]:
-            if not (isinstance(v, (int, float, np.integer, np.floating)) and v > 0):
-                raise ValueError(f"{key} must be positive numbers; got {v!r}")
-    models = [resolve(h) for h in axes["hw"]]
-    axes["hw"] = [m.name for m in models]
+    """The Cartesian product of the pricing parameters (scalars or lists), one row per configuration; hardware is
+    resolved (``grid.attrs["models"]``) and every value checked here, before any work.
+
+    Raises:
+        TypeError: an unknown parameter (with a did-you-mean).
+        ValueError: a value of the wrong type, not positive, or not among a parameter's choices.
+    """
+    for name in params:
+        if name not in BY_NAME:
+            close = difflib.get_close_matches(name, list(BY_NAME), n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; expected one of {', '.join(BY_NAME)}"
+            raise TypeError(f"unknown pricing parameter '{name}'{hint}")
+    axes = {}
+    for parameter in PARAMETERS:
+        value = params.get(parameter.name, parameter.default)
+        values = list(value) if isinstance(value, (list, tuple, np.ndarray, pd.Series)) else [value]
+        axes[parameter.name] = [check_value(parameter, v) for v in values]
+    models = {}
+    for hw in axes["hw"]:
+        for mapping in axes["mapping"]:
+            model = resolve(hw, mapping)
+            models[(str(hw), mapping)] = model
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(axes))
-    grid.attrs["models"] = {m.name: m for m in models}
+    grid["hw"] = [models[(str(h), m)].name for h, m in zip(grid["hw"], grid["mapping"], strict=True)]
+    grid.attrs["models"] = {models[k].name: models[k] for k in models}
     return grid
 
 
-def unit_energies(grid: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Energies per action (pJ) and per bit at each level (pJ/bit), and each level's access width
-    (``<level>_access_bits``), one value per configuration, (K,).
-
-    Looked up once per distinct (hardware model, number format) and per distinct hardware model, then
-    gathered; SRAM energy is interpolated for all buffer sizes at once."""
-    models: dict[str, HardwareModel] = grid.attrs["models"]
-    to_pj = np.ones(len(grid))
-    out = {name: np.empty(len(grid)) for name in COMPONENTS + ("mac16",) + ACCESS_WIDTHS}
-    for hw, index in grid.groupby("hw").groups.items():
-        model = models[hw]
-        if model.unit != "pj":
-            to_pj[index] = grid.loc[index, "mac_energy_pj"]
-            if not np.all(np.isfinite(to_pj[index])):
-                raise ValueError(f"hardware model '{hw}' is normalised to a 16-bit MAC (unit mac16); "
-                                 "pass mac_energy_pj=<pJ per 16-bit MAC> to price it in pJ")
-        out["dram"][index] = model.memory_energy_per_bit("dram").value
-        out["rf"][index] = model.memory_energy_per_bit("rf").value
-        out["sram"][index] = model.sram_energy_per_bit(grid.loc[index, "buffer_kib"].to_numpy())
-        out["mac16"][index] = model.mac16()
-        out["dram_access_bits"][index] = model.access_bits("dram")
-        out["rf_access_bits"][index] = model.access_bits("rf")
-        out["sram_access_bits"][index] = [model.access_bits("sram", kib) for kib in grid.loc[index, "buffer_kib"]]
-    compute_bits = np.maximum(grid["weight_bits"], grid["act_bits"]).astype(int).astype(str)
-    formats = grid["number_format"] + compute_bits
-    for (hw, fmt), index in pd.DataFrame({"hw": grid["hw"], "fmt": formats}).groupby(["hw", "fmt"]).groups.items():
-        for action in ("mult", "add", "shift", "compare", "other"):
-            out[action][index] = models[hw].action_energy(action, fmt).value
-    return {name: values if name in ACCESS_WIDTHS else values * to_pj for name, values in out.items()}
+def check_value(parameter, value):
+    """``value`` checked against ``parameter`` (None keeps the hardware's own value where that is the default)."""
+    if value is None and parameter.default is None:
+        return None
+    if parameter.name == "hw" and not isinstance(value, str):
+        return value
+    kind = parameter.kind
+    ok = (isinstance(value, (bool, np.bool_)) if kind is bool else
+          isinstance(value, (int, np.integer)) and not isinstance(value, bool) if kind is int else
+          isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) if kind is float
+          else isinstance(value, str))
+    if not ok:
+        raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected {kind.__name__} "
+                         f"({parameter.help})")
+    if parameter.choices and value not in parameter.choices:
+        raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected one of "
+                         f"{', '.join(parameter.choices)}")
+    if kind in (int, float) and parameter.positive and not value > 0:
+        raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected a positive number")
+    return bool(value) if kind is bool else value
 
 
-def repeat_labels(labels: np.ndarray, n_configs: int) -> pd.Categorical:
-    """Per-layer labels repeated for every configuration, as a categorical (no string copies)."""
-    categories, codes = np.unique(labels.astype(str), return_inverse=True)
-    return pd.Categorical.from_codes(np.tile(codes, n_configs), categories)
+def variant(model: HardwareModel, pe_rows, pe_cols, dataflow: str) -> HardwareModel:
+    """``model`` with its array resized and its unrolling set by ``dataflow`` (two-dimensional arrays)."""
+    array = model.array
+    if pe_rows is None and pe_cols is None and dataflow == "native":
+        return model
+    if len(array.dims) != 2:
+        raise ValueError(f"hardware '{model.name}' has a {len(array.dims)}-dimensional PE array; pe_rows, pe_cols and "
+                         "dataflows other than native need two dimensions")
+    sizes = (int(pe_rows or array.sizes[0]), int(pe_cols or array.sizes[1]))
+    if dataflow == "native":
+        unroll = tuple(tuple((loop, size if cap == old else min(cap, size)) for loop, cap in pairs)
+                       for pairs, size, old in zip(array.unroll, sizes, array.sizes, strict=True))
+    else:
+        unroll = unroll_spec(DATAFLOW_UNROLL[dataflow], sizes)
+    return replace(model, array=Array(array.dims, sizes, unroll, array.systolic, array.source))
+
+
+def level_arrays(model: HardwareModel, grid: pd.DataFrame, to_pj: np.ndarray) -> tuple[Energies, dict, list[str]]:
+    """Per configuration: energy per read/write access of every level (pJ), capacity of every level (bits), and
+    notes on resized levels."""
+    read, write, capacity, notes = {}, {}, {}, []
+    resizable = model.resizable_level()
+    buffer = grid["buffer_kib"].to_numpy(dtype=object)
+    for level in model.levels:
+        scale = np.ones(len(grid))
+        size = np.full(len(grid), level.size_bits)
+        if level is resizable:
+            given = np.array([b is not None for b in buffer])
+            if given.any():
+                bits = np.where(given, [b * 8192.0 if b is not None else level.size_bits for b in buffer],
+                                level.size_bits)
+                size = bits
+                scale = model.energy_scale(bits, level.size_bits)
+                rule = ("the [[sram_size]] table (log-log)" if len(model.sram_table) >= 2
+                        else "the square root of the capacity ratio")
+                notes.append(f"level {level.name}: resized by buffer_kib; energy per access scaled by {rule} "
+                             "(derived)")
+        read[level.name] = level.read_energy * scale * to_pj
+        write[level.name] = level.write_energy * scale * to_pj
+        capacity[level.name] = size
+    return Energies(read, write), capacity, notes
+
+
+def tier(model: HardwareModel, level) -> str:
+    """``dram`` for the off-chip level, ``sram`` for levels shared by the whole array, else ``rf``."""
+    if level.offchip:
+        return "dram"
+    return "sram" if set(model.array.dims) <= set(level.served_dims) else "rf"
+
+
+def action_energies(model: HardwareModel, grid: pd.DataFrame, to_pj: np.ndarray) -> tuple[dict, list[str]]:
+    """Energy per action (pJ) per configuration, looked up once per distinct number format, and notes on the
+    derived ones."""
+    bits = np.maximum(grid["weight_bits"].to_numpy(), grid["act_bits"].to_numpy()).astype(int)
+    formats = np.char.add(grid["number_format"].to_numpy().astype(str), bits.astype(str))
+    out = {a: np.empty(len(grid)) for a in ("mac",) + tuple(ACTION_OF.values())}
+    notes = []
+    for fmt in np.unique(formats):
+        where = formats == fmt
+        for action in out:
+            derived = model.action_energy(action, fmt)
+            out[action][where] = derived.value
+            if derived.derived:
+                notes.append(f"compute {fmt} {action}: {derived.rule} (derived)")
+    return {a: v * to_pj for a, v in out.items()}, notes
+
+
+def unit_conversion(model: HardwareModel, grid: pd.DataFrame) -> np.ndarray:
+    """Factor from the model's unit to pJ per configuration."""
+    if model.unit == "pj":
+        return np.ones(len(grid))
+    given = grid["mac_energy_pj"].to_numpy(dtype=object)
+    if any(v is None for v in given):
+        raise ValueError(f"hardware model '{model.name}' is normalised to a 16-bit MAC (unit mac16); pass "
+                         "mac_energy_pj=<pJ per 16-bit MAC> to price it in pJ")
+    return given.astype(float) / model.mac16()
+
+
+def config_arrays(grid: pd.DataFrame, energies: Energies, capacity: dict) -> Config:
+    output = grid["output_bits"].to_numpy(dtype=object)
+    act = grid["act_bits"].to_numpy().astype(np.int64)
+    return Config(weight_bits=grid["weight_bits"].to_numpy().astype(np.int64), act_bits=act,
+                  psum_bits=grid["psum_bits"].to_numpy().astype(np.int64),
+                  output_bits=np.where([o is None for o in output], act, output).astype(np.int64),
+                  zero_skipping=grid["zero_skipping"].to_numpy().astype(bool),
+                  skip_padding=grid["skip_padding"].to_numpy().astype(bool),
+                  keep_on_chip=(grid["interlayer"] == "fit").to_numpy(),
+                  loop_factor_limit=grid["loop_factor_limit"].to_numpy().astype(np.int64),
+                  energies=energies, capacity=capacity)
+
+
+def price_units(table: pd.DataFrame, model: HardwareModel, grid: pd.DataFrame) -> tuple[list[Traffic], dict, list]:
+    """Traffic of every unit on one hardware variant for the configurations of ``grid``, and per-action energies."""
+    to_pj = unit_conversion(model, grid)
+    energies, capacity, notes = level_arrays(model, grid, to_pj)
+    actions, action_notes = action_energies(model, grid, to_pj)
+    config = config_arrays(grid, energies, capacity)
+    traffic, seen = [], {}
+    for row in table.itertuples(index=False):
+        key = row[2:]  # every column but name and type: networks repeat units
+        if key not in seen:
+            seen[key] = mac_unit(row, model, config) if row.kind else plain_unit(row, model, config)
+        traffic.append(seen[key])
+    return traffic, actions, notes + action_notes
+
+
+def outputs_of(row) -> float:
+    """Output elements of a unit's nest (the sums its MACs feed), for the MAC-unit share of its adds."""
+    if not row.kind:
+        return 0.0
+    nest = nest_of(row)
+    return float(nest.elements("O", np.array(nest.bounds, dtype=float)))
+
+
+def compute_energy(table: pd.DataFrame, traffic: list[Traffic], actions: dict, grid: pd.DataFrame) -> dict:
+    """Energy per compute component, (K, units) arrays."""
+    zero_skipping = grid["zero_skipping"].to_numpy().astype(bool)[:, None]
+    skip_padding = grid["skip_padding"].to_numpy().astype(bool)[:, None]
+    rows = {c: table[c].to_numpy(dtype=np.float64)[None, :] for c in
+            ("macs", "nz_macs", "nz_macs_valid") + COUNT_KINDS}
+    mac_rows = ((table["kind"] != "") & (table["arithmetic"] != "shift_add")).to_numpy()[None, :]
+    executed = np.where(zero_skipping, np.where(skip_padding, rows["nz_macs_valid"], rows["nz_macs"]), rows["macs"])
+    executed = np.where(mac_rows, executed, 0.0)
+    outputs = np.array([outputs_of(r) for r in table.itertuples(index=False)])[None, :]
+    parts = {"mac": executed * actions["mac"][:, None]}
+    standalone = {"mults": np.where(mac_rows, np.maximum(rows["mults"] - rows["macs"], 0.0), rows["mults"]),
+                  "adds": np.where(mac_rows, np.maximum(rows["adds"] - (rows["macs"] - outputs), 0.0), rows["adds"])}
+    for kind, action in ACTION_OF.items():
+        counts = standalone.get(kind, rows[kind])
+        parts[action] = np.broadcast_to(counts, executed.shape) * actions[action][:, None]
+    parts["executed_macs"] = np.broadcast_to(executed, parts["mac"].shape)
+    return parts
 
 
 def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTable:
-    """Price a profile's layer table over a grid of hardware configurations in one vectorised pass.
+    """Price a layer table (``hwmodels.layers``) over a grid of hardware configurations.
 
     Args:
-        layers: ``Profile.layers`` (any DataFrame with its columns).
-        per_layer: build the per-(configuration, layer) table; False leaves ``EnergyTable.layers`` empty and
-            only sums (faster for large grids).
-        **params: see :data:`GRID_DEFAULTS`; ``hw`` is a preset name, a path to a TOML file or a
-            :class:`HardwareModel`; a list for any parameter sweeps it.
+        layers: the workload units (validated against :data:`hwmodels.layers.SCHEMA` first).
+        per_layer: also build the per-unit and per-level tables; False leaves them empty (large grids).
+        **params: see :data:`hwmodels.parameters.PARAMETERS`; a list sweeps that parameter.
 
     Returns:
-        An :class:`EnergyTable`. Compute is priced per count kind: ``mults`` and ``adds`` (less the MACs on
-        zero weights when ``zero_skipping``), ``shifts``, ``compares``, ``other_ops``, each at the number
-        format ``<number_format><max(weight_bits, act_bits)>``. NB: accumulator adds are priced at that
-        width too; the growth of partial sums is not modelled there (it is in ``psum_bits`` traffic).
+        An :class:`EnergyTable`.
     """
+    table = validate(layers)
     grid = configuration_grid(**params)
-    energy = unit_energies(grid)
-    moved = movement(layers, weight_bits=grid["weight_bits"], act_bits=grid["act_bits"], psum_bits=grid["psum_bits"],
-                     buffer_kib=grid["buffer_kib"], dataflow=grid["dataflow"], zero_skipping=grid["zero_skipping"],
-                     pe_rows=grid["pe_rows"], pe_cols=grid["pe_cols"])
+    models = grid.attrs.pop("models")
+    keys = ["hw", "pe_rows", "pe_cols", "dataflow"]
+    summaries, unit_frames, level_frames, notes = [], [], [], []
+    for key, index in grid.groupby(keys, dropna=False, sort=False).groups.items():
+        spec = dict(zip(keys, key, strict=True))
+        model = variant(models[spec["hw"]], none(spec["pe_rows"]), none(spec["pe_cols"]), spec["dataflow"])
+        notes += [f"{model.name}: {note}" for note in model.estimates()]
+        for start in range(0, len(index), CHUNK):
+            part = grid.loc[index[start:start + CHUNK]]
+            traffic, actions, chunk_notes = price_units(table, model, part)
+            notes += [f"{model.name}: {note}" for note in chunk_notes]
+            summary, units, levels = assemble(table, model, part, traffic, actions, per_layer)
+            summaries.append(summary)
+            unit_frames.append(units)
+            level_frames.append(levels)
+    summary = pd.concat(summaries).loc[grid.index]
+    return EnergyTable(pd.concat(unit_frames, ignore_index=True) if per_layer else pd.DataFrame(), summary,
+                       pd.concat(level_frames, ignore_index=True) if per_layer else pd.DataFrame(),
+                       list(dict.fromkeys(notes)))
 
-    def layer_row(name: str) -> np.ndarray:
-        return layers[name].to_numpy(np.float64)[None, :]
 
-    is_mac = (layers["arithmetic"].to_numpy() != "shift_add")[None, :]
-    skip = grid["zero_skipping"].to_numpy(bool)[:, None] & is_mac
-    skipped = np.where(skip, layer_row("macs") - layer_row("nz_macs"), 0.0)
-    counts = {"mult": layer_row("mults") - skipped, "add": layer_row("adds") - skipped,
-              "shift": layer_row("shifts"), "compare": layer_row("compares"), "other": layer_row("other_ops"),
-              "dram": moved["dram_bits"], "sram": moved["sram_bits"], "rf": moved["rf_bits"]}
-    parts = {f"{c}_pj": counts[c] * energy[c][:, None] for c in COMPONENTS}
-    total = sum(parts.values())
-    for level in LEVELS_PRICED:  # accesses of the level's width
-        moved[f"{level}_accesses"] = moved[f"{level}_bits"] / energy[f"{level}_access_bits"][:, None]
+def none(value):
+    """Grouping turns None into NaN; back to None."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def assemble(table: pd.DataFrame, model: HardwareModel, grid: pd.DataFrame, traffic: list[Traffic], actions: dict,
+             per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The summary, per-unit and per-level tables of one chunk of configurations."""
+    k, n = len(grid), len(table)
+    parts = compute_energy(table, traffic, actions, grid)
+    energies, _, _ = level_arrays(model, grid, unit_conversion(model, grid))
+    level_energy = {lv.name: np.zeros((k, n)) for lv in model.levels}
+    detail: dict[str, list] = {c: [] for c in ("unit", "level", "operand", "reads", "writes")}
+    for j, t in enumerate(traffic):
+        for (level, operand, direction), accesses in t.accesses.items():
+            cost = (energies.read if direction == "reads" else energies.write)[level]
+            level_energy[level][:, j] += accesses * cost
+            if per_layer:
+                detail["unit"].append(j)
+                detail["level"].append(level)
+                detail["operand"].append(operand)
+                detail["reads" if direction == "reads" else "writes"].append(accesses)
+                detail["writes" if direction == "reads" else "reads"].append(np.zeros(k))
+    tiers = {t: sum((level_energy[lv.name] for lv in model.levels if tier(model, lv) == t), np.zeros((k, n)))
+             for t in TIERS}
+    components = {**{f"{t}_pj": tiers[t] for t in TIERS}, **{f"{a}_pj": parts[a] for a in ("mac",) + tuple(
+        ACTION_OF.values())}}
+    total = sum(components.values())
+    cycles = np.stack([t.cycles for t in traffic], axis=1)
+    spatial = np.stack([t.utilization for t in traffic], axis=1)
+    clock_hz = resolved_clock(model, grid) * 1e6
     summary = grid.copy()
-    summary.attrs = {}
-    for key in ("dram_bits", "sram_bits", "rf_bits", "dram_accesses", "sram_accesses", "rf_accesses"):
-        summary[key] = moved[key].sum(axis=1)
-    for key, value in parts.items():
-        summary[key] = value.sum(axis=1)
+    summary["mapping"] = summary["mapping"].astype(object)
+    summary["output_bits"] = np.where(summary["output_bits"].isna(), summary["act_bits"], summary["output_bits"])
+    own_buffer = model.resizable_level().size_bits / 8192
+    summary["buffer_kib"] = [b if b is not None else own_buffer for b in grid["buffer_kib"]]
+    summary["pe_rows"] = model.array.sizes[0]
+    summary["pe_cols"] = model.array.sizes[1] if len(model.array.sizes) > 1 else 1
+    summary["clock_mhz"] = clock_hz / 1e6
+    for name, value in components.items():
+        summary[name] = value.sum(axis=1)
+    for level in model.levels:
+        summary[f"{level.name}_pj"] = level_energy[level.name].sum(axis=1)
     summary["energy_pj"] = total.sum(axis=1)
-    summary["energy_mac16"] = summary["energy_pj"] / energy["mac16"]
+    summary["executed_macs"] = parts["executed_macs"].sum(axis=1)
+    summary["latency_cycles"] = cycles.sum(axis=1)
+    summary["latency_s"] = summary["latency_cycles"] / clock_hz
+    summary["utilization"] = summary["executed_macs"] / np.maximum(summary["latency_cycles"] * model.array.pes, 1e-30)
+    summary["edp_pj_s"] = summary["energy_pj"] * summary["latency_s"]
+    summary["energy_mac16"] = summary["energy_pj"] / (model.mac16() * unit_conversion(model, grid))
     if not per_layer:
-        return EnergyTable(pd.DataFrame(), summary)
-    n_configs, n_layers = total.shape
-    table = {"config": np.repeat(np.arange(n_configs), n_layers)}
-    for col in grid.columns:
-        values = grid[col].to_numpy()
-        table[col] = (pd.Categorical(values).take(table["config"]) if values.dtype == object
-                      else np.repeat(values, n_layers))
-    table["name"] = repeat_labels(layers.index.to_numpy(), n_configs)
-    table["type"] = repeat_labels(layers["type"].to_numpy(), n_configs)
-    for key in ("dram_weight_bits", "dram_act_bits", "dram_bits", "sram_bits", "rf_bits", "dram_accesses",
-                "sram_accesses", "rf_accesses", "fits_on_chip"):
-        table[key] = np.broadcast_to(moved[key], total.shape).ravel()
-    storage = moved["weight_storage"]
-    table["weight_storage"] = pd.Categorical(np.broadcast_to(storage, total.shape).ravel())
-    for key, value in parts.items():
-        table[key] = value.ravel()
-    table["energy_pj"] = total.ravel()
-    return EnergyTable(pd.DataFrame(table), summary)
+        return summary, pd.DataFrame(), pd.DataFrame()
+    units = {"config": np.repeat(grid.index.to_numpy(), n), "unit": np.tile(np.arange(n), k)}
+    for column in ("name", "type", "phase", "role"):
+        units[column] = np.tile(table[column].to_numpy(), k)
+    for column in grid.columns:
+        if column not in ("mapping",):
+            units[column] = np.repeat(summary[column].to_numpy(), n)
+    for name, value in components.items():
+        units[name] = value.ravel()
+    for level in model.levels:
+        units[f"{level.name}_pj"] = level_energy[level.name].ravel()
+    units["energy_pj"] = total.ravel()
+    units["executed_macs"] = parts["executed_macs"].ravel()
+    units["spatial_utilization"] = spatial.ravel()
+    units["cycles"] = cycles.ravel()
+    units["latency_s"] = (cycles / clock_hz[:, None]).ravel()
+    units["loop_order"] = np.stack([t.order for t in traffic], axis=1).ravel()
+    units["weight_storage"] = np.stack([t.weight_storage for t in traffic], axis=1).ravel()
+    return summary, pd.DataFrame(units), level_table(table, grid, detail, energies)
+
+
+def level_table(table: pd.DataFrame, grid: pd.DataFrame, detail: dict[str, list], energies) -> pd.DataFrame:
+    """One row per (configuration, unit, level, operand), reads and writes summed."""
+    if not detail["unit"]:
+        return pd.DataFrame()
+    k, rows = len(grid), len(detail["unit"])
+    frame = pd.DataFrame({"config": np.tile(grid.index.to_numpy(), rows), "unit": np.repeat(detail["unit"], k),
+                          "level": np.repeat(detail["level"], k), "operand": np.repeat(detail["operand"], k),
+                          "reads": np.concatenate(detail["reads"]), "writes": np.concatenate(detail["writes"])})
+    frame = frame.groupby(["config", "unit", "level", "operand"], sort=False, as_index=False)[["reads", "writes"]].sum()
+    position = pd.Series(np.arange(k), index=grid.index)[frame["config"]].to_numpy()
+    read_cost = np.stack([energies.read[lv] for lv in frame["level"].unique()])
+    lookup = {lv: i for i, lv in enumerate(frame["level"].unique())}
+    write_cost = np.stack([energies.write[lv] for lv in lookup])
+    index = frame["level"].map(lookup).to_numpy()
+    frame["energy_pj"] = frame["reads"] * read_cost[index, position] + frame["writes"] * write_cost[index, position]
+    frame.insert(2, "name", table["name"].to_numpy()[frame["unit"].to_numpy()])
+    return frame
+
+
+def resolved_clock(model: HardwareModel, grid: pd.DataFrame) -> np.ndarray:
+    clock = grid["clock_mhz"].to_numpy(dtype=object)
+    return np.array([c if c is not None else model.clock_mhz for c in clock], dtype=float)
+
+
+GRID_DEFAULTS = DEFAULTS
+"""Pricing parameters and their defaults (see :data:`hwmodels.parameters.PARAMETERS`)."""

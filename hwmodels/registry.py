@@ -1,4 +1,4 @@
-"""Where hardware models come from: the shipped presets, user files and already-built models."""
+"""Where hardware models come from: the shipped presets, user files (TOML or ZigZag YAML) and built models."""
 
 from __future__ import annotations
 
@@ -17,19 +17,31 @@ def available() -> list[str]:
 
 @cache
 def get(name: str) -> HardwareModel:
-    """A shipped preset by name (``horowitz45``, ``eyeriss65``)."""
+    """A shipped preset by name (see :func:`available`)."""
     path = PRESETS / f"{name}.toml"
     if not path.is_file():
         raise ValueError(f"unknown hardware preset '{name}'; available: {', '.join(available())} "
-                         "(or pass a path to a TOML file)")
+                         "(or pass a path to a TOML or ZigZag YAML file)")
     return load(path)
 
 
-def resolve(hw: str | Path | HardwareModel) -> HardwareModel:
-    """A HardwareModel from a preset name, a TOML path or a model."""
+@cache
+def read_file(path: str, mapping: str | None) -> HardwareModel:
+    if path.endswith((".yaml", ".yml")):
+        from .zigzag import read_accelerator
+
+        return read_accelerator(path, mapping)
+    if mapping is not None:
+        raise ValueError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to {path}")
+    return load(path)
+
+
+def resolve(hw: str | Path | HardwareModel, mapping: str | Path | None = None) -> HardwareModel:
+    """A HardwareModel from a preset name, a TOML or ZigZag YAML path (with an optional ZigZag mapping YAML), or a
+    model."""
     if isinstance(hw, HardwareModel):
         return hw
     text = str(hw)
-    if text.endswith(".toml") or Path(text).is_file():
-        return load(text)
+    if text.endswith((".toml", ".yaml", ".yml")) or Path(text).is_file():
+        return read_file(str(Path(text).resolve()), None if mapping is None else str(Path(mapping).resolve()))
     return get(text)

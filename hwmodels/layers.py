@@ -1,0 +1,153 @@
+"""The layer table pricing consumes: a declared, torch-free contract, checked when pricing starts.
+
+One row is one *workload unit*: a multiply-accumulate loop nest of a layer (a conv, linear or matmul call), or a
+layer's work without multiply-accumulates (normalisation, activation, pooling, an optimiser update), in one phase
+of a step (forward, backward, update). A layer with several distinct nests has several rows of the same ``name``.
+:func:`validate` checks the columns, their types and their values, and names the column of any fault in one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+COUNT_KINDS = ("mults", "adds", "shifts", "compares", "other_ops")
+"""The arithmetic kinds priced, one vocabulary with the counter (``estimator.counting.COUNT_KINDS`` less ``macs``,
+which is the loop nest's own column)."""
+
+PHASES = ("forward", "backward", "update")
+ROLES = ("forward", "grad_input", "grad_weight", "backward", "")
+KINDS = ("conv", "matmul", "")
+WEIGHT_FORMATS = ("dense", "periodic", "")
+ARITHMETIC = ("mac", "shift_add", "")
+LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
+
+
+class LayerTableError(ValueError):
+    """A layer table that breaks the contract; the message names the column (and row) in one line."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column.
+
+    Attributes:
+        name: column name.
+        kind: ``"int"``, ``"float"``, ``"bool"`` or ``"str"``.
+        unit: what one unit of the value is (``"elements"``, ``"operations"``, ``"bits"``...).
+        description: what it holds.
+        default: the value of a missing column, or ``...`` when the column is required.
+        allowed: the values a string column may take (empty: any).
+    """
+
+    name: str
+    kind: str
+    unit: str
+    description: str
+    default: object = ...
+    allowed: tuple[str, ...] = ()
+
+
+SCHEMA: tuple[Column, ...] = (
+    Column("name", "str", "", "layer (module) name; several rows share it when a layer has several nests"),
+    Column("type", "str", "", "layer type", ""),
+    Column("phase", "str", "", "step phase of the unit", "forward", PHASES),
+    Column("role", "str", "", "what a nest computes (empty: no multiply-accumulates)", "", ROLES),
+    Column("kind", "str", "", "conv or matmul nest (empty: no multiply-accumulates)", "", KINDS),
+    *(Column(d, "int", "iterations", f"loop bound {d} of the nest", 1) for d in LOOP_DIMS),
+    *(Column(d, "int", "elements", f"{d} of the nest (stride, dilation, padding)", 1 if d[0] != "P" else 0)
+      for d in ("SY", "SX", "DY", "DX", "PY", "PX")),
+    Column("transposed", "bool", "", "a transposed convolution (loops over its input positions)", False),
+    Column("weight_operand", "bool", "", "the W operand is a layer parameter (stored with the model)", True),
+    Column("macs", "int", "operations", "multiply-accumulates of the nest, zeros included", 0),
+    Column("nz_macs", "int", "operations", "MACs left when zero weights are skipped", 0),
+    Column("nz_macs_valid", "int", "operations", "MACs left when zero weights and padding taps are skipped", 0),
+    *(Column(k, "int", "operations", f"{k} of the unit (MAC work included)", 0) for k in COUNT_KINDS),
+    Column("arithmetic", "str", "", "mac or shift_add (how products with the weight are computed)", "", ARITHMETIC),
+    Column("in_elems", "int", "elements", "activation elements the unit reads (units without MACs)", 0),
+    Column("out_elems", "int", "elements", "activation elements the unit writes (units without MACs)", 0),
+    Column("weight_elems", "int", "elements", "elements of the layer's weight", 0),
+    Column("weight_nnz", "int", "elements", "non-zero elements of the weight", 0),
+    Column("weight_rows", "int", "rows", "rows of the weight's sparse layout (kernels or output rows)", 0),
+    Column("weight_row_len", "int", "positions", "positions per row (sets the index width)", 0),
+    Column("weight_format", "str", "", "dense, or periodic (positions from a rule, no index)", "", WEIGHT_FORMATS),
+    Column("pattern_table_bits", "int", "bits", "bits of a periodic layer's pattern table", 0),
+    Column("weight_code_bits", "int", "bits", "bits of a weight's codebook code (0: none)", 0),
+    Column("other_params", "int", "elements", "other parameters of the layer (bias, normalisation)", 0),
+    Column("predefined_sparsity", "bool", "", "the zero pattern is fixed before training", False),
+)
+"""Every column of the layer table, in order."""
+
+COLUMNS = {c.name: c for c in SCHEMA}
+KIND_DTYPES = {"int": np.int64, "float": np.float64, "bool": bool, "str": object}
+
+
+def fail(message: str) -> None:
+    raise LayerTableError(f"layer table: {message}")
+
+
+def check_column(column: Column, values: pd.Series, names: pd.Series) -> pd.Series:
+    """``values`` converted to the column's type, or a one-line error naming the column and the first bad row."""
+    if column.kind == "str":
+        values = values.fillna("").astype(str)
+        if column.allowed:
+            bad = ~values.isin(column.allowed)
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                fail(f"column '{column.name}' has value {values.iloc[row]!r} in row '{names.iloc[row]}'; expected "
+                     f"one of {', '.join(repr(v) for v in column.allowed)}")
+        return values
+    if column.kind == "bool":
+        if values.dtype != bool and not values.isin([0, 1, True, False]).all():
+            fail(f"column '{column.name}' must be true or false")
+        return values.astype(bool)
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() | ~np.isfinite(numeric.astype(float))
+    if not bad.any():
+        bad = numeric < 0
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        fail(f"column '{column.name}' has {values.iloc[row]!r} in row '{names.iloc[row]}'; expected a non-negative "
+             f"number ({column.unit})")
+    return numeric.astype(KIND_DTYPES[column.kind])
+
+
+def validate(table: pd.DataFrame) -> pd.DataFrame:
+    """The table in the contract's column order and types, missing optional columns filled with their defaults.
+
+    Raises:
+        LayerTableError: a required column missing, an unknown column (with a did-you-mean), a value of the wrong
+            type, negative, or outside its allowed set; the message names the column.
+    """
+    frame = table.reset_index() if "name" not in table.columns and table.index.name == "name" else table
+    unknown = [c for c in frame.columns if c not in COLUMNS]
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(COLUMNS), n=1)
+        if close:
+            fail(f"unknown column '{name}'; did you mean '{close[0]}'?")
+    if "name" not in frame.columns:
+        fail("column 'name' is missing; expected one row per layer unit with its layer name")
+    names = frame["name"].astype(str)
+    data = {}
+    for column in SCHEMA:
+        if column.name in frame.columns:
+            data[column.name] = check_column(column, frame[column.name], names).to_numpy()
+        elif column.default is ...:
+            fail(f"column '{column.name}' is missing ({column.description})")
+        else:
+            data[column.name] = np.full(len(frame), column.default, dtype=KIND_DTYPES[column.kind])
+    result = pd.DataFrame(data)
+    nests = result["kind"] != ""
+    loops = result[list(LOOP_DIMS)].to_numpy()
+    if (loops[nests.to_numpy()] < 1).any():
+        fail("a nest row has a loop bound below 1 (columns B, K, C, G, OY, OX, FY, FX)")
+    product = np.prod(loops.astype(np.float64), axis=1)
+    mismatch = nests.to_numpy() & (np.abs(product - result["macs"].to_numpy()) > 0.5)
+    if mismatch.any():
+        row = int(np.flatnonzero(mismatch)[0])
+        fail(f"column 'macs' of row '{names.iloc[row]}' is {result['macs'].iloc[row]}, not the product of its loop "
+             f"bounds {int(product[row])}")
+    return result

@@ -1,0 +1,65 @@
+"""The pricing parameters: one table of names, defaults, types, units and help, used by the library, the grid and
+the command line (whose options are generated from it, so the two cannot drift apart)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One pricing parameter.
+
+    Attributes:
+        name: keyword of :func:`hwmodels.price` (``--name-with-dashes`` on the command line).
+        default: its value when not given; None means the hardware description's own value.
+        kind: ``int``, ``float``, ``bool`` or ``str``.
+        help: what it sets, with its unit.
+        choices: the values a string parameter may take (empty: any).
+        positive: numbers must be above zero.
+    """
+
+    name: str
+    default: object
+    kind: type
+    help: str
+    choices: tuple[str, ...] = ()
+    positive: bool = True
+
+
+DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight stationary: array unrolls K x C",
+             "os": "output stationary: array unrolls K x OX",
+             "rs": "row stationary: array unrolls filter rows (then channels) x output rows"}
+"""Dataflows: which loop dimensions a two-dimensional PE array unrolls (rows x columns)."""
+DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "rs": (("FY", "C"), "OY")}
+INTERLAYER = {"dram": "every layer reads its input from DRAM and writes its output there (ZigZag's assumption)",
+              "fit": "a layer whose input and output fit on chip keeps them there"}
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("hw", "horowitz45", str, "hardware: a preset name (hwmodels.available()), a TOML file or a ZigZag "
+                                       "accelerator YAML"),
+    Parameter("mapping", None, str, "ZigZag mapping YAML giving the spatial unrolling of a ZigZag accelerator"),
+    Parameter("weight_bits", 8, int, "bits per weight"),
+    Parameter("act_bits", 8, int, "bits per input activation"),
+    Parameter("psum_bits", 32, int, "bits per partial sum"),
+    Parameter("output_bits", None, int, "bits per final output (default: act_bits)"),
+    Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB (default: the hardware's)"),
+    Parameter("pe_rows", None, int, "PE-array rows (default: the hardware's)"),
+    Parameter("pe_cols", None, int, "PE-array columns (default: the hardware's)"),
+    Parameter("dataflow", "native", str, "spatial unrolling: " + "; ".join(f"{k}: {v}" for k, v in DATAFLOWS.items()),
+              tuple(DATAFLOWS)),
+    Parameter("interlayer", "dram", str, "activations between layers: " + "; ".join(
+        f"{k}: {v}" for k, v in INTERLAYER.items()), tuple(INTERLAYER)),
+    Parameter("zero_skipping", True, bool, "skip multiplications by zero weights (and keep weights compressed)"),
+    Parameter("skip_padding", True, bool, "with zero skipping, also skip the taps that fall on zero padding"),
+    Parameter("number_format", "int", str, "arithmetic number family (int or fp)", ("int", "fp")),
+    Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
+                                            "(eyeriss65)"),
+    Parameter("clock_mhz", None, float, "clock in MHz (default: the hardware's)"),
+    Parameter("loop_factor_limit", 4, int, "temporal loop factors the mapper orders (ZigZag's lpf_limit; raised to "
+                                           "the number of loop dimensions)"),
+)
+"""Every pricing parameter, in the order the grid and the command line list them."""
+
+DEFAULTS = {p.name: p.default for p in PARAMETERS}
+BY_NAME = {p.name: p for p in PARAMETERS}
