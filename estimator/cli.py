@@ -92,23 +92,53 @@ def cmd_profile(args) -> None:
             print(table.to_string() if len(table) else "(no differences)")
 
 
+def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per pricing parameter, generated from the library's table (``hwmodels.PARAMETERS``) so that the
+    two cannot drift apart; an option left out keeps the library's default."""
+    from hwmodels.parameters import PARAMETERS
+
+    for p in PARAMETERS:
+        flag = "--" + p.name.replace("_", "-")
+        default = "the hardware's own" if p.default is None else p.default
+        if p.kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{p.help} (default: {default})")
+        else:
+            parser.add_argument(flag, type=p.kind, choices=list(p.choices) or None, default=None,
+                                metavar=None if p.choices else p.kind.__name__.upper(),
+                                help=f"{p.help} (default: {default})")
+
+
+def pricing_config(args) -> dict:
+    """The pricing parameters given on the command line (the rest keep the library's defaults)."""
+    from hwmodels.parameters import PARAMETERS
+
+    return {p.name: getattr(args, p.name) for p in PARAMETERS if getattr(args, p.name) is not None}
+
+
 def cmd_energy(args) -> None:
     from .energy import energy, energy_table_text
 
     model, shape = build_model(args)
     result = run_profile_command(model, shape, args)
-    config = {"weight_bits": args.weight_bits, "act_bits": args.act_bits, "buffer_kib": args.buffer_kib,
-              "dataflow": args.dataflow, "zero_skipping": not args.no_zero_skipping}
-    if args.mac_energy_pj is not None:
-        config["mac_energy_pj"] = args.mac_energy_pj
-    table = energy(result, args.hw, **config)
+    table = energy(result, **pricing_config(args))
+    frame = table.levels if args.levels else table.layers
     if args.format == "csv":
-        text = table.layers.to_csv(index=False)
+        text = frame.to_csv(index=False)
     elif args.format == "json":
-        text = table.layers.to_json(orient="records", indent=1)
+        text = frame.to_json(orient="records", indent=1)
     else:
         text = energy_table_text(table)
     write_output(text, args.out)
+
+
+def cmd_crosscheck_hw(args) -> None:
+    from .hwcheck import crosscheck_model, crosscheck_text
+
+    model, shape = build_model(args)
+    result = crosscheck_model(model, shape, args.hw, args.mapping, kinds=("conv", "matmul"),
+                              lpf_limit=args.loop_factor_limit)
+    write_output(crosscheck_text(result), args.out)
 
 
 def cmd_train(args) -> None:
@@ -199,9 +229,9 @@ def cmd_demo(args) -> None:
 
     table = run_demo(args.out, epochs=args.epochs, workers=args.workers)
     with pd.option_context("display.width", 200):
-        counts = {c: "{:,}".format for c in ("params", "nz_macs", "mults_executed", "shifts")}
+        counts = {c: "{:,}".format for c in ("params", "nz_macs", "executed_mults", "shifts")}
         print(table.to_string(formatters=counts | {"energy_uj": "{:.2f}".format, "test_top1": "{:.2f}".format}))
-    print(f"\nnz_macs: MACs with zero weights skipped (FLOPs = 2 x MACs); mults_executed: multiplications done when "
+    print(f"\nnz_macs: MACs with zero weights skipped (FLOPs = 2 x MACs); executed_mults: multiplications done when "
           f"zero weights are skipped; energy_uj: per inference on horowitz45 at 8 bits; test_top1 in %; "
           f"* = on the Pareto front.\nwrote {args.out}/results.csv, pareto.png, breakdown.png")
 
@@ -227,17 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
     p.set_defaults(func=cmd_profile)
 
-    p = sub.add_parser("energy", help="price a model's layers on a hardware model")
+    p = sub.add_parser("energy", help="price a model's layers on a hardware model: energy per level and operand, "
+                                      "latency, utilisation")
     add_model_arguments(p)
-    p.add_argument("--hw", default="horowitz45", help="hardware preset name or path to a TOML file")
-    p.add_argument("--weight-bits", type=int, default=8)
-    p.add_argument("--act-bits", type=int, default=8)
-    p.add_argument("--buffer-kib", type=float, default=256.0, help="on-chip buffer capacity in KiB")
-    p.add_argument("--dataflow", choices=["ws", "os"], default="ws")
-    p.add_argument("--no-zero-skipping", action="store_true", help="do the work of zero weights too")
-    p.add_argument("--mac-energy-pj", type=float, help="pJ per 16-bit MAC (for presets normalised to a MAC)")
+    add_pricing_arguments(p)
+    p.add_argument("--levels", action="store_true", help="with csv/json: one row per layer, level and operand "
+                                                         "(reads, writes, energy) instead of one per layer")
     add_output_arguments(p, ("table", "csv", "json"))
     p.set_defaults(func=cmd_energy, backward=False)
+
+    p = sub.add_parser("crosscheck-hw", help="price a model's MAC layers here and in ZigZag (the zigzag extra) on "
+                                             "the same accelerator and mapping YAML; print the ratios")
+    add_model_arguments(p)
+    p.add_argument("--hw", required=True, help="ZigZag accelerator YAML")
+    p.add_argument("--mapping", required=True, help="ZigZag mapping YAML")
+    p.add_argument("--loop-factor-limit", type=int, default=4, help="LOMA's lpf_limit, on both sides (default: 4)")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_crosscheck_hw)
 
     p = sub.add_parser("train", help="train a model (optionally a variant) with checkpoints and resume")
     p.add_argument("model", help="registered model name")

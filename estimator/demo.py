@@ -33,7 +33,7 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     """What the demo prints: one row per point, cheapest first, with Pareto membership."""
     front = set(pareto_front(results, minimize=["energy_uj"], maximize=["test_top1"]).index)
     table = results.assign(pareto=["*" if i in front else "" for i in results.index])
-    columns = ["model", "variant", "params", "nz_macs", "mults_executed", "shifts", "energy_uj", "test_top1", "pareto"]
+    columns = ["model", "variant", "params", "nz_macs", "executed_mults", "shifts", "energy_uj", "test_top1", "pareto"]
     return table[columns].sort_values("energy_uj").reset_index(drop=True)
 
 

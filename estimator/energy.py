@@ -8,39 +8,104 @@ import hwmodels
 from hwmodels import EnergyTable
 
 from .counting import Profile
+from .workload import layer_table
 
 
 def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool = True, **config) -> EnergyTable:
-    """Energy of every layer of ``profile`` on hardware ``hw`` for one or many configurations.
+    """Energy, latency and data movement of every layer of ``profile`` on hardware ``hw``, for one or many
+    configurations.
 
     Args:
-        profile: a :class:`~estimator.counting.Profile` (or its ``layers`` table).
-        hw: a preset name (``hwmodels.available()``), a TOML path, a HardwareModel, or a list of them.
-        per_layer: also build the per-(configuration, layer) table (False: only the summary).
-        **config: pricing parameters (``hwmodels.GRID_DEFAULTS``: weight_bits, act_bits, psum_bits,
-            buffer_kib, dataflow, zero_skipping, pe_rows, pe_cols, number_format, mac_energy_pj); a list
-            sweeps that parameter. Every combination is priced in one vectorised call.
+        profile: a :class:`~estimator.counting.Profile`, or a layer table in the ``hwmodels.layers`` format.
+        hw: a preset name (``hwmodels.available()``), a TOML path, a ZigZag accelerator YAML (with ``mapping=`` a
+            ZigZag mapping YAML), a HardwareModel, or a list of them.
+        per_layer: also build the per-unit and per-level tables (False: only the summary).
+        **config: pricing parameters (``hwmodels.PARAMETERS``: weight_bits, act_bits, psum_bits, output_bits,
+            buffer_kib, pe_rows, pe_cols, dataflow, interlayer, zero_skipping, skip_padding, number_format,
+            mac_energy_pj, clock_mhz, loop_factor_limit); a list sweeps that parameter.
 
     Returns:
-        ``hwmodels.EnergyTable`` with ``layers`` (per configuration x layer, energies in pJ per component)
-        and ``summary`` (per configuration).
+        ``hwmodels.EnergyTable``: ``layers`` (per configuration x unit), ``levels`` (per level and operand),
+        ``summary`` (per configuration) and ``notes`` (the estimates and derived values used).
     """
-    layers = profile.layers if isinstance(profile, Profile) else profile
-    return hwmodels.price(layers, hw=hw, per_layer=per_layer, **config)
+    table = layer_table(profile) if isinstance(profile, Profile) else profile
+    return hwmodels.price(table, hw=hw, per_layer=per_layer, **config)
+
+
+PROFILE_TOTALS = ("macs", "nz_macs", "nz_macs_valid", "mults", "adds", "shifts", "compares", "other_ops")
+"""Profile columns summed into every priced row."""
+
+
+def structural_params(profile: Profile) -> int:
+    """Parameters after masking: all parameters less the weights a mask or pruning removes (BN, biases counted)."""
+    layers = profile.layers
+    return int(layers["params"].sum() - (layers["weight_elems"] - layers["weight_nnz"]).sum())
+
+
+def price_profile(profile: Profile, hardware: dict | None = None) -> pd.DataFrame:
+    """Profile -> price -> one row per hardware configuration: the profile's totals (``PROFILE_TOTALS``,
+    ``params`` after masking) beside the priced summary (``hwmodels.price``) and ``energy_uj``.
+
+    Args:
+        profile: what to price.
+        hardware: pricing parameters (``hwmodels.PARAMETERS`` names, ``hw`` included); a list sweeps that parameter.
+    """
+    summary = energy(profile, per_layer=False, **(hardware or {})).summary.reset_index(drop=True)
+    totals = profile.layers[list(PROFILE_TOTALS)].sum()
+    counts = pd.DataFrame({c: [int(totals[c])] * len(summary) for c in PROFILE_TOTALS})
+    counts["params"] = structural_params(profile)
+    return pd.concat([counts, summary], axis=1).assign(energy_uj=summary["energy_pj"] / 1e6)
+
+
+def weight_storage(profile: Profile, weight_bits: int = 8) -> pd.DataFrame:
+    """Bits of every weighted layer's weights in each storage form (``hwmodels.weight_storage_bits``): dense,
+    unstructured (non-zeros with in-row indices and row pointers), periodic (non-zeros plus the pattern table) and
+    the form pricing uses. Indexed by layer name; ``nnz`` is the non-zero weights."""
+    layers = profile.layers[profile.layers["weight_elems"] > 0]
+    bits = hwmodels.weight_storage_bits(
+        layers["weight_elems"], layers["weight_nnz"], layers["weight_rows"], layers["weight_row_len"],
+        layers["weight_format"], layers["pattern_table_bits"], layers["weight_code_bits"], weight_bits)
+    return pd.DataFrame({"nnz": layers["weight_nnz"], "dense_bits": bits["dense"],
+                         "unstructured_bits": bits["unstructured"], "periodic_bits": bits["periodic"],
+                         "stored_bits": bits["stored"], "form": bits["form"]}, index=layers.index)
+
+
+NOT_LEVELS = {f"{c}_pj" for c in hwmodels.ARITHMETIC} | {f"tier_{t}_pj" for t in hwmodels.TIERS} | {
+    "energy_pj", "memory_pj", "arithmetic_pj"}
+"""Energy columns of a priced table that are not memory levels."""
 
 
 def energy_table_text(table: EnergyTable, config: int = 0) -> str:
-    """Per-layer energy of one configuration as a text table, in nJ, with the total and its breakdown."""
-    rows = table.layers[table.layers["config"] == config].set_index("name")
-    columns = [f"{c}_pj" for c in hwmodels.COMPONENTS] + ["energy_pj"]
-    shown = rows[columns] / 1000.0
-    shown.columns = [c.replace("_pj", "_nj") for c in columns]
-    shown.insert(0, "type", rows["type"].astype(str))
-    shown.insert(1, "weights", rows["weight_storage"].astype(str).where(rows["dram_weight_bits"] > 0, ""))
-    shown.loc["TOTAL"] = ["", ""] + list(shown[shown.columns[2:]].sum())
-    body = shown.to_string(float_format=lambda v: f"{v:,.1f}")
+    """Per-layer energy of one configuration as a text table (nJ per component and per level, cycles), with the
+    total, latency, the breakdown and the estimates behind the numbers."""
+    rows = table.layers[table.layers["config"] == table.summary.index[config]]
     summary = table.summary.iloc[config]
-    settings = ", ".join(f"{k}={summary[k]}" for k in hwmodels.GRID_DEFAULTS if k in summary and pd.notna(summary[k]))
-    shares = ", ".join(f"{c} {100 * summary[c + '_pj'] / summary['energy_pj']:.1f}%" for c in hwmodels.COMPONENTS)
+    levels = [c for c in rows.columns if c.endswith("_pj") and c not in NOT_LEVELS]
+    columns = levels + [f"{c}_pj" for c in hwmodels.ARITHMETIC] + ["energy_pj"]
+    grouped = rows.groupby("name", sort=False)
+    shown = grouped[columns].sum() / 1000.0
+    shown.columns = [c.replace("_pj", "_nj") for c in columns]
+    shown = shown.loc[:, (shown != 0).any()]
+    shown.insert(0, "type", grouped["type"].first())
+    shown["cycles"] = grouped["cycles"].sum()
+    shown["util"] = grouped.apply(lambda g: (g["executed_macs"].sum() / max(g["cycles"].sum(), 1) /
+                                             pe_count(summary)), include_groups=False)
+    total = list(shown[shown.columns[1:-2]].sum()) + [shown["cycles"].sum(), summary["utilization"]]
+    shown.loc["TOTAL"] = [""] + total
+    body = shown.to_string(float_format=lambda v: f"{v:,.2f}")
+    settings = ", ".join(f"{p.name}={summary[p.name]}" for p in hwmodels.PARAMETERS
+                         if p.name in summary and pd.notna(summary[p.name]) and p.name != "mapping")
+    parts = [f"tier_{t}_pj" for t in hwmodels.TIERS] + [f"{c}_pj" for c in hwmodels.ARITHMETIC]
+    shares = ", ".join(f"{c.removeprefix('tier_')[:-3]} {100 * summary[c] / summary['energy_pj']:.1f}%" for c in parts
+                       if summary[c])
+    notes = "\n".join(f"  - {note}" for note in table.notes)
     return (f"{body}\n\nenergy per inference: {summary['energy_pj'] / 1e6:,.3f} uJ "
-            f"({summary['energy_mac16']:,.0f} x a 16-bit MAC) [{settings}]\nbreakdown: {shares}")
+            f"({summary['energy_mac16']:,.0f} x a 16-bit MAC); latency {summary['latency_cycles']:,.0f} cycles = "
+            f"{summary['latency_s'] * 1e3:,.3f} ms at {summary['clock_mhz']:g} MHz; utilization "
+            f"{100 * summary['utilization']:.1f}%; EDP {summary['edp_pj_s']:.3g} pJ s\n"
+            f"[{settings}]\nbreakdown: {shares}\n"
+            f"util: executed MACs / (PEs x cycles). Estimates and derived values used:\n{notes}")
+
+
+def pe_count(summary: pd.Series) -> int:
+    return int(summary["pe_rows"]) * int(summary["pe_cols"])

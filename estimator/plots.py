@@ -103,13 +103,18 @@ def label_offsets(data: pd.DataFrame, x: str, y: str, log_x: bool) -> list[tuple
     return offsets
 
 
+def column_of(component: str) -> str:
+    """The priced table's column of a breakdown component (memory tiers are ``tier_<tier>_pj``)."""
+    return f"tier_{component}_pj" if component in ("dram", "sram", "rf") else f"{component}_pj"
+
+
 def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title: str | None = None,
                    unit: str = "nJ", top: int | None = 30) -> Figure:
     """Per-layer energy as bars stacked by component, from a priced layer table of one configuration
     (``EnergyTable.layers`` filtered to one ``config``). Layers without energy are left out; ``top`` keeps the
     most expensive layers in network order."""
     scale = {"pJ": 1.0, "nJ": 1e3, "uJ": 1e6}[unit]
-    components = [c for c in COMPONENT_COLOURS if f"{c}_pj" in layers.columns]
+    components = [c for c in COMPONENT_COLOURS if column_of(c) in layers.columns]
     data = layers[layers["energy_pj"] > 0]
     if top and len(data) > top:
         data = data.loc[data["energy_pj"].nlargest(top).index.sort_values()]
@@ -119,7 +124,7 @@ def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title
         bottom = np.zeros(len(data))
         positions = np.arange(len(data))
         for component in components:
-            values = data[f"{component}_pj"].to_numpy() / scale
+            values = data[column_of(component)].to_numpy() / scale
             if values.sum() > 0:
                 ax.bar(positions, values, 0.75, bottom=bottom, color=COMPONENT_COLOURS[component], label=component,
                        edgecolor="white", linewidth=0.3)

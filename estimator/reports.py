@@ -11,7 +11,7 @@ from torch import nn
 
 from .counting import profile
 from .data import load_dataset
-from .energy import energy
+from .energy import energy, price_profile, structural_params
 from .models import create, entry
 from .train import FINETUNE_LR, TrainConfig, evaluate, load_run_model, train_or_resume
 from .variants import PAPER_VARIANTS, apply_variant, approximate
@@ -34,11 +34,6 @@ def unit_weight_model(name: str) -> nn.Module:
     return model
 
 
-def structural_params(layers: pd.DataFrame) -> int:
-    """Parameters after masking: all parameters less the weights a mask removes (BN and biases counted)."""
-    return int(layers["params"].sum() - (layers["weight_elems"] - layers["weight_nnz"]).sum())
-
-
 def conv_weights(layers: pd.DataFrame) -> int:
     """Non-zero convolution weights."""
     return int(layers.loc[layers["type"].str.startswith("Conv"), "weight_nnz"].sum())
@@ -51,7 +46,7 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) 
     Analytical: shapes and masks only (weights are set to 1 before masking, so only masks make zeros).
 
     Energy uses the model's default input, weights and activations of each width in ``bits``, the periodic
-    storage format for periodic layers, and the remaining pricing defaults of ``hwmodels.GRID_DEFAULTS``.
+    storage format for periodic layers, and the remaining pricing defaults of ``hwmodels.DEFAULTS``.
     """
     rows = []
     for name in models:
@@ -59,12 +54,12 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) 
         shape = entry(name).input_shape
         dense = None
         for variant in variants:
-            layers = profile(apply_variant(base, variant), input_shape=shape).layers
-            row = {"model": name, "variant": variant, "params": structural_params(layers),
-                   "conv_weights": conv_weights(layers), "macs": int(layers["nz_macs"].sum())}
+            prof = profile(apply_variant(base, variant), input_shape=shape)
+            row = {"model": name, "variant": variant, "params": structural_params(prof),
+                   "conv_weights": conv_weights(prof.layers), "macs": int(prof.layers["nz_macs"].sum())}
             for b in bits:
-                summary = energy(layers, hw, weight_bits=b, act_bits=b).summary
-                row[f"energy_uj_{b}bit"] = summary.loc[0, "energy_pj"] / 1e6
+                priced = price_profile(prof, {"hw": hw, "weight_bits": b, "act_bits": b})
+                row[f"energy_uj_{b}bit"] = priced.loc[0, "energy_uj"]
             if variant == "dense":
                 dense = row
             rows.append(row)
@@ -84,8 +79,8 @@ def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int
     for level in ("float",) + tuple(levels):
         variant = model if level == "float" else approximate(model, level)
         prof = profile(variant, input_shape=input_shape)
-        priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.set_index("name")
-        layers = prof.layers.assign(energy_uj=priced["energy_pj"].reindex(prof.layers.index).to_numpy() / 1e6)
+        priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.groupby("name", sort=False)["energy_pj"].sum()
+        layers = prof.layers.assign(energy_uj=priced.reindex(prof.layers.index, fill_value=0.0).to_numpy() / 1e6)
         columns = ["mults", "adds", "shifts", "compares", "other_ops", "energy_uj"]
         if per_layer:
             frame = layers[["type"] + columns].reset_index()

@@ -24,18 +24,15 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from .counting import Profile, profile
-from .energy import energy
+from .energy import price_profile
 from .models import create, entry
-from .reports import structural_params, unit_weight_model
+from .reports import unit_weight_model
 from .train import atomic_write_text
 from .variants import DYADIC_PREFIX, apply_variant
-
-SUMMARY_COLUMNS = ("macs", "nz_macs", "mults", "adds", "shifts", "compares", "other_ops")
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class Point:
 @dataclass
 class SweepSpec:
     """A whole sweep: models x variants, plus baseline models (dense), and the hardware grid
-    (``hwmodels.GRID_DEFAULTS`` keys; lists sweep)."""
+    (``hwmodels.DEFAULTS`` keys; lists sweep)."""
 
     models: Sequence[str]
     variants: Sequence[str] = ("dense",)
@@ -127,21 +124,13 @@ def analytical_model(point: Point) -> torch.nn.Module:
     return apply_variant(unit_weight_model(point.model), point.variant, inplace=True)
 
 
-def price_point(point: Point, layers: pd.DataFrame, hardware: dict) -> pd.DataFrame:
+def price_point(point: Point, prof: Profile, hardware: dict) -> pd.DataFrame:
     """Price a point's profile over the hardware grid: one row per configuration."""
-    summary = energy(layers, per_layer=False, **hardware).summary
-    summary.insert(0, "variant", point.variant)
-    summary.insert(0, "model", point.model)
-    summary.insert(0, "point", point.key)
-    totals = layers[list(SUMMARY_COLUMNS)].sum()
-    for column in SUMMARY_COLUMNS:
-        summary[column] = int(totals[column])
-    mac_layers = layers[layers["arithmetic"] != "shift_add"]
-    skipped = int((mac_layers["macs"] - mac_layers["nz_macs"]).sum())
-    summary["mults_executed"] = np.where(summary["zero_skipping"], int(totals["mults"]) - skipped, int(totals["mults"]))
-    summary["params"] = structural_params(layers)
-    summary["energy_uj"] = summary["energy_pj"] / 1e6
-    return summary
+    rows = price_profile(prof, hardware)
+    rows.insert(0, "variant", point.variant)
+    rows.insert(0, "model", point.model)
+    rows.insert(0, "point", point.key)
+    return rows
 
 
 class Profiler:
@@ -152,14 +141,14 @@ class Profiler:
     def __init__(self):
         self.by_model: dict[str, Profile] = {}
 
-    def layers(self, point: Point, model: torch.nn.Module) -> pd.DataFrame:
+    def profile(self, point: Point, model: torch.nn.Module) -> Profile:
         shape = entry(point.model).input_shape
         if point.is_dyadic:
-            return profile(model, input_shape=shape).layers
+            return profile(model, input_shape=shape)
         if point.model not in self.by_model:
             self.by_model[point.model] = profile(model, input_shape=shape)
-            return self.by_model[point.model].layers
-        return self.by_model[point.model].reweigh(model).layers
+            return self.by_model[point.model]
+        return self.by_model[point.model].reweigh(model)
 
 
 def train_point(point: Point) -> dict:
@@ -244,7 +233,7 @@ def sweep(spec: SweepSpec, out: str | Path | None = None, executor: Executor | N
     profiler = Profiler()
 
     def record(point: Point, accuracy: dict | None, model: torch.nn.Module) -> None:
-        rows = price_point(point, profiler.layers(point, model), spec.hardware)
+        rows = price_point(point, profiler.profile(point, model), spec.hardware)
         rows.insert(3, "data", point.data or "")
         rows.insert(4, "seed", point.seed)
         for key, value in (accuracy or {}).items():

@@ -3,13 +3,13 @@ sources, or ZigZag's own YAML), a mapping-aware data-movement model, and vectori
 Never imports torch."""
 
 from .layers import COUNT_KINDS, SCHEMA, LayerTableError, validate
-from .model import ACTIONS, OPERANDS, Array, ComputeEnergy, HardwareFileError, HardwareModel, Level, load
+from .model import ACTIONS, OPERANDS, Array, ComputeEnergy, HardwareFileError, HardwareModel, Level, Port, load
 from .movement import weight_storage_bits
 from .parameters import DEFAULTS, PARAMETERS, Parameter
-from .pricing import COMPONENTS, GRID_DEFAULTS, TIERS, EnergyTable, configuration_grid, price
+from .pricing import ARITHMETIC, TIERS, EnergyTable, configuration_grid, price
 from .registry import available, get, resolve
 
-__all__ = ["ACTIONS", "COMPONENTS", "COUNT_KINDS", "DEFAULTS", "GRID_DEFAULTS", "OPERANDS", "PARAMETERS", "SCHEMA",
-           "TIERS", "Array", "ComputeEnergy", "EnergyTable", "HardwareFileError", "HardwareModel", "LayerTableError",
-           "Level", "Parameter", "available", "configuration_grid", "get", "load", "price", "resolve", "validate",
+__all__ = ["ACTIONS", "ARITHMETIC", "COUNT_KINDS", "DEFAULTS", "OPERANDS", "PARAMETERS", "SCHEMA", "TIERS", "Array",
+           "ComputeEnergy", "EnergyTable", "HardwareFileError", "HardwareModel", "LayerTableError", "Level",
+           "Parameter", "Port", "available", "configuration_grid", "get", "load", "price", "resolve", "validate",
            "weight_storage_bits"]

@@ -9,6 +9,7 @@ of a step (forward, backward, update). A layer with several distinct nests has s
 from __future__ import annotations
 
 import difflib
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,8 @@ SCHEMA: tuple[Column, ...] = (
 """Every column of the layer table, in order."""
 
 COLUMNS = {c.name: c for c in SCHEMA}
+Unit = namedtuple("Unit", [c.name for c in SCHEMA])
+"""One row of a validated layer table, as plain Python values."""
 KIND_DTYPES = {"int": np.int64, "float": np.float64, "bool": bool, "str": object}
 
 
@@ -89,28 +92,46 @@ def fail(message: str) -> None:
     raise LayerTableError(f"layer table: {message}")
 
 
-def check_column(column: Column, values: pd.Series, names: pd.Series) -> pd.Series:
-    """``values`` converted to the column's type, or a one-line error naming the column and the first bad row."""
+def plain(value):
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_column(column: Column, values: pd.Series, names: pd.Series) -> np.ndarray:
+    """``values`` converted to the column's type (missing cells take the column's default), or a one-line error
+    naming the column and the first bad row."""
+    array = values.to_numpy()
+    missing = pd.isna(array) if array.dtype.kind in "fO" else np.zeros(len(array), dtype=bool)
+    if column.kind != "str" and array.dtype == object:
+        missing |= np.array([isinstance(v, str) and not v.strip() for v in array])  # an empty cell (CSV)
+    if column.default is not ... and missing.any():
+        numeric_fill = column.kind in ("int", "float") and array.dtype.kind == "f"
+        array = np.where(missing, column.default, array if numeric_fill else array.astype(object))
     if column.kind == "str":
-        values = values.fillna("").astype(str)
+        array = np.array(["" if v is None or v != v else str(v) for v in array], dtype=object) if (
+            array.dtype != object or not all(isinstance(v, str) for v in array)) else array
         if column.allowed:
-            bad = ~values.isin(column.allowed)
+            bad = ~np.isin(array, column.allowed)
             if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                fail(f"column '{column.name}' has value {values.iloc[row]!r} in row '{names.iloc[row]}'; expected "
+                row = int(np.flatnonzero(bad)[0])
+                fail(f"column '{column.name}' has value {plain(array[row])!r} in row '{names.iloc[row]}'; expected "
                      f"one of {', '.join(repr(v) for v in column.allowed)}")
-        return values
+        return array
     if column.kind == "bool":
-        if values.dtype != bool and not values.isin([0, 1, True, False]).all():
+        if array.dtype == object:  # text from a file
+            array = np.array([{"true": True, "false": False}.get(v.strip().lower(), v) if isinstance(v, str) else v
+                              for v in array], dtype=object)
+        if array.dtype != bool and not np.isin(array, [0, 1, True, False]).all():
             fail(f"column '{column.name}' must be true or false")
-        return values.astype(bool)
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() | ~np.isfinite(numeric.astype(float))
-    if not bad.any():
-        bad = numeric < 0
+        return array.astype(bool)
+    numeric = array if array.dtype.kind in "iuf" else pd.to_numeric(pd.Series(array), errors="coerce").to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numeric.astype(np.float64))
+        if not bad.any():
+            bad = numeric < 0
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        fail(f"column '{column.name}' has {values.iloc[row]!r} in row '{names.iloc[row]}'; expected a non-negative "
+        row = int(np.flatnonzero(bad)[0])
+        fail(f"column '{column.name}' has {plain(array[row])!r} in row '{names.iloc[row]}'; expected a non-negative "
              f"number ({column.unit})")
     return numeric.astype(KIND_DTYPES[column.kind])
 
@@ -134,7 +155,7 @@ def validate(table: pd.DataFrame) -> pd.DataFrame:
     data = {}
     for column in SCHEMA:
         if column.name in frame.columns:
-            data[column.name] = check_column(column, frame[column.name], names).to_numpy()
+            data[column.name] = check_column(column, frame[column.name], names)
         elif column.default is ...:
             fail(f"column '{column.name}' is missing ({column.description})")
         else:
@@ -151,3 +172,8 @@ def validate(table: pd.DataFrame) -> pd.DataFrame:
         fail(f"column 'macs' of row '{names.iloc[row]}' is {result['macs'].iloc[row]}, not the product of its loop "
              f"bounds {int(product[row])}")
     return result
+
+
+def units(table: pd.DataFrame) -> list:
+    """The rows of a validated table as :data:`Unit` tuples (plain Python values; fast to build and to hash)."""
+    return [Unit._make(row) for row in zip(*(table[c.name].to_numpy().tolist() for c in SCHEMA), strict=True)]

@@ -17,9 +17,10 @@ same hardware description:
   written into m and read out of m+1 for weights and inputs; for outputs read out of m and written into m+1, plus
   the partial sums coming back while output-irrelevant loops remain above. A transfer of b bits is
   ``ceil(b / min_bits) * min_bits / word_bits`` accesses of the level's word, per instance of the level. The
-  innermost level of a weight or input is read once per run of output... of loops irrelevant to it (a stationary
-  operand costs one read per residency, not one per MAC); partial sums are read and written at the innermost output
-  level every cycle. Energy = accesses x energy per access, per direction.
+  innermost level of a weight or input is read once per run of its innermost loops irrelevant to it (a stationary
+  operand costs one read per residency, not one per MAC); the innermost output level is written every cycle, with
+  partial sums (read back) while an output-irrelevant loop remains above it, and a final value otherwise.
+  Energy = accesses x energy per access, per direction.
 * **Search.** Every term depends only on the *set* S of loops below a boundary, never on their order, so the
   energy-optimal order is a shortest path over the subsets of the temporal loops (a dynamic programme over 2^n
   states with n <= 8): exactly the optimum of ZigZag's loop-order search over the same loops, in one vectorised pass
@@ -46,6 +47,7 @@ DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 IRRELEVANT, RELEVANT, WINDOW_Y, WINDOW_X = 0, 1, 2, 3
 
 
+@functools.cache
 def relevance(kind: str, role: str, transposed: bool) -> dict[str, tuple[int, ...]]:
     """For each memory operand (W, I, O), how each loop dimension B, K, C, G, OY, OX, FY, FX indexes it:
     irrelevant, relevant, or through a sliding window over rows (OY with FY) or columns (OX with FX).
@@ -106,8 +108,9 @@ class Nest:
         return size
 
 
+@functools.lru_cache(maxsize=4096)
 def nest_of(row) -> Nest:
-    """The :class:`Nest` of a layer-table row (a multiply-accumulate unit)."""
+    """The :class:`Nest` of a layer-table row (a multiply-accumulate unit; rows are hashable tuples)."""
     return Nest(tuple(int(getattr(row, d)) for d in LOOP_DIMS), (int(row.SY), int(row.SX)), (int(row.DY), int(row.DX)),
                 tuple(relevance(row.kind, row.role, bool(row.transposed)).items()))
 
@@ -122,20 +125,24 @@ def window_span(outputs, taps, stride: int, dilation: int):
 
 def spatial_unrolling(nest: Nest, hw: HardwareModel, precision: dict[str, float]) -> np.ndarray:
     """Unrolling of every spatial loop (``hw.array.loops``): each takes ``min(its cap, the PEs its array dimension
-    has left, what is left of its loop)``, limited by the bandwidth of the inner memories broadcasting along its
-    dimension (``bandwidth // precision`` elements of an operand the loop is relevant to)."""
+    has left, what is left of its loop)``, limited, as ZigZag does, by the bandwidth of the innermost memories
+    (those below no other level) broadcasting along its dimension: ``bandwidth // precision`` elements of each of
+    their operands the loop is relevant to, through the port reading inputs out to the array or writing outputs
+    in from it."""
+    inner = [lv for lv in hw.levels if all(hw.hierarchy(op)[0] is lv for op in lv.operands)]
     left = list(nest.bounds)
     unrolled = []
     for j, (dim, size) in enumerate(zip(hw.array.dims, hw.array.sizes, strict=True)):
         room = size
         for loop, cap in hw.array.unroll[j]:
             limit = min(cap, room, left[DIM[loop]])
-            for role in ROLES:
-                if nest.relevance[role][DIM[loop]] == IRRELEVANT:
+            for level in inner:
+                if dim not in level.served_dims:
                     continue
-                for level in hw.hierarchy(role)[:-1]:
-                    if dim in level.served_dims:
-                        limit = min(limit, max(int(level.bandwidth_bits // precision[role]), 1))
+                for role in level.operands:
+                    if nest.relevance[role][DIM[loop]] != IRRELEVANT:
+                        port = level.port(role, "fl" if role == "O" else "tl")
+                        limit = min(limit, max(int(port.bandwidth_bits // precision[role]), 1))
             unrolled.append(limit)
             room //= limit
             left[DIM[loop]] = math.ceil(left[DIM[loop]] / limit)
@@ -240,9 +247,10 @@ def cached_layout(nest: Nest, array, levels, unrolled: tuple[int, ...], limit: i
         chain = hw.hierarchy(role)
         levels[role] = chain
         codes = np.array(nest.relevance[role])
-        # a spatial loop of array dimension d sits just above the outermost level of the operand not serving d
-        arch = np.array([1 + max((m for m, lv in enumerate(chain) if hw.array.dims[j] not in lv.served_dims),
-                                 default=-1) for j, _ in spatial_loops])
+        # a spatial loop of array dimension d sits just below the innermost level of the operand serving d (that
+        # level broadcasts along d), or above the whole hierarchy if none does (ZigZag's mapping per memory level)
+        arch = np.array([min((m for m, lv in enumerate(chain) if hw.array.dims[j] in lv.served_dims),
+                             default=len(chain)) for j, _ in spatial_loops])
         below = np.ones((len(chain) + 2, len(LOOP_DIMS)))  # row a: spatial loops at arch levels < a
         for a in range(len(chain) + 2):
             for i, (_, loop) in enumerate(spatial_loops):
@@ -281,6 +289,9 @@ class Widths:
     psum: np.ndarray
     final: np.ndarray
     work: np.ndarray
+
+    def subset(self, index: np.ndarray) -> Widths:
+        return Widths(*(np.asarray(getattr(self, f))[index] for f in WIDTH_FIELDS))
 
     def precision(self, role: str, top: bool) -> np.ndarray:
         if role == "W":
@@ -342,8 +353,7 @@ def innermost(lay: Layout, role: str, stationary: np.ndarray, widths: Widths) ->
     level = lay.levels[role][0]
     top = len(lay.levels[role]) == 1
     if role == "O":
-        partial = output_partial(lay, -1, np.int64(0)) if lay.irrelevant["O"].any() else bool(
-            lay.spatial_irrelevant["O"][0])
+        partial = output_partial(lay, 0, np.int64(0))
         bits = np.where(partial, widths.psum, widths.final)
         writes = words(lay.fanout[role][0] * bits, level) * lay.total * lay.instances[role][1] * widths.work
         return np.where(partial, writes, 0.0)[:, None], writes[:, None]
@@ -373,12 +383,19 @@ class Choice:
     bounds: dict[str, np.ndarray]
     stationary: dict[str, np.ndarray]
     order: np.ndarray
-    feasible: np.ndarray
 
 
 def search(lay: Layout, widths: Widths, energies: Energies, capacity: dict[str, np.ndarray],
-           dropped: dict[str, np.ndarray]) -> Choice:
+           dropped: dict[str, np.ndarray]) -> tuple[Choice, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The energy-optimal loop order for every configuration: a shortest path over subsets of the temporal loops.
+
+    Configurations whose every level fits the same tiles and that share word widths and policies have the same
+    graph; the path is found once per such pattern, with the per-access energies of its first configuration
+    (NB: within a pattern, configurations differ only in those energies, e.g. of a resized buffer).
+
+    Returns:
+        The choice of each pattern, the first configuration of each pattern, each configuration's pattern, and per
+        operand the levels (K, levels) too small for its spatial tile (they stream it through).
 
     Args:
         lay: the nest's layout.
@@ -387,61 +404,162 @@ def search(lay: Layout, widths: Widths, energies: Energies, capacity: dict[str, 
         dropped: per operand, (K,) bool: its transfers to and from the top level are free (kept on chip between
             layers); only ``I`` and ``O`` use it.
     """
+    k = len(widths.act)
+    first, inverse = (np.zeros(1, dtype=np.int64),) * 2 if k == 1 else patterns(lay, widths, capacity, dropped)
+    g = len(first)
+    streamed = {}
+    base = {}
+    for role in ROLES:  # weights and inputs: one precision per level
+        chain = lay.levels[role]
+        streamed[role] = np.empty((k, len(chain)), dtype=bool)
+        if role == "O":
+            continue
+        fit = np.empty((g, len(chain), lay.states), dtype=bool)
+        for m in range(len(chain)):
+            bits = widths.precision(role, m == len(chain) - 1)
+            fit[:, m] = lay.elements[role][m][None, :] * bits[first, None] <= capacity[role][first, m:m + 1] + 1e-9
+            streamed[role][:, m] = ~(lay.elements[role][m][0] * bits <= capacity[role][:, m] + 1e-9)
+        fit[:, :, 0] = True  # a level too small for the spatial tile streams it through (approximation)
+        base[role] = fit
+    # outputs: a level holds partial sums (wider) while an output-irrelevant loop is not yet below it, which
+    # depends on where the level below ends (ZigZag's allocator decides the width before filling a level). Each
+    # scenario j assumes the irrelevant loops are complete first within level j's tile: levels up to j hold partial
+    # sums, levels above final outputs; paths breaking the assumption are excluded, and the cheapest scenario wins.
+    chain = lay.levels["O"]
+    scenarios = [-1] if not lay.irrelevant["O"].any() else list(range(len(chain)))
+    o_fits = np.empty((len(scenarios), g, len(chain), lay.states), dtype=bool)
+    for m in range(len(chain)):
+        spatial = bool(lay.spatial_irrelevant["O"][m + 1])
+        for i, j in enumerate(scenarios):
+            bits = widths.psum if m <= j or spatial else widths.final
+            o_fits[i, :, m] = lay.elements["O"][m][None, :] * bits[first, None] <= capacity["O"][first, m:m + 1] + 1e-9
+        innermost_bits = widths.psum if scenarios[-1] >= 0 or lay.spatial_irrelevant["O"][1] else widths.final
+        streamed["O"][:, m] = ~(lay.elements["O"][m][0] * innermost_bits <= capacity["O"][:, m] + 1e-9)
+    o_fits[:, :, :, 0] = True
+    # a scenario is possible only where its level can hold the smallest tile holding all the irrelevant loops
+    ir_state = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
+    graphs = [(i, row) for i, j in enumerate(scenarios) for row in range(g) if j < 0 or o_fits[i, row, j, ir_state]]
+    scenario, row = (np.array(v, dtype=np.int64) for v in zip(*graphs, strict=True))
+    repeat = first[row]
+    stacked = {r: base[r][row] for r in ("W", "I")} | {"O": o_fits[scenario, row]}
+    last, cost = shortest_paths(lay, widths.subset(repeat), Energies({n: v[repeat] for n, v in energies.read.items()},
+                                                                     {n: v[repeat] for n, v in energies.write.items()}),
+                                stacked, {r: v[repeat] for r, v in dropped.items()},
+                                np.asarray(scenarios)[scenario])
+    pick = np.zeros(g, dtype=np.int64)
+    for index in np.argsort(-cost, kind="stable"):  # the cheapest graph of each pattern is written last
+        pick[row[index]] = index
+    fits = {r: f[pick] for r, f in stacked.items()}
+    return backtrack(lay, last[pick], fits), first, inverse, streamed
+
+
+def patterns(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray],
+             dropped: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The configurations whose levels fit the same tiles and that share word widths and policies (the same search
+    graph but for energies): (first configuration of each pattern, each configuration's pattern)."""
+    masks = np.arange(lay.states)
+    classes = []  # (role, level, states of the class, bits per element (K,)): tiles compared to the capacity alike
+    for role in ROLES:
+        chain = lay.levels[role]
+        for m in range(len(chain)):
+            if role == "O":
+                classes += [(role, m, masks, widths.psum), (role, m, masks, widths.final)]
+            else:
+                classes.append((role, m, masks, widths.precision(role, m == len(chain) - 1)))
+    ranks = np.stack([fitting(lay.elements[r][m][members], bits, capacity[r][:, m]) for r, m, members, bits in classes],
+                     axis=1)
+    key = np.concatenate([ranks.astype(np.float64), np.stack([getattr(widths, f) for f in WIDTH_FIELDS] + [
+        dropped[r] for r in sorted(dropped)], axis=1).astype(np.float64)], axis=1)
+    return distinct_rows(key)
+
+
+def fitting(elements: np.ndarray, bits: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """For each configuration (K,), how many of the tiles ``elements`` fit ``capacity`` bits at ``bits`` per
+    element: two configurations with the same count fit the same tiles."""
+    ordered = np.sort(elements)
+    if not len(ordered):
+        return np.zeros(len(capacity), dtype=np.int64)
+    limit = capacity + 1e-9
+    count = np.searchsorted(ordered, limit / bits, side="right")
+    # the division may round across a tile's size: settle the neighbours with the exact test
+    above = np.minimum(count, len(ordered) - 1)
+    count = count + ((count < len(ordered)) & (ordered[above] * bits <= limit))
+    below = np.maximum(count - 1, 0)
+    return count - ((count > 0) & (ordered[below] * bits > limit))
+
+
+WIDTH_FIELDS = ("weight_chip", "weight_top", "act", "psum", "final", "work")
+HASH_WEIGHTS = np.random.default_rng(20261125).integers(1, 2**63, size=(2, 256), dtype=np.uint64) | np.uint64(1)
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first of each distinct row, row -> its distinct row's number) of a (K, n) array of 8-byte
+    values, through a 64-bit multilinear hash of the rows (faster than sorting the rows); a second, independent
+    hash confirms that rows sharing the first are equal (if ever not, the rows themselves are compared)."""
+    rows = np.ascontiguousarray(rows)
+    words = rows.view(np.uint64).reshape(len(rows), -1)
+    with np.errstate(over="ignore"):
+        hashes = words @ HASH_WEIGHTS[:, :words.shape[1]].T
+    _, first, inverse = np.unique(hashes[:, 0], return_index=True, return_inverse=True)
+    if not np.array_equal(hashes[first[inverse], 1], hashes[:, 1]):
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+def shortest_paths(lay: Layout, widths: Widths, energies: Energies, fits: dict[str, np.ndarray],
+                   dropped: dict[str, np.ndarray], complete_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The last loop added on the cheapest path to every subset, (G, states), and the cost of the cheapest whole
+    order, (G,), for G graphs: the cost of adding a loop is every boundary it closes (the last tile a level holds)
+    and the innermost reads of an operand whose stationary run it ends. ``complete_in``: per graph, the output
+    level whose tile first holds all the output-irrelevant loops (-1: there are none); adding the last of them
+    elsewhere is excluded."""
     n, states = len(lay.loops), lay.states
     configs = len(widths.act)
     masks = np.arange(states)
     grow = masks[:, None] | (1 << np.arange(n))[None, :]  # (states, loops): S with loop x added
     has = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
     step = np.zeros((configs, states, n))
-    fits, final = {}, np.zeros((configs,))
     for role in ROLES:
         chain = lay.levels[role]
-        fit = np.empty((configs, len(chain), states), dtype=bool)
-        for m in range(len(chain)):
-            if role == "O":
-                partial = output_partial(lay, m, masks)
-                bits = np.where(partial, widths.psum[:, None], widths.final[:, None])
-            else:
-                bits = widths.precision(role, m == len(chain) - 1)[:, None]
-            fit[:, m] = lay.elements[role][m][None, :] * bits <= capacity[role][:, m:m + 1] + 1e-9
-        fits[role] = fit
+        fit = fits[role]
         for m in range(len(chain) - 1):
             cost = boundary_energy(boundary(lay, role, m, masks, widths), chain[m], chain[m + 1], energies)
             if role in dropped and m + 1 == len(chain) - 1:
                 cost = np.where(dropped[role][:, None] & (masks == states - 1)[None, :], 0.0, cost)
-            flips = fit[:, m][:, :, None] & ~fit[:, m][:, grow]
-            step += np.where(flips, cost[:, :, None], 0.0)
-            final += np.where(fit[:, m, -1], cost[:, -1], 0.0)
+            closes = fit[:, m][:, :, None] & ~fit[:, m][:, grow]
+            step += np.where(closes, cost[:, :, None], 0.0)
             if m > 0:  # a level that cannot hold what the level below holds: not a valid allocation
                 step += np.where(fit[:, m - 1][:, grow] & ~fit[:, m][:, grow], np.inf, 0.0)
-        if not fit[:, -1, -1].all():
-            final = np.where(fit[:, -1, -1], final, np.inf)
         if role != "O":
             ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant[role]) if ir)
             stationary = (masks & ~ir_bits) == 0  # S is a run of loops irrelevant to the operand
             reads = innermost(lay, role, masks, widths)[0] * energies.read[chain[0].name][:, None]
             ends = stationary[:, None] & ~lay.irrelevant[role][None, :]
             step += np.where(ends[None], reads[:, :, None], 0.0)
-            final += np.where(stationary[-1], reads[:, -1], 0.0)
-    start = np.all([fits[r][:, :, 0].all(axis=1) for r in ROLES], axis=0)
+    ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
+    if ir_bits:
+        completes = ((masks & ir_bits) != ir_bits)[:, None] & ((grow & ir_bits) == ir_bits)  # (states, loops)
+        fit = fits["O"]
+        level = np.clip(complete_in, 0, None)
+        rows = np.arange(configs)
+        holds = fit[rows, level][:, grow]  # (G, states, loops): level j holds the tile completing the loops
+        below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
+        step += np.where(completes[None] & ~(holds & ~below), np.inf, 0.0)
     best = np.full((configs, states), np.inf)
-    best[:, 0] = np.where(start, 0.0, np.inf)
+    best[:, 0] = 0.0
     last = np.zeros((configs, states), dtype=np.int64)
     popcount = has.sum(axis=1)
+    loops = np.arange(n)
     for k in range(1, n + 1):
         targets = masks[popcount == k]
-        candidates = np.full((configs, len(targets), n), np.inf)
-        for x in range(n):
-            inside = has[targets, x]
-            prev = targets[inside] ^ (1 << x)
-            candidates[:, inside, x] = best[:, prev] + step[:, prev, x]
+        prev = targets[:, None] ^ (1 << loops)[None, :]  # (targets, loops): the subset without each loop
+        candidates = np.where(has[targets][None], best[:, prev] + step[:, prev, loops[None, :]], np.inf)
         last[:, targets] = np.argmin(candidates, axis=2)
         best[:, targets] = np.min(candidates, axis=2)
-    feasible = np.isfinite(best[:, -1] + final)
-    return backtrack(lay, last, fits, feasible)
+    return last, best[:, -1]
 
 
-def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray], feasible: np.ndarray) -> Choice:
+def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray]) -> Choice:
     """Loop order, boundaries and stationary runs of the optimal paths."""
     n = len(lay.loops)
     configs = last.shape[0]
@@ -460,11 +578,10 @@ def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray], feasib
     for role in ROLES:
         fit = fits[role]
         levels = fit.shape[1]
-        along = np.stack([fit[rows, m][:, None].repeat(n + 1, 1)[rows[:, None], np.arange(n + 1)[None, :]]
-                          if False else fit[rows[:, None], m, chain] for m in range(levels)], axis=1)
+        along = np.stack([fit[rows[:, None], m, chain] for m in range(levels)], axis=1)
         last_fit = n - np.argmax(along[:, :, ::-1], axis=2)  # index of the last prefix that fits
         bounds[role] = chain[rows[:, None], np.clip(last_fit[:, :-1], 0, n)]
         ir = lay.irrelevant[role][order]  # (configs, loops) in order
         run = np.argmin(np.concatenate([ir, np.zeros((configs, 1), dtype=bool)], axis=1), axis=1)
         stationary[role] = chain[rows, run]
-    return Choice(bounds, stationary, order, feasible)
+    return Choice(bounds, stationary, order)

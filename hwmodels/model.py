@@ -2,11 +2,12 @@
 
 Numbers live in the preset files with their sources; this module only validates and derives. A description has:
 
-* ``[[level]]`` rows, the memory hierarchy: a name, the operands it holds (W weights, I inputs, O outputs and
-  partial sums), its capacity, read and write energies per access of ``word_bits``, the granularity transfers are
-  rounded up to (``min_bits``), its bandwidth in bits per cycle, and the PE-array dimensions one instance serves
-  (none: one instance per PE). Each operand's levels, smallest first, are its hierarchy; the largest (off-chip)
-  level holds everything.
+* ``[[level]]`` rows, the memory hierarchy: a name, the operands it holds (W weights, I inputs, O outputs and partial
+  sums), its capacity, read and write energies per access of ``word_bits``, the granularity transfers are rounded up to
+  (``min_bits``), its ports (a read and a write port of ``bandwidth_bits`` bits per cycle each, or one port shared by
+  reads and writes with ``shared_port``; ZigZag files name their ports), and the PE-array dimensions one instance serves
+  (none: one instance per PE). Each operand's levels, smallest first, are its hierarchy; the largest (off-chip) level
+  holds everything.
 * ``[array]``: the PE array's dimensions and sizes, the loop dimension each unrolls (its native dataflow), and the
   dimensions along which it is systolic.
 * ``[[compute]]`` rows: energy per arithmetic action and number format.
@@ -52,6 +53,11 @@ MAC_SPLIT = {"mult": 0.2 / 0.23, "add": 0.03 / 0.23}
 """Shares of a MAC's energy in its multiply and its add where only a MAC energy is given (Horowitz ISSCC 2014,
 45 nm, 8-bit: multiply 0.2 pJ, add 0.03 pJ)."""
 LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
+RESERVED_LEVEL_NAMES = ACTIONS + ("energy", "memory", "arithmetic")
+"""Names a level may not take: priced tables have ``<level>_pj`` columns beside these."""
+DIRECTIONS = {"fh": "written from the level above", "tl": "read out to the level below (or the array)",
+              "fl": "written from the level below (or the array)", "th": "read out to the level above"}
+"""The four directions of data through a level's ports (ZigZag's names)."""
 
 
 class HardwareFileError(ValueError):
@@ -78,6 +84,30 @@ class ComputeEnergy:
 
 
 @dataclass(frozen=True)
+class Port:
+    """One physical port of a memory level: one access per cycle of up to ``bandwidth_bits`` bits.
+
+    Attributes:
+        name: the port's name.
+        bandwidth_bits: bits per cycle.
+        serves: the (operand, direction) pairs it carries, direction one of :data:`DIRECTIONS`.
+    """
+
+    name: str
+    bandwidth_bits: float
+    serves: frozenset
+
+
+def separate_ports(operands, bandwidth_bits: float, shared: bool) -> tuple[Port, ...]:
+    """A read port and a write port of ``bandwidth_bits`` each, or one port shared by reads and writes."""
+    reads = {(op, d) for op in operands for d in ("tl", "th")}
+    writes = {(op, d) for op in operands for d in ("fh", "fl")}
+    if shared:
+        return (Port("rw", float(bandwidth_bits), frozenset(reads | writes)),)
+    return Port("r", float(bandwidth_bits), frozenset(reads)), Port("w", float(bandwidth_bits), frozenset(writes))
+
+
+@dataclass(frozen=True)
 class Level:
     """One level of the memory hierarchy.
 
@@ -88,8 +118,7 @@ class Level:
         read_energy, write_energy: energy of one read or write access of ``word_bits``, in the model's unit.
         word_bits: bits moved by one access.
         min_bits: transfers are rounded up to a multiple of this many bits (ZigZag's minimum bandwidth).
-        bandwidth_bits: bits per cycle through its read port and through its write port.
-        shared_port: reads and writes share one port (its bandwidth is split between them).
+        ports: its ports; every (operand, direction) it moves is carried by one of them.
         served_dims: PE-array dimensions one instance serves (shares its data along); () means one per PE.
         source: where the numbers come from.
         estimate: the energies are not from the primary source (or were derived).
@@ -104,9 +133,8 @@ class Level:
     write_energy: float
     word_bits: int
     min_bits: int
-    bandwidth_bits: float
+    ports: tuple[Port, ...]
     served_dims: tuple[str, ...] = ()
-    shared_port: bool = False
     source: str = ""
     estimate: bool = False
     write_estimate: bool = False
@@ -115,6 +143,13 @@ class Level:
     @property
     def offchip(self) -> bool:
         return math.isinf(self.size_bits)
+
+    def port(self, operand: str, direction: str) -> Port:
+        """The port carrying ``operand`` in ``direction`` (one of :data:`DIRECTIONS`)."""
+        for port in self.ports:
+            if (operand, direction) in port.serves:
+                return port
+        raise KeyError(f"level {self.name} has no port for operand {operand} direction {direction}")
 
 
 @dataclass(frozen=True)
@@ -327,7 +362,8 @@ def parse_format(text: str) -> tuple[str, int]:
 
 
 class Validator:
-    """Reads typed fields from a parsed table, raising :class:`HardwareFileError` naming file and field."""
+    """Reads typed fields from a parsed file (TOML or YAML), raising :class:`HardwareFileError` naming the file and
+    the field in one line."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -337,14 +373,15 @@ class Validator:
         found = "missing" if got is None else f"got {got!r}"
         raise HardwareFileError(f"{self.path}: {field}: {found}; expected {expected}")
 
-    def get(self, table: dict, key: str, where: str, kind: type | tuple, expected: str, default=...):
-        if key not in table:
+    def get(self, table, key: str, where: str, kind: type | tuple, expected: str, default=...):
+        field = f"{where}.{key}" if where else key
+        if not isinstance(table, dict) or key not in table:
             if default is not ...:
                 return default
-            self.fail(f"{where}.{key}", expected)
+            self.fail(field, expected)
         value = table[key]
         if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-            self.fail(f"{where}.{key}", expected, value)
+            self.fail(field, expected, value)
         return value
 
     def positive(self, table: dict, key: str, where: str, expected: str, default=...) -> float:
@@ -401,7 +438,7 @@ def read_compute(check: Validator, rows: list, where: str = "compute") -> tuple[
 
 
 LEVEL_FIELDS = {"name", "operands", "size_bits", "size_kib", "word_bits", "min_bits", "bandwidth_bits", "served_dims",
-                "shared_port", "source", "estimate", "resizable"}
+                "shared_port", "port", "source", "estimate", "resizable"}
 
 
 def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]) -> Level:
@@ -427,11 +464,18 @@ def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]
         check.fail(f"{at}.served_dims", f"array dimensions among {', '.join(array_dims)}", list(served))
     read = check.energy(row, at, "read_energy")
     write = check.energy(row, at, "write_energy", default=None)
+    if "port" in row:
+        if {"bandwidth_bits", "shared_port"} & set(row):
+            check.fail(at, "either [[level.port]] tables or bandwidth_bits/shared_port", "both")
+        ports = read_ports(check, check.get(row, "port", at, list, "[[level.port]] tables"), at, operands,
+                           {op: op for op in OPERANDS})
+    else:
+        ports = separate_ports(operands, check.positive(row, "bandwidth_bits", at, "a positive number of bits per "
+                                                        "cycle", word),
+                               check.get(row, "shared_port", at, bool, "true or false", False))
     return Level(name=name, operands=frozenset(operands), size_bits=float(size), read_energy=read,
                  write_energy=read if write is None else write, word_bits=word, min_bits=minimum,
-                 bandwidth_bits=float(check.positive(row, "bandwidth_bits", at, "a positive number of bits per cycle",
-                                                     word)),
-                 served_dims=served, shared_port=check.get(row, "shared_port", at, bool, "true or false", False),
+                 ports=ports, served_dims=served,
                  source=check.get(row, "source", at, str, "a citation string"),
                  estimate=check.get(row, "estimate", at, bool, "true or false", False), write_estimate=write is None,
                  resizable=check.get(row, "resizable", at, bool, "true or false", False))
@@ -458,10 +502,51 @@ def read_array(check: Validator, table: dict) -> Array:
                  check.get(table, "source", "array", str, "a citation string", ""))
 
 
+def check_ports(check: Validator, levels, where: str = "level", names: dict[str, str] | None = None) -> None:
+    """Every direction an operand moves through a level has a port: inputs are read out to the level below and,
+    below the top, written from above; outputs are written from below and read back for accumulation and, below
+    the top, read out to and written back from above. ``names``: how the file names the operands."""
+    names = names or {op: op for op in OPERANDS}
+    for i, lv in enumerate(levels):
+        for operand in sorted(lv.operands):
+            top = lv.offchip
+            needed = ("fl", "tl") + (() if top else ("th", "fh")) if operand == "O" else ("tl",) + (
+                () if top else ("fh",))
+            for direction in needed:
+                if not any((operand, direction) in port.serves for port in lv.ports):
+                    field = f"{where}[{i}].port" if where == "level" else f"{where}.{lv.name}.ports"
+                    check.fail(field, f"a port carrying '{names[operand]}, {direction}' ({DIRECTIONS[direction]})")
+
+
+def read_ports(check: Validator, rows, at: str, operands, names: dict[str, str]) -> tuple[Port, ...]:
+    """Ports from a list of tables with a name, a bandwidth in bits per cycle and what they carry
+    (``"OPERAND, direction"`` entries, operands named as in ``names``)."""
+    ports = []
+    spelled = {v: k for k, v in names.items()}
+    for i, row in enumerate(rows):
+        where = f"{at}.port[{i}]"
+        check.check_known(row, where, {"name", "bandwidth_bits", "serves"})
+        serves = set()
+        for j, entry in enumerate(check.get(row, "serves", where, list, "a list of 'OPERAND, direction' entries")):
+            parts = [p.strip() for p in entry.split(",")] if isinstance(entry, str) else []
+            if len(parts) != 2 or spelled.get(parts[0]) not in operands or parts[1] not in DIRECTIONS:
+                check.fail(f"{where}.serves[{j}]", f"'OPERAND, direction' with an operand among "
+                           f"{', '.join(names[o] for o in sorted(operands))} and a direction among "
+                           f"{', '.join(DIRECTIONS)}", entry)
+            serves.add((spelled[parts[0]], parts[1]))
+        ports.append(Port(check.get(row, "name", where, str, "a port name"),
+                          float(check.positive(row, "bandwidth_bits", where, "a positive number of bits per cycle")),
+                          frozenset(serves)))
+    return tuple(ports)
+
+
 def check_hierarchy(check: Validator, levels: tuple[Level, ...], where: str = "level") -> None:
     """Every operand is held somewhere, and its largest level is off-chip (holds any tensor); names are unique."""
     names = [lv.name for lv in levels]
     for name in names:
+        if name in RESERVED_LEVEL_NAMES or name.startswith("tier_"):
+            check.fail(f"{where} (name = '{name}')", "a level name that is not a priced column's "
+                       f"({', '.join(RESERVED_LEVEL_NAMES)}, tier_*)", name)
         if names.count(name) > 1:
             check.fail(f"{where} (name = '{name}')", "unique level names", f"{names.count(name)} levels")
     for operand in OPERANDS:
@@ -501,6 +586,7 @@ def load(path: str | Path) -> HardwareModel:
     levels = tuple(read_level(check, row, f"level[{i}]", array.dims)
                    for i, row in enumerate(check.get(data, "level", "(top level)", list, "[[level]] tables")))
     check_hierarchy(check, levels)
+    check_ports(check, levels)
     table = []
     for i, row in enumerate(check.get(data, "sram_size", "(top level)", list, "[[sram_size]] tables", [])):
         at = f"sram_size[{i}]"

@@ -20,11 +20,8 @@ does not model:
   write their output through the largest on-chip level holding activations, and through DRAM unless the policy
   keeps them on chip.
 
-Cycles: compute takes the temporal iterations (executed MACs / (PEs x spatial utilisation)); each level moves its
-bits through its ports at ``bandwidth_bits`` per cycle per instance. Overlap policy: transfers overlap with compute
-(double buffering), so a unit takes max(compute, every level's transfer cycles), plus the cycles to fill the first
-tiles of the inputs from the top level and to drain the last output tile to it, plus the systolic drain (one cycle
-per PE along each systolic dimension). NB: ZigZag models port conflicts and stalls in more detail.
+Cycles of MAC units follow ZigZag's latency model (:mod:`hwmodels.latency`). A unit without MACs takes the cycles
+its busiest port needs to move its input and output (transfers at full bandwidth, nothing else overlapping).
 """
 
 from __future__ import annotations
@@ -33,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .latency import unit_cycles
 from .mapping import (
     DIM,
     ROLES,
@@ -40,10 +38,10 @@ from .mapping import (
     Nest,
     Widths,
     boundary,
+    distinct_rows,
     innermost,
     layout,
     nest_of,
-    output_partial,
     search,
     spatial_unrolling,
     words,
@@ -51,6 +49,10 @@ from .mapping import (
 from .model import LOOP_DIMS, HardwareModel, Level
 
 DIRECTIONS = ("reads", "writes")
+PORT_OF = {("W", "reads"): "tl", ("W", "writes"): "fh", ("I", "reads"): "tl", ("I", "writes"): "fh",
+           ("O", "reads"): "th", ("O", "writes"): "fl"}
+"""The port direction (:data:`hwmodels.model.DIRECTIONS`) of a read or write of an operand by a unit without
+MACs: inputs and weights arrive from above and go down to the units, outputs arrive from the units and go up."""
 
 
 def weight_storage_bits(elems, nnz, rows, row_len, weight_format, pattern_table_bits, code_bits,
@@ -100,6 +102,7 @@ class Traffic:
         utilization: spatial utilisation of the array, (K,).
         weight_storage: storage form of the weight per configuration (dense, unstructured, periodic or "").
         order: for MAC units, the loop order chosen (innermost first) as text per configuration.
+        notes: approximations made for this unit.
     """
 
     accesses: dict[tuple[str, str, str], np.ndarray]
@@ -108,39 +111,38 @@ class Traffic:
     utilization: np.ndarray
     weight_storage: np.ndarray
     order: np.ndarray
+    notes: list[str]
 
 
-def splits(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray], widths: dict[str, np.ndarray]):
-    """The capacity splits of shared levels to search: proportional only, when every shared level holds its
-    operands' whole tensors (then exact), else proportional and equal."""
+def split_matters(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray],
+                  widths: dict[str, np.ndarray]) -> np.ndarray:
+    """Per configuration, whether some on-chip level holding several operands cannot hold their whole tensors
+    together (then how it is split between them is searched; otherwise giving each the whole level is exact)."""
+    matters = np.zeros(len(config), dtype=bool)
     for level in hw.levels:
         sharing = [r for r in ROLES if r in level.operands]
         if len(sharing) > 1 and not level.offchip:
-            whole = sum(totals[r] * widths[r] for r in sharing)
-            if (whole > config.capacity[level.name]).any():
-                return ("proportional", "equal")
-    return ("proportional",)
+            matters |= sum(totals[r] * widths[r] for r in sharing) > config.capacity[level.name]
+    return matters
 
 
 def shared_capacities(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray],
                       widths: dict[str, np.ndarray], split: str) -> dict[str, np.ndarray]:
-    """Bits each operand may use at each of its levels, (K, levels): a level holding several operands is split
-    between them in proportion to their whole tensors (``split="proportional"``) or equally (``"equal"``)."""
+    """Bits each operand may use at each of its levels, (K, levels). A level holding several operands gives each
+    the whole level when their whole tensors fit together (exact); otherwise it is split in proportion to their
+    whole tensors (``split="proportional"``) or equally (``"equal"``). ``widths`` are the widest bits per element
+    of each operand (partial sums for outputs)."""
     capacity = {}
     for role in ROLES:
-        chain = hw.hierarchy(role)
         columns = []
-        for level in chain:
+        for level in hw.hierarchy(role):
             bits = config.capacity[level.name]
             sharing = [r for r in ROLES if r in level.operands]
             if len(sharing) > 1 and not level.offchip:
-                if split == "equal":
-                    bits = bits / len(sharing)
-                else:
-                    whole = sum(totals[r] * widths[r] for r in sharing)
-                    bits = bits * (totals[role] * widths[role]) / np.maximum(whole, 1e-12)
-                    bits = np.maximum(bits, np.minimum(config.capacity[level.name], totals[role] * widths[role]))
-                    bits = np.where(whole <= config.capacity[level.name], totals[role] * widths[role] + 1e-6, bits)
+                need = {r: totals[r] * widths[r] for r in sharing}
+                whole = sum(need.values())
+                part = bits / len(sharing) if split == "equal" else bits * need[role] / np.maximum(whole, 1e-12)
+                bits = np.where(whole <= bits, bits, part)
             columns.append(bits)
         capacity[role] = np.stack(columns, axis=1)
     return capacity
@@ -166,60 +168,61 @@ def mac_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
     cycles, compute, utilization = np.zeros(k), np.zeros(k), np.zeros(k)
     order = np.empty(k, dtype=object)
+    notes: list[str] = []
     for unrolled, limit, index in spatial_groups(nest, hw, config):
         lay = layout(nest, hw, unrolled, limit)
-        sub = subset(widths, index)
+        sub = widths.subset(index)
         part = config_subset(config, index)
         totals = {r: np.full(len(index), lay.elements[r][-1][-1]) for r in ROLES}
-        bits = {"W": sub.weight_chip, "I": sub.act, "O": sub.final}
+        bits = {"W": sub.weight_chip, "I": sub.act, "O": np.maximum(sub.psum, sub.final)}
         dropped = {r: part.keep_on_chip & fits_on_chip(hw, part, totals) for r in ("I", "O")}
-        best = None
-        for split in splits(hw, part, totals, bits):
-            choice = search(lay, sub, part.energies, shared_capacities(hw, part, totals, bits, split), dropped)
-            moved = count_accesses(lay, choice, sub, dropped)
-            energy = np.where(choice.feasible, sum(
-                v * (part.energies.read if d == "reads" else part.energies.write)[lv] for (lv, _, d), v in
-                moved.items()), np.inf)
-            if best is None:
-                best, best_energy, best_choice = moved, energy, choice
-                continue
-            better = energy < best_energy
-            best = {key: np.where(better, v, best[key]) for key, v in moved.items()}
-            best_energy = np.minimum(energy, best_energy)
-            best_choice = merge(best_choice, choice, better)
-        if not np.isfinite(best_energy).all():
-            raise ValueError(f"layer '{row.name}' cannot be mapped on {hw.name}: a level cannot hold one tile of an "
-                             "operand (check the capacities and the spatial unrolling)")
-        top = hw.hierarchy("W")[-1].name
-        best[(top, "W", "reads")] = best.get((top, "W", "reads"), 0.0) + other_parameter_reads(row, hw, part)
-        for key, value in best.items():
-            accesses.setdefault(key, np.zeros(k))[index] += value
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
-        order[index] = [" ".join(f"{LOOP_DIMS[lay.loops[x][0]]}{lay.loops[x][1]}" for x in path)
-                        for path in best_choice.order]
-        cycles[index] = unit_cycles(hw, lay, best_choice, sub, compute[index])
+        best = evaluate(lay, hw, sub, part, shared_capacities(hw, part, totals, bits, "proportional"), dropped)
+        matters = np.flatnonzero(split_matters(hw, part, totals, bits))
+        if len(matters):  # also try an equal split where the proportional one is not exact; keep the cheaper
+            few = config_subset(part, matters)
+            pick = {r: v[matters] for r, v in totals.items()}, {r: v[matters] for r, v in bits.items()}
+            equal = evaluate(lay, hw, sub.subset(matters), few, shared_capacities(hw, few, *pick, "equal"),
+                             {r: v[matters] for r, v in dropped.items()})
+            better = mapped_energy(equal, few.energies) < mapped_energy(best, part.energies)[matters]
+            chosen = matters[better]
+            for key, value in equal.accesses.items():
+                best.accesses.setdefault(key, np.zeros(len(index)))[chosen] = value[better]
+            for key in set(best.accesses) - set(equal.accesses):
+                best.accesses[key][chosen] = 0.0
+            best.cycles[chosen], best.order[chosen] = equal.cycles[better], equal.order[better]
+            for role in ROLES:
+                best.streamed[role][chosen] = equal.streamed[role][better]
+        for role in ROLES:
+            for m, level in enumerate(lay.levels[role]):
+                if best.streamed[role][:, m].any():
+                    notes.append(f"level {level.name} ({level.size_bits:g} bits) cannot hold one spatial tile of "
+                                 f"operand {role} in some layers or configurations: the tile streams through it "
+                                 "(an approximation)")
+        top = hw.hierarchy("W")[-1].name
+        best.accesses[(top, "W", "reads")] = (best.accesses.get((top, "W", "reads"), 0.0)
+                                              + other_parameter_reads(row, hw, part))
+        for key, value in best.accesses.items():
+            accesses.setdefault(key, np.zeros(k))[index] += value
+        order[index] = best.order
+        cycles[index] = best.cycles
     form = np.broadcast_to(storage["form"], (k,)) if has_weight else np.full(k, "")
-    return Traffic(accesses, cycles, compute, utilization, np.asarray(form), order)
+    return Traffic(accesses, cycles, compute, utilization, np.asarray(form), order, notes)
 
 
 def spatial_groups(nest: Nest, hw: HardwareModel, config: Config):
     """(unrolling, loop factor limit, configuration indices) for each distinct spatial unrolling among the
     configurations (it depends on the word widths through the memories' bandwidth limits)."""
     keys = np.stack([config.weight_bits, config.act_bits, config.psum_bits, config.loop_factor_limit], axis=1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(ROLES, map(float, u[:3]), strict=True)))), int(u[3]))
-            for u in unique]
+    first, inverse = distinct_rows(keys)
+    rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(ROLES, map(float, keys[f, :3]), strict=True)))),
+             int(keys[f, 3])) for f in first]
     groups: dict[tuple, list[np.ndarray]] = {}
     for j, key in enumerate(rows):
         groups.setdefault(key, []).append(np.flatnonzero(inverse.ravel() == j))
     for (unrolled, limit), parts in groups.items():
         yield np.array(unrolled), limit, np.sort(np.concatenate(parts))
-
-
-def subset(widths: Widths, index: np.ndarray) -> Widths:
-    return Widths(*(np.asarray(getattr(widths, f))[index] for f in ("weight_chip", "weight_top", "act", "psum",
-                                                                      "final", "work")))
 
 
 def config_subset(config: Config, index: np.ndarray) -> Config:
@@ -231,13 +234,34 @@ def config_subset(config: Config, index: np.ndarray) -> Config:
                   {n: v[index] for n, v in config.capacity.items()})
 
 
-def merge(a, b, take_b: np.ndarray):
-    """Per configuration, the choice ``b`` where ``take_b`` else ``a``."""
-    from .mapping import Choice
+@dataclass
+class Mapped:
+    """A mapped unit per configuration: accesses per (level, operand, direction), cycles, the loop order as text,
+    and the levels that stream an operand's spatial tile."""
 
-    return Choice({r: np.where(take_b[:, None], b.bounds[r], a.bounds[r]) for r in a.bounds},
-                  {r: np.where(take_b, b.stationary[r], a.stationary[r]) for r in a.stationary},
-                  np.where(take_b[:, None], b.order, a.order), a.feasible | b.feasible)
+    accesses: dict[tuple[str, str, str], np.ndarray]
+    cycles: np.ndarray
+    order: np.ndarray
+    streamed: dict[str, np.ndarray]
+
+
+def evaluate(lay, hw: HardwareModel, widths: Widths, config: Config, capacity: dict[str, np.ndarray],
+             dropped: dict[str, np.ndarray]) -> Mapped:
+    """Search the mapping and count its accesses and cycles once per pattern of configurations (they depend on the
+    mapping and the word widths, not on the energies), then expand to every configuration."""
+    choice, first, inverse, streamed = search(lay, widths, config.energies, capacity, dropped)
+    picked = widths.subset(first)
+    moved = count_accesses(lay, choice, picked, {r: v[first] for r, v in dropped.items()})
+    cycles = unit_cycles(hw, lay, choice, picked, {r: v[first] for r, v in dropped.items()},
+                         {n: v[first] for n, v in config.capacity.items()})
+    text = np.array([" ".join(f"{LOOP_DIMS[lay.loops[x][0]]}{lay.loops[x][1]}" for x in path) for path in choice.order],
+                    dtype=object)
+    return Mapped({key: v[inverse] for key, v in moved.items()}, cycles[inverse], text[inverse], streamed)
+
+
+def mapped_energy(mapped: Mapped, energies: Energies) -> np.ndarray:
+    """Energy of a mapped unit's accesses per configuration, pJ."""
+    return sum(v * (energies.read if d == "reads" else energies.write)[lv] for (lv, _, d), v in mapped.accesses.items())
 
 
 def fits_on_chip(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray]) -> np.ndarray:
@@ -283,108 +307,6 @@ def other_parameter_reads(row, hw: HardwareModel, config: Config) -> np.ndarray:
     return words(row.other_params * config.weight_bits.astype(float), hw.hierarchy("W")[-1])
 
 
-def unit_cycles(hw: HardwareModel, lay, choice, widths: Widths, compute: np.ndarray) -> np.ndarray:
-    """Cycles of a mapped unit, ZigZag's latency model simplified:
-
-    temporal iterations (scaled by the work done) + stalls + the first load + the last write-back + systolic drain.
-    Each boundary of an operand is a transfer link that moves a tile per period (the iterations of the loops below
-    it), taking ceil(bits / bandwidth) cycles on the ports at both ends. A level holding at most half its capacity is
-    double-buffered and may refill during the whole period; otherwise only while its outermost loops irrelevant to
-    the operand run. A link stalls by the excess in every period but the first; stalls on one port add up and the
-    slowest port sets the stall. Before computing, the inputs' first tiles arrive (a periodic link's first period);
-    a link that moves once overlaps with computing as far as its port's spare cycles allow, but never below the
-    innermost tile the array needs first; the outputs' last tiles leave at the end, alike."""
-    k = len(compute)
-    order_sizes = np.array([size for _, size in lay.loops], dtype=np.float64)[choice.order]  # (K, loops) in order
-    ports: dict[tuple[str, str], dict] = {}
-
-    def port(level: Level, direction: str) -> dict:
-        key = (level.name, "rw" if level.shared_port else direction)
-        return ports.setdefault(key, {"busy": np.zeros(k), "stall": np.zeros(k), "first": {"in": np.zeros(k),
-                                      "out": np.zeros(k)}, "once": []})
-
-    for role in ROLES:
-        chain = lay.levels[role]
-        bounds = choice.bounds[role]
-        depth = np.array([[bin(int(b)).count("1") for b in bounds[:, m]] for m in range(len(chain) - 1)]).T
-        first_tile = lay.held[role][0][bounds[:, 0]] * (widths.final if role == "O" else widths.precision(role, False))
-        side = "out" if role == "O" else "in"
-        for m in range(len(chain) - 1):
-            states = bounds[:, m]
-            period = lay.cycles[states]
-            count = lay.total / period
-            tile = lay.held[role][m][states]
-            if role == "O":
-                bits = np.where(output_partial(lay, m + 1, states), widths.psum, widths.final)
-                low_bits, high_bits = tile * bits, tile * lay.fanout[role][m + 1] * bits
-                low_dirs, high_dirs = ("reads",), ("writes",)
-            else:
-                low_bits = tile * widths.precision(role, False)
-                high_bits = tile * lay.fanout[role][m + 1] * widths.precision(role, m + 1 == len(chain) - 1)
-                low_dirs, high_dirs = ("writes",), ("reads",)
-            start = depth[:, m - 1] if m > 0 else np.zeros(k, dtype=np.int64)
-            window = top_irrelevant(lay, role, choice.order, order_sizes, start, depth[:, m])
-            allowed = np.where(low_bits <= 0.5 * chain[m].size_bits, period, period / window)
-            once = count <= 1
-            for level, directions, bits in ((chain[m], low_dirs, low_bits), (chain[m + 1], high_dirs, high_bits)):
-                real = np.ceil(bits / level.bandwidth_bits - 1e-9)
-                for direction in directions:
-                    entry = port(level, direction)
-                    entry["busy"] += np.where(once, 0.0, real * count)
-                    entry["stall"] += np.maximum(real - allowed, 0.0) * np.maximum(count - 1, 0.0)
-                    entry["first"][side] += np.where(once, 0.0, real)
-                    entry["once"].append((side, np.where(once, real, 0.0),
-                                          np.where(once, np.ceil(first_tile / level.bandwidth_bits - 1e-9), 0.0)))
-    stall, load, store = np.zeros(k), np.zeros(k), np.zeros(k)
-    for entry in ports.values():
-        stall = np.maximum(stall, entry["stall"])
-        spare = np.maximum(compute - entry["busy"], 0.0)
-        exposed = {"in": entry["first"]["in"].copy(), "out": entry["first"]["out"].copy()}
-        if entry["once"]:
-            sides = [s for s, _, _ in entry["once"]]
-            totals = np.stack([t for _, t, _ in entry["once"]], axis=1)
-            floors = np.stack([f for _, _, f in entry["once"]], axis=1)
-            reduced = reduce_largest_first(totals, floors, spare)
-            for j, s in enumerate(sides):
-                exposed[s] += reduced[:, j]
-        load, store = np.maximum(load, exposed["in"]), np.maximum(store, exposed["out"])
-    per_dim = np.ones(len(hw.array.dims))
-    for (j, _), u in zip(hw.array.loops, lay.unrolled, strict=True):
-        per_dim[j] *= u
-    systolic = sum(max(int(u) - 1, 0) for d, u in zip(hw.array.dims, per_dim, strict=True) if d in hw.array.systolic)
-    return compute + stall + load + store + systolic
-
-
-def reduce_largest_first(totals: np.ndarray, floors: np.ndarray, budget: np.ndarray) -> np.ndarray:
-    """Transfers (K, n) shortened by up to ``budget`` (K,) cycles in all, largest first, none below its floor
-    (ZigZag's ``reduce_ordered``)."""
-    result = totals.copy()
-    left = budget.copy()
-    rows = np.arange(len(totals))
-    for j in np.argsort(-totals, axis=1, kind="stable").T:
-        cut = np.minimum(np.maximum(result[rows, j] - floors[rows, j], 0.0), left)
-        result[rows, j] -= cut
-        left -= cut
-    return result
-
-
-def top_irrelevant(lay, role: str, order: np.ndarray, sizes: np.ndarray, start: np.ndarray,
-                   stop: np.ndarray) -> np.ndarray:
-    """Per configuration, the product of the outermost run of loops irrelevant to ``role`` among the loops at
-    positions [start, stop) of the order (the loops of one level)."""
-    irrelevant = lay.irrelevant[role][order]  # (K, loops)
-    positions = np.arange(order.shape[1])[None, :]
-    inside = (positions >= start[:, None]) & (positions < stop[:, None])
-    # walk from the outermost loop of the level inwards while irrelevant
-    window = np.ones(len(start))
-    running = np.ones(len(start), dtype=bool)
-    for j in range(order.shape[1] - 1, -1, -1):
-        here = inside[:, j]
-        running = np.where(here, running & irrelevant[:, j], running)
-        window = np.where(here & running, window * sizes[:, j], window)
-    return window
-
-
 def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     """Traffic of a unit without MACs: its input read and output written through the largest on-chip level
     holding activations, and through DRAM unless kept on chip (``fit`` policy and both fit)."""
@@ -406,13 +328,13 @@ def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     accesses[(top_out.name, "O", "writes")] = np.where(kept, 0.0, words(out_bits, top_out))
     if row.other_params:
         accesses[(hw.hierarchy("W")[-1].name, "W", "reads")] = other_parameter_reads(row, hw, config)
-    cycles = np.zeros(k)
-    for level in {hw.level(name) for name, _, _ in accesses}:
-        reads, writes = (sum((v * level.word_bits for (name, _, d), v in accesses.items()
-                              if name == level.name and d == direction), np.zeros(k)) for direction in DIRECTIONS)
-        busy = reads + writes if level.shared_port else np.maximum(reads, writes)
-        cycles = np.maximum(cycles, busy / level.bandwidth_bits)
-    return Traffic(accesses, cycles, np.zeros(k), np.zeros(k), np.full(k, ""), np.full(k, "", dtype=object))
+    busy: dict[tuple[str, str], np.ndarray] = {}
+    for (name, role, direction), value in accesses.items():
+        level = hw.level(name)
+        port = level.port(role, PORT_OF[role, direction])
+        busy[(name, port.name)] = busy.get((name, port.name), 0.0) + value * level.word_bits / port.bandwidth_bits
+    cycles = np.max(np.stack([np.broadcast_to(v, (k,)) for v in busy.values()]), axis=0)
+    return Traffic(accesses, cycles, np.zeros(k), np.zeros(k), np.full(k, ""), np.full(k, "", dtype=object), [])
 
 
 __all__ = ["DIM", "Config", "Traffic", "mac_unit", "plain_unit", "weight_storage_bits"]

@@ -48,7 +48,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("pe_cols", None, int, "PE-array columns (default: the hardware's)"),
     Parameter("dataflow", "native", str, "spatial unrolling: " + "; ".join(f"{k}: {v}" for k, v in DATAFLOWS.items()),
               tuple(DATAFLOWS)),
-    Parameter("interlayer", "dram", str, "activations between layers: " + "; ".join(
+    Parameter("interlayer", "fit", str, "activations between layers: " + "; ".join(
         f"{k}: {v}" for k, v in INTERLAYER.items()), tuple(INTERLAYER)),
     Parameter("zero_skipping", True, bool, "skip multiplications by zero weights (and keep weights compressed)"),
     Parameter("skip_padding", True, bool, "with zero skipping, also skip the taps that fall on zero padding"),

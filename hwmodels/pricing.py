@@ -16,24 +16,28 @@ counts per action. Shift-add units have no MAC-unit work: their adds and shifts 
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .layers import COUNT_KINDS, validate
+from .layers import COUNT_KINDS, units, validate
 from .mapping import Energies, nest_of
 from .model import Array, HardwareModel, unroll_spec
 from .movement import Config, Traffic, mac_unit, plain_unit
-from .parameters import BY_NAME, DATAFLOW_UNROLL, DEFAULTS, PARAMETERS
+from .parameters import BY_NAME, DATAFLOW_UNROLL, PARAMETERS
 from .registry import resolve
 
-TIERS = ("rf", "sram", "dram")
 ACTION_OF = {"mults": "mult", "adds": "add", "shifts": "shift", "compares": "compare", "other_ops": "other"}
-COMPONENTS = TIERS + ("mac",) + tuple(ACTION_OF.values())
-"""Energy components; priced tables have a ``<component>_pj`` column for each and their sum ``energy_pj``."""
-CHUNK = 4096
+ARITHMETIC = ("mac",) + tuple(ACTION_OF.values())
+"""Arithmetic energy components: priced tables have a ``<component>_pj`` column for each, their sum
+``arithmetic_pj``; memory energy is ``<level>_pj`` per level, ``memory_pj`` in all, and ``energy_pj`` the total."""
+TIERS = ("rf", "sram", "dram")
+"""Memory tiers across hardware: ``tier_<tier>_pj`` sums the levels of each (off-chip; shared by the whole array;
+the rest)."""
+CHUNK = 16384
 """Configurations priced together (bounds the mapper's memory)."""
 
 
@@ -201,21 +205,23 @@ def config_arrays(grid: pd.DataFrame, energies: Energies, capacity: dict) -> Con
                   energies=energies, capacity=capacity)
 
 
-def price_units(table: pd.DataFrame, model: HardwareModel, grid: pd.DataFrame) -> tuple[list[Traffic], dict, list]:
+def price_units(rows: list, model: HardwareModel, grid: pd.DataFrame) -> tuple[list[Traffic], dict, list]:
     """Traffic of every unit on one hardware variant for the configurations of ``grid``, and per-action energies."""
     to_pj = unit_conversion(model, grid)
     energies, capacity, notes = level_arrays(model, grid, to_pj)
     actions, action_notes = action_energies(model, grid, to_pj)
     config = config_arrays(grid, energies, capacity)
     traffic, seen = [], {}
-    for row in table.itertuples(index=False):
+    for row in rows:
         key = row[2:]  # every column but name and type: networks repeat units
         if key not in seen:
             seen[key] = mac_unit(row, model, config) if row.kind else plain_unit(row, model, config)
         traffic.append(seen[key])
-    return traffic, actions, notes + action_notes
+    unit_notes = [note for t in seen.values() for note in t.notes]
+    return traffic, actions, notes + action_notes + unit_notes
 
 
+@functools.lru_cache(maxsize=4096)
 def outputs_of(row) -> float:
     """Output elements of a unit's nest (the sums its MACs feed), for the MAC-unit share of its adds."""
     if not row.kind:
@@ -224,7 +230,7 @@ def outputs_of(row) -> float:
     return float(nest.elements("O", np.array(nest.bounds, dtype=float)))
 
 
-def compute_energy(table: pd.DataFrame, traffic: list[Traffic], actions: dict, grid: pd.DataFrame) -> dict:
+def compute_energy(table: pd.DataFrame, unit_rows: list, actions: dict, grid: pd.DataFrame) -> dict:
     """Energy per compute component, (K, units) arrays."""
     zero_skipping = grid["zero_skipping"].to_numpy().astype(bool)[:, None]
     skip_padding = grid["skip_padding"].to_numpy().astype(bool)[:, None]
@@ -233,7 +239,7 @@ def compute_energy(table: pd.DataFrame, traffic: list[Traffic], actions: dict, g
     mac_rows = ((table["kind"] != "") & (table["arithmetic"] != "shift_add")).to_numpy()[None, :]
     executed = np.where(zero_skipping, np.where(skip_padding, rows["nz_macs_valid"], rows["nz_macs"]), rows["macs"])
     executed = np.where(mac_rows, executed, 0.0)
-    outputs = np.array([outputs_of(r) for r in table.itertuples(index=False)])[None, :]
+    outputs = np.array([outputs_of(r) for r in unit_rows])[None, :]
     parts = {"mac": executed * actions["mac"][:, None]}
     standalone = {"mults": np.where(mac_rows, np.maximum(rows["mults"] - rows["macs"], 0.0), rows["mults"]),
                   "adds": np.where(mac_rows, np.maximum(rows["adds"] - (rows["macs"] - outputs), 0.0), rows["adds"])}
@@ -241,6 +247,7 @@ def compute_energy(table: pd.DataFrame, traffic: list[Traffic], actions: dict, g
         counts = standalone.get(kind, rows[kind])
         parts[action] = np.broadcast_to(counts, executed.shape) * actions[action][:, None]
     parts["executed_macs"] = np.broadcast_to(executed, parts["mac"].shape)
+    parts["executed_mults"] = executed + standalone["mults"]
     return parts
 
 
@@ -256,6 +263,7 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
         An :class:`EnergyTable`.
     """
     table = validate(layers)
+    rows = units(table)
     grid = configuration_grid(**params)
     models = grid.attrs.pop("models")
     keys = ["hw", "pe_rows", "pe_cols", "dataflow"]
@@ -266,11 +274,11 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
         notes += [f"{model.name}: {note}" for note in model.estimates()]
         for start in range(0, len(index), CHUNK):
             part = grid.loc[index[start:start + CHUNK]]
-            traffic, actions, chunk_notes = price_units(table, model, part)
+            traffic, actions, chunk_notes = price_units(rows, model, part)
             notes += [f"{model.name}: {note}" for note in chunk_notes]
-            summary, units, levels = assemble(table, model, part, traffic, actions, per_layer)
+            summary, unit_frame, levels = assemble(table, rows, model, part, traffic, actions, per_layer)
             summaries.append(summary)
-            unit_frames.append(units)
+            unit_frames.append(unit_frame)
             level_frames.append(levels)
     summary = pd.concat(summaries).loc[grid.index]
     return EnergyTable(pd.concat(unit_frames, ignore_index=True) if per_layer else pd.DataFrame(), summary,
@@ -283,51 +291,59 @@ def none(value):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def assemble(table: pd.DataFrame, model: HardwareModel, grid: pd.DataFrame, traffic: list[Traffic], actions: dict,
-             per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def assemble(table: pd.DataFrame, rows: list, model: HardwareModel, grid: pd.DataFrame, traffic: list[Traffic],
+             actions: dict, per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The summary, per-unit and per-level tables of one chunk of configurations."""
     k, n = len(grid), len(table)
-    parts = compute_energy(table, traffic, actions, grid)
+    parts = compute_energy(table, rows, actions, grid)
     energies, _, _ = level_arrays(model, grid, unit_conversion(model, grid))
-    level_energy = {lv.name: np.zeros((k, n)) for lv in model.levels}
-    detail: dict[str, list] = {c: [] for c in ("unit", "level", "operand", "reads", "writes")}
+    level_energy = {lv.name: np.zeros((n, k)) for lv in model.levels}  # (units, configurations): row writes
+    level_accesses = {(lv.name, d): np.zeros(k) for lv in model.levels for d in ("reads", "writes")}
+    detail: dict[tuple[int, str, str], dict[str, np.ndarray]] = {}  # (unit, level, operand) -> reads, writes
+    zeros = np.zeros(k)
     for j, t in enumerate(traffic):
         for (level, operand, direction), accesses in t.accesses.items():
             cost = (energies.read if direction == "reads" else energies.write)[level]
-            level_energy[level][:, j] += accesses * cost
+            level_energy[level][j] += accesses * cost
+            level_accesses[level, direction] += accesses
             if per_layer:
-                detail["unit"].append(j)
-                detail["level"].append(level)
-                detail["operand"].append(operand)
-                detail["reads" if direction == "reads" else "writes"].append(accesses)
-                detail["writes" if direction == "reads" else "reads"].append(np.zeros(k))
-    tiers = {t: sum((level_energy[lv.name] for lv in model.levels if tier(model, lv) == t), np.zeros((k, n)))
-             for t in TIERS}
-    components = {**{f"{t}_pj": tiers[t] for t in TIERS}, **{f"{a}_pj": parts[a] for a in ("mac",) + tuple(
-        ACTION_OF.values())}}
-    total = sum(components.values())
+                moved = detail.setdefault((j, level, operand), {"reads": zeros, "writes": zeros})
+                moved[direction] = moved[direction] + accesses
+    level_energy = {name: value.T for name, value in level_energy.items()}
+    tiers = {f"tier_{t}_pj": sum((level_energy[lv.name] for lv in model.levels if tier(model, lv) == t),
+                                 np.zeros((k, n))) for t in TIERS}
+    arithmetic = {f"{a}_pj": parts[a] for a in ARITHMETIC}
+    memory = sum(tiers.values())
+    components = tiers | {"memory_pj": memory} | arithmetic | {"arithmetic_pj": sum(arithmetic.values())}
+    total = memory + components["arithmetic_pj"]
     cycles = np.stack([t.cycles for t in traffic], axis=1)
     spatial = np.stack([t.utilization for t in traffic], axis=1)
     clock_hz = resolved_clock(model, grid) * 1e6
-    summary = grid.copy()
-    summary["mapping"] = summary["mapping"].astype(object)
-    summary["output_bits"] = np.where(summary["output_bits"].isna(), summary["act_bits"], summary["output_bits"])
+    columns = {c: grid[c].to_numpy() for c in grid.columns}
+    columns["mapping"] = columns["mapping"].astype(object)
+    output = columns["output_bits"]
+    columns["output_bits"] = np.array([a if o is None or o != o else o for o, a in zip(output, columns["act_bits"],
+                                                                                        strict=True)])
     own_buffer = model.resizable_level().size_bits / 8192
-    summary["buffer_kib"] = [b if b is not None else own_buffer for b in grid["buffer_kib"]]
-    summary["pe_rows"] = model.array.sizes[0]
-    summary["pe_cols"] = model.array.sizes[1] if len(model.array.sizes) > 1 else 1
-    summary["clock_mhz"] = clock_hz / 1e6
+    columns["buffer_kib"] = np.array([b if b is not None else own_buffer for b in columns["buffer_kib"]], dtype=float)
+    columns["pe_rows"] = np.full(k, model.array.sizes[0])
+    columns["pe_cols"] = np.full(k, model.array.sizes[1] if len(model.array.sizes) > 1 else 1)
+    columns["clock_mhz"] = clock_hz / 1e6
     for name, value in components.items():
-        summary[name] = value.sum(axis=1)
+        columns[name] = value.sum(axis=1)
     for level in model.levels:
-        summary[f"{level.name}_pj"] = level_energy[level.name].sum(axis=1)
-    summary["energy_pj"] = total.sum(axis=1)
-    summary["executed_macs"] = parts["executed_macs"].sum(axis=1)
-    summary["latency_cycles"] = cycles.sum(axis=1)
-    summary["latency_s"] = summary["latency_cycles"] / clock_hz
-    summary["utilization"] = summary["executed_macs"] / np.maximum(summary["latency_cycles"] * model.array.pes, 1e-30)
-    summary["edp_pj_s"] = summary["energy_pj"] * summary["latency_s"]
-    summary["energy_mac16"] = summary["energy_pj"] / (model.mac16() * unit_conversion(model, grid))
+        columns[f"{level.name}_pj"] = level_energy[level.name].sum(axis=1)
+        for direction in ("reads", "writes"):
+            columns[f"{level.name}_{direction}"] = level_accesses[level.name, direction]
+    columns["energy_pj"] = total.sum(axis=1)
+    columns["executed_macs"] = parts["executed_macs"].sum(axis=1)
+    columns["executed_mults"] = parts["executed_mults"].sum(axis=1)
+    columns["latency_cycles"] = cycles.sum(axis=1)
+    columns["latency_s"] = columns["latency_cycles"] / clock_hz
+    columns["utilization"] = columns["executed_macs"] / np.maximum(columns["latency_cycles"] * model.array.pes, 1e-30)
+    columns["edp_pj_s"] = columns["energy_pj"] * columns["latency_s"]
+    columns["energy_mac16"] = columns["energy_pj"] / (model.mac16() * unit_conversion(model, grid))
+    summary = pd.DataFrame(columns, index=grid.index)
     if not per_layer:
         return summary, pd.DataFrame(), pd.DataFrame()
     units = {"config": np.repeat(grid.index.to_numpy(), n), "unit": np.tile(np.arange(n), k)}
@@ -350,29 +366,27 @@ def assemble(table: pd.DataFrame, model: HardwareModel, grid: pd.DataFrame, traf
     return summary, pd.DataFrame(units), level_table(table, grid, detail, energies)
 
 
-def level_table(table: pd.DataFrame, grid: pd.DataFrame, detail: dict[str, list], energies) -> pd.DataFrame:
-    """One row per (configuration, unit, level, operand), reads and writes summed."""
-    if not detail["unit"]:
+def level_table(table: pd.DataFrame, grid: pd.DataFrame, detail: dict[tuple[int, str, str], dict[str, np.ndarray]],
+                energies) -> pd.DataFrame:
+    """One row per (configuration, unit, level, operand): reads and writes (accesses of the level's word) and their
+    energy (pJ)."""
+    if not detail:
         return pd.DataFrame()
-    k, rows = len(grid), len(detail["unit"])
-    frame = pd.DataFrame({"config": np.tile(grid.index.to_numpy(), rows), "unit": np.repeat(detail["unit"], k),
-                          "level": np.repeat(detail["level"], k), "operand": np.repeat(detail["operand"], k),
-                          "reads": np.concatenate(detail["reads"]), "writes": np.concatenate(detail["writes"])})
-    frame = frame.groupby(["config", "unit", "level", "operand"], sort=False, as_index=False)[["reads", "writes"]].sum()
-    position = pd.Series(np.arange(k), index=grid.index)[frame["config"]].to_numpy()
-    read_cost = np.stack([energies.read[lv] for lv in frame["level"].unique()])
-    lookup = {lv: i for i, lv in enumerate(frame["level"].unique())}
-    write_cost = np.stack([energies.write[lv] for lv in lookup])
-    index = frame["level"].map(lookup).to_numpy()
-    frame["energy_pj"] = frame["reads"] * read_cost[index, position] + frame["writes"] * write_cost[index, position]
-    frame.insert(2, "name", table["name"].to_numpy()[frame["unit"].to_numpy()])
-    return frame
+    k = len(grid)
+    keys = list(detail)
+    unit = np.repeat([key[0] for key in keys], k)
+    level = np.repeat([key[1] for key in keys], k)
+    reads = np.concatenate([detail[key]["reads"] for key in keys])
+    writes = np.concatenate([detail[key]["writes"] for key in keys])
+    read_cost = np.concatenate([energies.read[key[1]] for key in keys])
+    write_cost = np.concatenate([energies.write[key[1]] for key in keys])
+    return pd.DataFrame({"config": np.tile(grid.index.to_numpy(), len(keys)), "unit": unit,
+                         "name": table["name"].to_numpy()[unit], "level": level,
+                         "operand": np.repeat([key[2] for key in keys], k), "reads": reads, "writes": writes,
+                         "energy_pj": reads * read_cost + writes * write_cost})
 
 
 def resolved_clock(model: HardwareModel, grid: pd.DataFrame) -> np.ndarray:
     clock = grid["clock_mhz"].to_numpy(dtype=object)
     return np.array([c if c is not None else model.clock_mhz for c in clock], dtype=float)
 
-
-GRID_DEFAULTS = DEFAULTS
-"""Pricing parameters and their defaults (see :data:`hwmodels.parameters.PARAMETERS`)."""

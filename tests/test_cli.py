@@ -78,3 +78,41 @@ def test_console_script_is_installed():
     assert exe, "the estimator console script is not on PATH"
     result = subprocess.run([exe, "models", "resnet*"], capture_output=True, text=True, check=True)
     assert "resnet18_cifar" in result.stdout
+
+
+def test_energy_options_are_generated_from_the_parameter_table():
+    from estimator.cli import build_parser
+    from hwmodels import PARAMETERS
+
+    energy_parser = build_parser()._subparsers._group_actions[0].choices["energy"]
+    options = {a.dest for a in energy_parser._actions}
+    assert {p.name for p in PARAMETERS} <= options
+    assert all(a.default is None for a in energy_parser._actions if a.dest in {p.name for p in PARAMETERS})
+
+
+def test_energy_table_shows_levels_latency_and_estimates(capsys):
+    code, out, _ = run(capsys, "energy", "digits_cnn", "--weight-bits", "4", "--no-zero-skipping",
+                       "--interlayer", "dram", "--dataflow", "os")
+    assert code == 0
+    assert "dram_nj" in out and "rf_w_nj" in out and "cycles" in out and "TOTAL" in out
+    assert "latency" in out and "utilization" in out and "EDP" in out
+    assert "weight_bits=4" in out and "zero_skipping=False" in out and "interlayer=dram" in out
+    assert "Estimates and derived values used" in out and "level dram: write energy taken equal" in out
+
+
+def test_energy_with_zigzag_files_as_csv(capsys, tmp_path):
+    pytest.importorskip("zigzag")
+    from estimator.hwcheck import bundled
+
+    accelerator, mapping = bundled("tpu_like")
+    out_file = tmp_path / "energy.csv"
+    code, _, _ = run(capsys, "energy", "alexnet_imagenet", "--input", "1,3,224,224", "--hw", str(accelerator),
+                     "--mapping", str(mapping), "--format", "csv", "--out", str(out_file))
+    assert code == 0
+    frame = pd.read_csv(out_file)
+    assert {"name", "energy_pj", "cycles", "spatial_utilization", "rf_2B_pj", "dram_pj"} <= set(frame.columns)
+    assert frame.loc[frame["name"] == "features.0", "spatial_utilization"].item() == pytest.approx(3 / 32)
+    code, out, _ = run(capsys, "energy", "digits_cnn", "--hw", str(accelerator), "--mapping", str(mapping),
+                       "--format", "csv", "--levels")
+    levels = pd.read_csv(__import__("io").StringIO(out))
+    assert {"name", "level", "operand", "reads", "writes", "energy_pj"} <= set(levels.columns)

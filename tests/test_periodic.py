@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from estimator import profile
+from estimator.energy import weight_storage
 from estimator.models import create
 from estimator.reports import periodic_complexity_table
 from estimator.train import TrainConfig, train
-from estimator.variants import PeriodicSpec, apply_periodic_sparsity, layer_storage, parse_spec
+from estimator.variants import PeriodicSpec, apply_periodic_sparsity, parse_spec
 from estimator.variants.periodic import PATTERNS, kernel_mask
 
 
@@ -105,15 +106,16 @@ def test_masked_weights_stay_zero_through_sgd_with_momentum_and_weight_decay():
     assert "parametrizations.weight.0.mask" not in model.state_dict()  # regenerated from the rule, not stored
 
 
-def test_layer_storage_periodic_vs_unstructured():
-    conv = apply_periodic_sparsity(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(16, 32, 3)), "PSD1_P8")[1]
-    storage = layer_storage(conv, weight_bits=8)
+def test_weight_storage_periodic_vs_unstructured():
+    model = apply_periodic_sparsity(nn.Sequential(nn.Conv2d(16, 16, 3), nn.Conv2d(16, 32, 3)), "PSD1_P8")
+    storage = weight_storage(profile(model, input_shape=(1, 16, 8, 8)), weight_bits=8).loc["1"]
     # 32 x 16 kernels, density (7 + 9) / 72 = 2/9: 32 * 16 * 9 * 2/9 = 1024 non-zeros
     assert storage["nnz"] == 1024
     assert storage["dense_bits"] == 32 * 16 * 9 * 8
     assert storage["periodic_bits"] == 1024 * 8 + 8 * 9  # + P x 9-bit pattern table
     # 4-bit in-kernel index per non-zero, 513 row pointers of ceil(log2(1026)) = 11 bits
     assert storage["unstructured_bits"] == 1024 * (8 + 4) + 513 * 11
+    assert storage["form"] == "periodic" and storage["stored_bits"] == storage["periodic_bits"]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def test_analytical_sweep_reprices_one_profile_per_variant():
     table = sweep(spec)
     assert len(table) == 2 * 2 * 2
     assert {"model", "variant", "weight_bits", "buffer_kib", "macs", "nz_macs", "mults", "shifts", "params",
-            "dram_bits", "sram_bits", "dram_pj", "energy_uj"} <= set(table.columns)
+            "dram_reads", "sram_writes", "dram_pj", "energy_uj", "latency_s", "utilization"} <= set(table.columns)
     assert "test_top1" not in table  # nothing trained
     direct = energy(profile(apply_variant(create("digits_cnn"), "PS2_P6"), input_shape=(1, 1, 8, 8)),
                     weight_bits=8, buffer_kib=64).summary.loc[0, "energy_pj"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from .dyadic import CandidateSet, DyadicLevel, approximate, parse_level, plan_sigmoid, plan_tanh
-from .periodic import PAPER_VARIANTS, PeriodicSpec, apply_periodic_sparsity, layer_storage, parse_spec
+from .periodic import PAPER_VARIANTS, PeriodicSpec, apply_periodic_sparsity, parse_spec
 
 DYADIC_PREFIX = "dyadic:"
 
@@ -22,5 +22,5 @@ def apply_variant(model: nn.Module, spec: str, *, inplace: bool = False) -> nn.M
 
 
 __all__ = ["PAPER_VARIANTS", "CandidateSet", "DyadicLevel", "PeriodicSpec", "apply_periodic_sparsity",
-           "apply_variant", "approximate", "layer_storage", "parse_level", "parse_spec", "plan_sigmoid",
+           "apply_variant", "approximate", "parse_level", "parse_spec", "plan_sigmoid",
            "plan_tanh"]

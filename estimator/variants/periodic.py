@@ -19,14 +19,9 @@ import itertools
 import re
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-
-import hwmodels
-
-from ..counting.weights import module_values
 
 KERNEL_POSITIONS = 9
 PATTERNS: dict[int, tuple[tuple[int, ...], ...]] = {
@@ -194,15 +189,3 @@ def apply_periodic_sparsity(model: nn.Module, spec: str | PeriodicSpec, *, inpla
             conv.weight.mul_(mask.mask)
         parametrize.register_parametrization(conv, "weight", mask, unsafe=True)  # shape-preserving by construction
     return model
-
-
-def layer_storage(conv: nn.Module, weight_bits: int = 8) -> dict[str, float]:
-    """Storage of one layer's weights in bits: dense, periodic (non-zeros x bits + P x 9-bit pattern table)
-    and unstructured (non-zeros x (bits + index bits) + row pointers), from the data-movement model."""
-    info = module_values(conv).weight
-    row = pd.DataFrame([{"weight_elems": info.numel, "weight_nnz": info.nnz, "weight_rows": info.rows,
-                         "weight_row_len": info.row_len, "weight_format": "periodic",
-                         "pattern_table_bits": info.pattern_table_bits}])
-    bits = hwmodels.weight_storage_bits(row, [[weight_bits]])
-    return {"nnz": info.nnz, "dense_bits": float(bits["dense"][0, 0]), "periodic_bits": float(bits["periodic"][0, 0]),
-            "unstructured_bits": float(bits["unstructured"][0, 0])}

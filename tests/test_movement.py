@@ -1,0 +1,134 @@
+"""The movement, latency and utilisation model on layers small enough to price by hand (arithmetic in comments)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from estimator import energy, profile
+from tests.hardware_files import HANDCHIP
+
+
+@pytest.fixture(scope="module")
+def handchip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hw") / "handchip.toml"
+    path.write_text(HANDCHIP)
+    return str(path)
+
+
+def conv_profile(c_in, c_out, kernel, size, padding=0, zero_fraction=0.0, bias=False):
+    conv = nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=bias)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        conv.weight.view(-1)[:int(zero_fraction * conv.weight.numel())] = 0.0
+    return profile(nn.Sequential(conv), input_shape=(1, c_in, size, size))
+
+
+def accesses(table):
+    return {(r.level, r.operand): (r.reads, r.writes) for r in table.levels.itertuples()}
+
+
+def test_one_conv_priced_by_hand(handchip):
+    # A 1x1 conv, 2 -> 2 channels on a 4x4 input: 16 outputs per channel, 64 MACs; W = 4, I = 32, O = 32 elements.
+    # The 2x2 array unrolls K and C completely, leaving 16 temporal iterations (OY 4 x OX 4), all irrelevant to W.
+    table = energy(conv_profile(2, 2, 1, 4), handchip, interlayer="dram", psum_bits=16)
+    moved = accesses(table)
+    # W is stationary: each PE's register is written once and read once for its 16 MACs (not 16 times):
+    # 4 writes x 0.2 + 4 reads x 0.1 = 1.2 pJ.
+    assert moved["rf_w", "W"] == (4.0, 4.0)
+    # The 4 weights (32 bits) move once DRAM -> SRAM -> registers: 32 / 64 = 0.5 words at each end.
+    assert moved["dram", "W"] == (0.5, 0.0) and moved["sram", "W"] == (0.5, 0.5)
+    # I is read from DRAM once (every layer reads its input from DRAM): 32 x 8 = 256 bits = 4 words, written to the
+    # SRAM (4 writes); each cycle the array takes 2 inputs (C = 2) = 16 bits = 0.25 words, 16 cycles: 4 reads.
+    assert moved["dram", "I"] == (4.0, 0.0) and moved["sram", "I"] == (4.0, 4.0)
+    # O: C is summed inside the array, so each cycle 2 final outputs (16 bits) reach the SRAM: 16 x 0.25 = 4 writes,
+    # never read back (no partial sums); then 256 bits = 4 words go to DRAM: 4 SRAM reads, 4 DRAM writes.
+    assert moved["sram", "O"] == (4.0, 4.0) and moved["dram", "O"] == (0.0, 4.0)
+    row = table.layers.iloc[0]
+    # energies: rf 1.2; SRAM (0.5 + 4 + 4) reads x 6.4 + (0.5 + 4 + 4) writes x 12.8 = 54.4 + 108.8 = 163.2;
+    # DRAM (0.5 + 4) reads x 64 + 4 writes x 128 = 288 + 512 = 800; MAC 64 x (1.0 + 0.5) = 96.
+    assert row["rf_w_pj"] == pytest.approx(1.2) and row["sram_pj"] == pytest.approx(163.2)
+    assert row["dram_pj"] == pytest.approx(800.0) and row["mac_pj"] == pytest.approx(96.0)
+    assert row["energy_pj"] == pytest.approx(1.2 + 163.2 + 800.0 + 96.0)
+    # cycles (ZigZag's latency model): 16 computing; first loading: the weights, 32 bits, take one cycle on each of
+    # the two boundaries (DRAM -> SRAM, SRAM -> register), the input 256 bits = 4 cycles; both inputs share the
+    # SRAM and DRAM ports, so 1 (shared weight boundary) + max(4 (shared input boundary), 1 (half-shared weight
+    # boundary)) = 5; writing the outputs back: 256 bits = 4 cycles; no stalls (every transfer fits its window).
+    assert row["cycles"] == 16 + 5 + 4
+    assert row["spatial_utilization"] == 1.0
+    assert table.summary.loc[0, "latency_s"] == pytest.approx(25 / 100e6)
+    assert table.summary.loc[0, "utilization"] == pytest.approx(64 / (4 * 25))
+
+
+def test_three_input_channels_use_three_of_thirty_two(handchip):
+    # tpu_like: a 32 x 32 array unrolling K x C. A conv with C = 3 and K = 32 unrolls K fully and C by 3 of 32:
+    # 32 x 3 / 1024 = 3/32 of the PEs. MACs = 32 x 3 x 8 x 8 x 9 = 55296 over 576 temporal iterations
+    # (8 x 8 outputs x 9 taps), and 55296 / (1024 x 576) = 0.09375.
+    table = energy(conv_profile(3, 32, 3, 8, padding=1), "tpu_like", interlayer="dram")
+    row = table.layers.iloc[0]
+    assert row["spatial_utilization"] == pytest.approx(3 / 32)
+    assert table.summary.loc[0, "utilization"] <= 3 / 32 + 1e-12
+    # the same layer with 32 input channels fills the array
+    assert energy(conv_profile(32, 32, 3, 8, padding=1), "tpu_like").layers.iloc[0]["spatial_utilization"] == 1.0
+
+
+def test_stationary_weights_are_read_once_per_residency(handchip):
+    # 2 -> 2 channels, 1x1, on a 16 x 16 input: 256 iterations, each weight held by its PE throughout.
+    moved = accesses(energy(conv_profile(2, 2, 1, 16), handchip, interlayer="dram"))
+    assert moved["rf_w", "W"] == (4.0, 4.0)  # 4 weights, one read each, for 1024 MACs
+
+
+def test_fit_policy_keeps_activations_on_chip(handchip):
+    # I (256 bits) and O (256 bits) fit the 8192-bit SRAM together: with "fit" neither goes to DRAM.
+    prof = conv_profile(2, 2, 1, 4)
+    kept = accesses(energy(prof, handchip, interlayer="fit"))
+    assert kept["dram", "I"] == (0.0, 0.0) and kept["dram", "O"] == (0.0, 0.0)
+    assert kept["dram", "W"] == (0.5, 0.0)  # weights still come from DRAM
+    assert kept["sram", "I"] == (4.0, 0.0)  # the input is already in the SRAM: read, never written
+    # a layer too large for the SRAM (I = 16 x 16 x 16 x 8 bits = 32768 > 8192) reads its input from DRAM anyway
+    big = accesses(energy(conv_profile(16, 2, 1, 16), handchip, interlayer="fit"))
+    assert big["dram", "I"][0] > 0
+
+
+def test_zero_skipping_executes_and_moves_only_nonzero_weights(handchip):
+    dense = energy(conv_profile(2, 2, 1, 4), handchip, interlayer="dram").layers.iloc[0]
+    half = conv_profile(2, 2, 1, 4, zero_fraction=0.5)
+    skipped = energy(half, handchip, interlayer="dram").layers.iloc[0]
+    computed = energy(half, handchip, interlayer="dram", zero_skipping=False).layers.iloc[0]
+    # half the weights are zero: 32 of 64 MACs executed at 1.5 pJ
+    assert skipped["executed_macs"] == 32 and skipped["mac_pj"] == pytest.approx(48.0)
+    assert computed["executed_macs"] == 64 and computed["mac_pj"] == pytest.approx(dense["mac_pj"])
+    assert skipped["energy_pj"] < computed["energy_pj"] == pytest.approx(dense["energy_pj"])
+
+
+def test_sparse_weights_are_stored_in_the_smaller_form(handchip):
+    def linear(n_zero):
+        lin = nn.Linear(16, 16, bias=False)
+        with torch.no_grad():
+            lin.weight.fill_(1.0)
+            lin.weight.view(-1)[:n_zero] = 0.0
+        return profile(nn.Sequential(lin), input_shape=(1, 16))
+
+    dense = energy(linear(0), handchip, interlayer="dram")
+    sparse = energy(linear(240), handchip, interlayer="dram")
+    assert dense.layers.iloc[0]["weight_storage"] == "dense"
+    assert sparse.layers.iloc[0]["weight_storage"] == "unstructured"
+    # dense: 256 x 8 = 2048 bits = 32 DRAM words. Unstructured: 16 non-zeros x (8 + 4-bit index) + 17 row
+    # pointers x ceil(log2(18)) = 5 bits = 192 + 85 = 277 bits, rounded up to the 8-bit granularity: 280 / 64.
+    assert accesses(dense)["dram", "W"][0] == pytest.approx(2048 / 64)
+    assert accesses(sparse)["dram", "W"][0] == pytest.approx(280 / 64)
+
+
+def test_units_without_macs_move_their_input_and_output(handchip):
+    # A ReLU on 1 x 2 x 4 x 4 (32 elements, 256 bits each way) with every layer going through DRAM:
+    # DRAM 4 reads + 4 writes, SRAM 4 + 4, 32 compares.
+    table = energy(profile(nn.Sequential(nn.ReLU()), input_shape=(1, 2, 4, 4)), handchip, interlayer="dram")
+    moved = accesses(table)
+    assert moved["dram", "I"] == (4.0, 0.0) and moved["dram", "O"] == (0.0, 4.0)
+    assert moved["sram", "I"] == (4.0, 4.0) and moved["sram", "O"] == (4.0, 4.0)
+    row = table.layers.iloc[0]
+    assert row["compare_pj"] == pytest.approx(32 * 0.5)  # compare = add (derived)
+    # the busiest port: the SRAM's read port sends the input down (4 words) and the output up (4 words), 64 bits a
+    # cycle: 8 cycles (its write port takes the same 8; DRAM's ports 4 each)
+    assert row["cycles"] == 8
