@@ -143,6 +143,11 @@ def validate(table: pd.DataFrame) -> pd.DataFrame:
         LayerTableError: a required column missing, an unknown column (with a did-you-mean), a value of the wrong
             type, negative, or outside its allowed set; the message names the column.
     """
+    return pd.DataFrame(validated_columns(table))
+
+
+def validated_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`validate`'s checks, returning the columns as arrays (in the contract's order)."""
     frame = table.reset_index() if "name" not in table.columns and table.index.name == "name" else table
     unknown = [c for c in frame.columns if c not in COLUMNS]
     for name in unknown:
@@ -151,29 +156,29 @@ def validate(table: pd.DataFrame) -> pd.DataFrame:
             fail(f"unknown column '{name}'; did you mean '{close[0]}'?")
     if "name" not in frame.columns:
         fail("column 'name' is missing; expected one row per layer unit with its layer name")
-    names = frame["name"].astype(str)
+    given = dict(frame.items())
+    names = given["name"].astype(str)
     data = {}
     for column in SCHEMA:
-        if column.name in frame.columns:
-            data[column.name] = check_column(column, frame[column.name], names)
+        if column.name in given:
+            data[column.name] = check_column(column, given[column.name], names)
         elif column.default is ...:
             fail(f"column '{column.name}' is missing ({column.description})")
         else:
             data[column.name] = np.full(len(frame), column.default, dtype=KIND_DTYPES[column.kind])
-    result = pd.DataFrame(data)
-    nests = result["kind"] != ""
-    loops = result[list(LOOP_DIMS)].to_numpy()
-    if (loops[nests.to_numpy()] < 1).any():
+    nests = data["kind"] != ""
+    loops = np.stack([data[d] for d in LOOP_DIMS], axis=1)
+    if (loops[nests] < 1).any():
         fail("a nest row has a loop bound below 1 (columns B, K, C, G, OY, OX, FY, FX)")
     product = np.prod(loops.astype(np.float64), axis=1)
-    mismatch = nests.to_numpy() & (np.abs(product - result["macs"].to_numpy()) > 0.5)
+    mismatch = nests & (np.abs(product - data["macs"]) > 0.5)
     if mismatch.any():
         row = int(np.flatnonzero(mismatch)[0])
-        fail(f"column 'macs' of row '{names.iloc[row]}' is {result['macs'].iloc[row]}, not the product of its loop "
+        fail(f"column 'macs' of row '{names.iloc[row]}' is {data['macs'][row]}, not the product of its loop "
              f"bounds {int(product[row])}")
-    return result
+    return data
 
 
-def units(table: pd.DataFrame) -> list:
-    """The rows of a validated table as :data:`Unit` tuples (plain Python values; fast to build and to hash)."""
-    return [Unit._make(row) for row in zip(*(table[c.name].to_numpy().tolist() for c in SCHEMA), strict=True)]
+def units(columns: dict[str, np.ndarray]) -> list:
+    """The rows of validated columns as :data:`Unit` tuples (plain Python values; fast to build and to hash)."""
+    return [Unit._make(row) for row in zip(*(columns[c.name].tolist() for c in SCHEMA), strict=True)]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .layers import COUNT_KINDS, units, validate
+from .layers import COUNT_KINDS, units, validated_columns
 from .mapping import Energies, nest_of
 from .model import Array, HardwareModel, unroll_spec
 from .movement import Config, Traffic, mac_unit, plain_unit
@@ -230,13 +230,13 @@ def outputs_of(row) -> float:
     return float(nest.elements("O", np.array(nest.bounds, dtype=float)))
 
 
-def compute_energy(table: pd.DataFrame, unit_rows: list, actions: dict, grid: pd.DataFrame) -> dict:
+def compute_energy(table: dict[str, np.ndarray], unit_rows: list, actions: dict, grid: pd.DataFrame) -> dict:
     """Energy per compute component, (K, units) arrays."""
     zero_skipping = grid["zero_skipping"].to_numpy().astype(bool)[:, None]
     skip_padding = grid["skip_padding"].to_numpy().astype(bool)[:, None]
-    rows = {c: table[c].to_numpy(dtype=np.float64)[None, :] for c in
+    rows = {c: table[c].astype(np.float64)[None, :] for c in
             ("macs", "nz_macs", "nz_macs_valid") + COUNT_KINDS}
-    mac_rows = ((table["kind"] != "") & (table["arithmetic"] != "shift_add")).to_numpy()[None, :]
+    mac_rows = ((table["kind"] != "") & (table["arithmetic"] != "shift_add"))[None, :]
     executed = np.where(zero_skipping, np.where(skip_padding, rows["nz_macs_valid"], rows["nz_macs"]), rows["macs"])
     executed = np.where(mac_rows, executed, 0.0)
     outputs = np.array([outputs_of(r) for r in unit_rows])[None, :]
@@ -262,7 +262,7 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
     Returns:
         An :class:`EnergyTable`.
     """
-    table = validate(layers)
+    table = validated_columns(layers)
     rows = units(table)
     grid = configuration_grid(**params)
     models = grid.attrs.pop("models")
@@ -291,10 +291,10 @@ def none(value):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def assemble(table: pd.DataFrame, rows: list, model: HardwareModel, grid: pd.DataFrame, traffic: list[Traffic],
+def assemble(table: dict[str, np.ndarray], rows: list, model: HardwareModel, grid: pd.DataFrame, traffic: list[Traffic],
              actions: dict, per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The summary, per-unit and per-level tables of one chunk of configurations."""
-    k, n = len(grid), len(table)
+    k, n = len(grid), len(rows)
     parts = compute_energy(table, rows, actions, grid)
     energies, _, _ = level_arrays(model, grid, unit_conversion(model, grid))
     level_energy = {lv.name: np.zeros((n, k)) for lv in model.levels}  # (units, configurations): row writes
@@ -348,7 +348,7 @@ def assemble(table: pd.DataFrame, rows: list, model: HardwareModel, grid: pd.Dat
         return summary, pd.DataFrame(), pd.DataFrame()
     units = {"config": np.repeat(grid.index.to_numpy(), n), "unit": np.tile(np.arange(n), k)}
     for column in ("name", "type", "phase", "role"):
-        units[column] = np.tile(table[column].to_numpy(), k)
+        units[column] = np.tile(table[column], k)
     for column in grid.columns:
         if column not in ("mapping",):
             units[column] = np.repeat(summary[column].to_numpy(), n)
@@ -366,8 +366,8 @@ def assemble(table: pd.DataFrame, rows: list, model: HardwareModel, grid: pd.Dat
     return summary, pd.DataFrame(units), level_table(table, grid, detail, energies)
 
 
-def level_table(table: pd.DataFrame, grid: pd.DataFrame, detail: dict[tuple[int, str, str], dict[str, np.ndarray]],
-                energies) -> pd.DataFrame:
+def level_table(table: dict[str, np.ndarray], grid: pd.DataFrame,
+                detail: dict[tuple[int, str, str], dict[str, np.ndarray]], energies) -> pd.DataFrame:
     """One row per (configuration, unit, level, operand): reads and writes (accesses of the level's word) and their
     energy (pJ)."""
     if not detail:
@@ -381,7 +381,7 @@ def level_table(table: pd.DataFrame, grid: pd.DataFrame, detail: dict[tuple[int,
     read_cost = np.concatenate([energies.read[key[1]] for key in keys])
     write_cost = np.concatenate([energies.write[key[1]] for key in keys])
     return pd.DataFrame({"config": np.tile(grid.index.to_numpy(), len(keys)), "unit": unit,
-                         "name": table["name"].to_numpy()[unit], "level": level,
+                         "name": table["name"][unit], "level": level,
                          "operand": np.repeat([key[2] for key in keys], k), "reads": reads, "writes": writes,
                          "energy_pj": reads * read_cost + writes * write_cost})
 
