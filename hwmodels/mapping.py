@@ -518,7 +518,7 @@ def shortest_paths(lay: Layout, widths: Widths, energies: Energies, fits: dict[s
     masks = np.arange(states)
     grow = masks[:, None] | (1 << np.arange(n))[None, :]  # (states, loops): S with loop x added
     has = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-    step = np.zeros((configs, states, n))
+    step = np.zeros((configs, states, n), dtype=np.float32)  # the search only ranks orders; energies are recounted
     for role in ROLES:
         chain = lay.levels[role]
         fit = fits[role]
@@ -527,15 +527,15 @@ def shortest_paths(lay: Layout, widths: Widths, energies: Energies, fits: dict[s
             if role in dropped and m + 1 == len(chain) - 1:
                 cost = np.where(dropped[role][:, None] & (masks == states - 1)[None, :], 0.0, cost)
             closes = fit[:, m][:, :, None] & ~fit[:, m][:, grow]
-            step += np.where(closes, cost[:, :, None], 0.0)
+            step += np.where(closes, cost[:, :, None].astype(np.float32), np.float32(0))
             if m > 0:  # a level that cannot hold what the level below holds: not a valid allocation
-                step += np.where(fit[:, m - 1][:, grow] & ~fit[:, m][:, grow], np.inf, 0.0)
+                step[fit[:, m - 1][:, grow] & ~fit[:, m][:, grow]] = np.inf
         if role != "O":
             ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant[role]) if ir)
             stationary = (masks & ~ir_bits) == 0  # S is a run of loops irrelevant to the operand
             reads = innermost(lay, role, masks, widths)[0] * energies.read[chain[0].name][:, None]
             ends = stationary[:, None] & ~lay.irrelevant[role][None, :]
-            step += np.where(ends[None], reads[:, :, None], 0.0)
+            step += np.where(ends[None], reads[:, :, None].astype(np.float32), np.float32(0))
     ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
     if ir_bits:
         completes = ((masks & ir_bits) != ir_bits)[:, None] & ((grow & ir_bits) == ir_bits)  # (states, loops)
@@ -544,8 +544,8 @@ def shortest_paths(lay: Layout, widths: Widths, energies: Energies, fits: dict[s
         rows = np.arange(configs)
         holds = fit[rows, level][:, grow]  # (G, states, loops): level j holds the tile completing the loops
         below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
-        step += np.where(completes[None] & ~(holds & ~below), np.inf, 0.0)
-    best = np.full((configs, states), np.inf)
+        step[completes[None] & ~(holds & ~below)] = np.inf
+    best = np.full((configs, states), np.inf, dtype=np.float32)
     best[:, 0] = 0.0
     last = np.zeros((configs, states), dtype=np.int64)
     popcount = has.sum(axis=1)
