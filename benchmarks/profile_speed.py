@@ -1,14 +1,23 @@
-"""Time to profile ImageNet-size models: estimator (meta and real inputs) vs fvcore and FlopCounterMode.
+"""Profile speed, each mode beside the alternative that does the same work, interleaved, min of rounds.
 
-Target (issue 2): the meta-input profile takes at most half of fvcore's time on the same model.
-Run: python benchmarks/profile_speed.py [--repeats 5]
+* Meta (shape-only) profile against torch's FlopCounterMode running the same model on meta tensors (a meta copy of
+  the model, made once, outside the timing; the profile's own copy is inside its time). Both count every op of
+  the forward pass without computing it. The profile is timed with its value-aware columns on (the default;
+  weights scanned once per tensor version and cached, so a repeat costs as much as values off) and off.
+* Real-input profile against fvcore's FlopCountAnalysis and FlopCounterMode on the same real input, and against a
+  plain forward pass (torch.no_grad), the floor every real-input counter pays.
+
+Models: ResNet-18, ResNet-50, MobileNetV2, VGG-16, DenseNet-121 at 224 x 224; batch 1 and 32.
+Targets (issue 10): meta profile <= 0.5x FlopCounterMode-on-meta; real profile <= 1.5x a plain forward at
+batch 32; a repeat profile with values on <= 1.2x one with values off.
+Run: python benchmarks/profile_speed.py [--rounds 5] [--models resnet18_imagenet ...] [--batches 1 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
-import statistics
 import time
 
 import torch
@@ -18,56 +27,86 @@ from torch.utils.flop_counter import FlopCounterMode
 from estimator import profile
 from estimator.models import create
 
-
-def best_time(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+MODELS = ("resnet18_imagenet", "resnet50_imagenet", "mobilenetv2_imagenet", "vgg16_imagenet", "densenet121_imagenet")
 
 
-def fvcore_total(model, x) -> int:
+def flopcounter(model, x) -> int:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def fvcore(model, x) -> int:
     analysis = FlopCountAnalysis(model, x)
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     return analysis.total()
 
 
-def flopcounter_total(model, x) -> int:
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+def forward(model, x) -> None:
+    with torch.no_grad():
         model(x)
-    return counter.get_total_flops()
 
 
-def measure(name: str, repeats: int) -> str:
-    """One table line: the four tools' times on model ``name`` and the ratios to the meta profile."""
-    model = create(name).eval()
-    x = torch.randn(1, 3, 224, 224)
-    meta = best_time(lambda: profile(model, input_shape=(1, 3, 224, 224)), repeats)
-    real = best_time(lambda: profile(model, x), repeats)
-    fv = best_time(lambda: fvcore_total(model, x), repeats)
-    fcm = best_time(lambda: flopcounter_total(model, x), repeats)
-    macs = profile(model, input_shape=(1, 3, 224, 224)).total()["macs"]
-    agree = "yes" if 2 * macs == flopcounter_total(model, x) else "NO"
-    return (f"{name:22s} {meta:10.3f} {real:10.3f} {fv:10.3f} {fcm:12.3f} {fv / meta:11.1f}x {fcm / meta:8.1f}x"
-            f"  {agree}")
+def interleaved(jobs: dict, rounds: int) -> dict[str, float]:
+    """Min over ``rounds`` of each job's wall time, the jobs run in turn within every round (after a warm-up)."""
+    for job in jobs.values():
+        job()
+    best = {name: float("inf") for name in jobs}
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def measure(model, meta_model, name: str, batch: int, rounds: int) -> tuple[tuple, tuple]:
+    """One model and batch: (meta row, real row) of minimum times in seconds."""
+    shape = (batch, 3, 224, 224)
+    x, x_meta = torch.randn(shape), torch.randn(shape, device="meta")
+    macs = profile(model, input_shape=shape).total()["macs"]
+    assert 2 * macs == flopcounter(meta_model, x_meta), f"{name}: MACs differ from FlopCounterMode/2"
+    t = interleaved({"values": lambda: profile(model, input_shape=shape),
+                     "shapes": lambda: profile(model, input_shape=shape, values=False),
+                     "fcm_meta": lambda: flopcounter(meta_model, x_meta)}, rounds)
+    meta = (name, batch, t["values"], t["shapes"], t["fcm_meta"])
+    t = interleaved({"profile": lambda: profile(model, x), "fvcore": lambda: fvcore(model, x),
+                     "fcm": lambda: flopcounter(model, x), "forward": lambda: forward(model, x)}, rounds)
+    return meta, (name, batch, t["profile"], t["fvcore"], t["fcm"], t["forward"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     args = parser.parse_args()
-    logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-op "unsupported" notes are not results
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} runs (s)")
-    print(f"{'model':22s} {'est. meta':>10s} {'est. real':>10s} {'fvcore':>10s} {'FlopCounter':>12s}"
-          f" {'fvcore/meta':>12s} {'FCM/meta':>9s}  MACs = FCM/2")
-    for name in ("resnet50_imagenet", "mobilenetv2_imagenet"):
-        print(measure(name, args.repeats))
-    print("target: fvcore/meta >= 2x")
+    logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-op notes are not results
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; min of {args.rounds} interleaved rounds")
+    meta_rows, real_rows = [], []
+    for name in args.models:
+        model = create(name).eval()
+        meta_model = copy.deepcopy(model).to("meta")
+        for batch in args.batches:
+            meta, real = measure(model, meta_model, name, batch, args.rounds)
+            meta_rows.append(meta)
+            real_rows.append(real)
+            print(f"  measured {name} batch {batch}", flush=True)
+    print("\nmeta (shape-only) profile vs FlopCounterMode on a meta copy, seconds")
+    print(f"{'model':22s} {'batch':>5s} {'profile':>9s} {'values off':>10s} {'FCM meta':>9s} {'ratio':>7s} "
+          f"{'repeat/off':>10s}")
+    for name, batch, values, shapes, fcm in meta_rows:
+        print(f"{name:22s} {batch:5d} {values:9.3f} {shapes:10.3f} {fcm:9.3f} {values / fcm:6.2f}x "
+              f"{values / shapes:9.2f}x")
+    print("targets: ratio (profile / FCM on meta) <= 0.50x; repeat with values on / values off <= 1.2x")
+    print("\nreal-input profile vs fvcore, FlopCounterMode and a plain forward pass, seconds")
+    print(f"{'model':22s} {'batch':>5s} {'profile':>9s} {'fvcore':>9s} {'FCM':>9s} {'forward':>9s} "
+          f"{'/fvcore':>8s} {'/FCM':>7s} {'/forward':>9s}")
+    for name, batch, prof, fv, fcm, fwd in real_rows:
+        print(f"{name:22s} {batch:5d} {prof:9.3f} {fv:9.3f} {fcm:9.3f} {fwd:9.3f} {prof / fv:7.2f}x "
+              f"{prof / fcm:6.2f}x {prof / fwd:8.2f}x")
+    print("target: profile / forward <= 1.5x at batch 32")
 
 
 if __name__ == "__main__":

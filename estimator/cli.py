@@ -120,8 +120,9 @@ def cmd_energy(args) -> None:
     from .energy import energy, energy_table_text
 
     model, shape = build_model(args)
+    args.backward = args.training
     result = run_profile_command(model, shape, args)
-    table = energy(result, **pricing_config(args))
+    table = energy(result, optimizer=args.optimizer, **pricing_config(args))
     frame = table.levels if args.levels else table.layers
     if args.format == "csv":
         text = frame.to_csv(index=False)
@@ -157,17 +158,21 @@ def cmd_train(args) -> None:
 def cmd_periodic_table(args) -> None:
     from .reports import periodic_complexity_table
 
-    table = periodic_complexity_table(models=args.models, bits=tuple(args.bits), hw=args.hw)
+    table = periodic_complexity_table(models=args.models, bits=tuple(args.bits), hw=args.hw,
+                                      train_batch=args.train_batch, optimizer=args.optimizer, progress=True)
     if args.format == "csv":
         write_output(table.to_csv(index=False), args.out)
         return
     formats = {"params": "{:,}".format, "conv_weights": "{:,}".format, "macs": "{:,}".format,
                "param_reduction_pct": "{:.1f}%".format, "conv_weight_reduction_pct": "{:.1f}%".format,
-               "mac_ratio": "{:.2f}x".format}
-    formats.update({c: "{:,.1f}".format for c in table.columns if c.startswith("energy_uj")})
+               "mac_ratio": "{:.2f}x".format, "train_ratio": "{:.3f}".format}
+    formats.update({c: "{:,.1f}".format for c in table.columns if "energy_uj" in c})
     text = table.to_string(index=False, formatters=formats)
     write_output(f"{text}\n\nmacs: MACs with zero weights skipped (the paper's FLOPs; FLOPs = 2 x MACs elsewhere). "
-                 f"energy: uJ per inference on {args.hw}, weights and activations at the stated width.", args.out)
+                 f"energy: uJ per inference on {args.hw}, weights and activations at the stated width. "
+                 f"train_energy_uj: one training step of {args.train_batch} images ({args.optimizer}) at "
+                 f"{args.bits[0]} bits, masked weights' gradients and updates skipped (pre-defined); train_ratio: "
+                 "over the dense model's. Estimates: see `estimator energy` for the values used.", args.out)
 
 
 def print_frame(frame, args, note: str) -> None:
@@ -261,10 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "latency, utilisation")
     add_model_arguments(p)
     add_pricing_arguments(p)
+    p.add_argument("--training", action="store_true", help="price one training step (forward, backward and the "
+                                                           "optimizer's update; the batch is the input's first "
+                                                           "dimension) instead of one inference")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="with --training: the update "
+                                                                              "priced (sgd: with momentum)")
     p.add_argument("--levels", action="store_true", help="with csv/json: one row per layer, level and operand "
                                                          "(reads, writes, energy) instead of one per layer")
     add_output_arguments(p, ("table", "csv", "json"))
-    p.set_defaults(func=cmd_energy, backward=False)
+    p.set_defaults(func=cmd_energy)
 
     p = sub.add_parser("crosscheck-hw", help="price a model's MAC layers here and in ZigZag (the zigzag extra) on "
                                              "the same accelerator and mapping YAML; print the ratios")
@@ -300,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"])
     p.add_argument("--bits", nargs="+", type=int, default=[8, 16])
     p.add_argument("--hw", default="horowitz45")
+    p.add_argument("--train-batch", type=int, default=32, help="images per priced training step")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     add_output_arguments(p)
     p.set_defaults(func=cmd_periodic_table)
 

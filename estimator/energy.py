@@ -11,15 +11,18 @@ from .counting import Profile
 from .workload import layer_table
 
 
-def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool = True, **config) -> EnergyTable:
+def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool = True, optimizer: str = "sgd",
+           **config) -> EnergyTable:
     """Energy, latency and data movement of every layer of ``profile`` on hardware ``hw``, for one or many
-    configurations.
+    configurations: one inference, or, for a profile of a training step (``backward=True``), the whole step
+    (forward, input and weight gradients, and the ``optimizer``'s update; see :mod:`estimator.workload`).
 
     Args:
         profile: a :class:`~estimator.counting.Profile`, or a layer table in the ``hwmodels.layers`` format.
         hw: a preset name (``hwmodels.available()``), a TOML path, a ZigZag accelerator YAML (with ``mapping=`` a
             ZigZag mapping YAML), a HardwareModel, or a list of them.
         per_layer: also build the per-unit and per-level tables (False: only the summary).
+        optimizer: ``sgd`` (with momentum) or ``adam``, for a training step.
         **config: pricing parameters (``hwmodels.PARAMETERS``: weight_bits, act_bits, psum_bits, output_bits,
             buffer_kib, pe_rows, pe_cols, dataflow, interlayer, zero_skipping, skip_padding, number_format,
             mac_energy_pj, clock_mhz, loop_factor_limit); a list sweeps that parameter.
@@ -28,7 +31,7 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool 
         ``hwmodels.EnergyTable``: ``layers`` (per configuration x unit), ``levels`` (per level and operand),
         ``summary`` (per configuration) and ``notes`` (the estimates and derived values used).
     """
-    table = layer_table(profile) if isinstance(profile, Profile) else profile
+    table = layer_table(profile, optimizer) if isinstance(profile, Profile) else profile
     return hwmodels.price(table, hw=hw, per_layer=per_layer, **config)
 
 
@@ -42,15 +45,16 @@ def structural_params(profile: Profile) -> int:
     return int(layers["params"].sum() - (layers["weight_elems"] - layers["weight_nnz"]).sum())
 
 
-def price_profile(profile: Profile, hardware: dict | None = None) -> pd.DataFrame:
+def price_profile(profile: Profile, hardware: dict | None = None, optimizer: str = "sgd") -> pd.DataFrame:
     """Profile -> price -> one row per hardware configuration: the profile's totals (``PROFILE_TOTALS``,
     ``params`` after masking) beside the priced summary (``hwmodels.price``) and ``energy_uj``.
 
     Args:
         profile: what to price.
         hardware: pricing parameters (``hwmodels.PARAMETERS`` names, ``hw`` included); a list sweeps that parameter.
+        optimizer: the update priced with a training-step profile.
     """
-    summary = energy(profile, per_layer=False, **(hardware or {})).summary.reset_index(drop=True)
+    summary = energy(profile, per_layer=False, optimizer=optimizer, **(hardware or {})).summary.reset_index(drop=True)
     totals = profile.layers[list(PROFILE_TOTALS)].sum()
     counts = pd.DataFrame({c: [int(totals[c])] * len(summary) for c in PROFILE_TOTALS})
     counts["params"] = structural_params(profile)
@@ -82,7 +86,9 @@ def energy_table_text(table: EnergyTable, config: int = 0) -> str:
     summary = table.summary.iloc[config]
     levels = [c for c in rows.columns if c.endswith("_pj") and c not in NOT_LEVELS]
     columns = levels + [f"{c}_pj" for c in hwmodels.ARITHMETIC] + ["energy_pj"]
-    grouped = rows.groupby("name", sort=False)
+    training = (rows["phase"] != "forward").any()
+    label = rows["name"] + (" [" + rows["phase"] + "]" if training else "")
+    grouped = rows.groupby(label.to_numpy(), sort=False)
     shown = grouped[columns].sum() / 1000.0
     shown.columns = [c.replace("_pj", "_nj") for c in columns]
     shown = shown.loc[:, (shown != 0).any()]
@@ -99,7 +105,11 @@ def energy_table_text(table: EnergyTable, config: int = 0) -> str:
     shares = ", ".join(f"{c.removeprefix('tier_')[:-3]} {100 * summary[c] / summary['energy_pj']:.1f}%" for c in parts
                        if summary[c])
     notes = "\n".join(f"  - {note}" for note in table.notes)
-    return (f"{body}\n\nenergy per inference: {summary['energy_pj'] / 1e6:,.3f} uJ "
+    what = "a training step" if training else "inference"
+    phases = (f"\nof which forward {summary['energy_forward_pj'] / 1e6:,.3f} uJ, backward "
+              f"{summary['energy_backward_pj'] / 1e6:,.3f} uJ, update {summary['energy_update_pj'] / 1e6:,.3f} uJ"
+              if training else "")
+    return (f"{body}\n\nenergy per {what}: {summary['energy_pj'] / 1e6:,.3f} uJ{phases} "
             f"({summary['energy_mac16']:,.0f} x a 16-bit MAC); latency {summary['latency_cycles']:,.0f} cycles = "
             f"{summary['latency_s'] * 1e3:,.3f} ms at {summary['clock_mhz']:g} MHz; utilization "
             f"{100 * summary['utilization']:.1f}%; EDP {summary['edp_pj_s']:.3g} pJ s\n"

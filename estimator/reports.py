@@ -40,36 +40,50 @@ def conv_weights(layers: pd.DataFrame) -> int:
 
 
 def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) + PAPER_VARIANTS,
-                              bits=(8, 16), hw="horowitz45") -> pd.DataFrame:
-    """Parameters, reductions, MACs (zeros skipped, the paper's "FLOPs") and energy per model and variant.
+                              bits=(8, 16), hw="horowitz45", train_batch: int = 32, optimizer: str = "sgd",
+                              progress: bool = False) -> pd.DataFrame:
+    """Parameters, reductions, MACs (zeros skipped, the paper's "FLOPs"), inference energy and the energy of one
+    training step per model and variant.
 
     Analytical: shapes and masks only (weights are set to 1 before masking, so only masks make zeros).
 
-    Energy uses the model's default input, weights and activations of each width in ``bits``, the periodic
-    storage format for periodic layers, and the remaining pricing defaults of ``hwmodels.DEFAULTS``.
+    Inference energy uses the model's default input (batch 1), weights and activations of each width in
+    ``bits``, the periodic storage format for periodic layers, and the remaining pricing defaults of
+    ``hwmodels.DEFAULTS``. The training step (``train_batch`` images, ``optimizer``) is priced at the first width:
+    forward, input and weight gradients, and the update; a periodic pattern is pre-defined, so its masked weights'
+    gradients are neither computed nor stored, nor the weights updated (see :mod:`estimator.workload`).
+    ``train_ratio`` is the variant's training-step energy over the dense model's.
     """
+    from tqdm.auto import tqdm
+
     rows = []
+    jobs = [(name, variant) for name in models for variant in variants]
+    bar = tqdm(total=len(jobs), desc="periodic table", unit="variant", disable=not progress)
     for name in models:
         base = unit_weight_model(name)
         shape = entry(name).input_shape
-        dense = None
         for variant in variants:
-            prof = profile(apply_variant(base, variant), input_shape=shape)
+            model = apply_variant(base, variant)
+            prof = profile(model, input_shape=shape)
             row = {"model": name, "variant": variant, "params": structural_params(prof),
                    "conv_weights": conv_weights(prof.layers), "macs": int(prof.layers["nz_macs"].sum())}
             for b in bits:
                 priced = price_profile(prof, {"hw": hw, "weight_bits": b, "act_bits": b})
                 row[f"energy_uj_{b}bit"] = priced.loc[0, "energy_uj"]
-            if variant == "dense":
-                dense = row
+            step = profile(model, input_shape=(train_batch,) + tuple(shape[1:]), backward=True)
+            row["train_energy_uj"] = price_profile(step, {"hw": hw, "weight_bits": bits[0], "act_bits": bits[0]},
+                                                   optimizer).loc[0, "energy_uj"]
             rows.append(row)
+            bar.update()
+        reference = next((r for r in rows[-len(variants):] if r["variant"] == "dense"), rows[-len(variants)])
         for row in rows[-len(variants):]:
-            reference = dense or rows[-len(variants)]
             row["param_reduction_pct"] = 100 * (1 - row["params"] / reference["params"])
             row["conv_weight_reduction_pct"] = 100 * (1 - row["conv_weights"] / reference["conv_weights"])
             row["mac_ratio"] = reference["macs"] / row["macs"]
+            row["train_ratio"] = row["train_energy_uj"] / reference["train_energy_uj"]
+    bar.close()
     columns = ["model", "variant", "params", "param_reduction_pct", "conv_weights", "conv_weight_reduction_pct",
-               "macs", "mac_ratio"] + [f"energy_uj_{b}bit" for b in bits]
+               "macs", "mac_ratio"] + [f"energy_uj_{b}bit" for b in bits] + ["train_energy_uj", "train_ratio"]
     return pd.DataFrame(rows)[columns]
 
 

@@ -2,7 +2,9 @@
 
 One row is one *workload unit*: a multiply-accumulate loop nest of a layer (a conv, linear or matmul call), or a
 layer's work without multiply-accumulates (normalisation, activation, pooling, an optimiser update), in one phase
-of a step (forward, backward, update). A layer with several distinct nests has several rows of the same ``name``.
+of a step (forward, backward, update). In a backward nest the operands are the gradients: an input gradient reads
+dY (I) and the weight (W) and writes dX (O); a weight gradient reads the saved input X (I) and dY (W) and writes
+dW (O). A layer with several distinct nests has several rows of the same ``name``.
 :func:`validate` checks the columns, their types and their values, and names the column of any fault in one line.
 """
 
@@ -20,7 +22,7 @@ COUNT_KINDS = ("mults", "adds", "shifts", "compares", "other_ops")
 which is the loop nest's own column)."""
 
 PHASES = ("forward", "backward", "update")
-ROLES = ("forward", "grad_input", "grad_weight", "backward", "")
+ROLES = ("forward", "grad_input", "grad_weight", "backward", "update", "")
 KINDS = ("conv", "matmul", "")
 WEIGHT_FORMATS = ("dense", "periodic", "")
 ARITHMETIC = ("mac", "shift_add", "")
@@ -78,6 +80,12 @@ SCHEMA: tuple[Column, ...] = (
     Column("pattern_table_bits", "int", "bits", "bits of a periodic layer's pattern table", 0),
     Column("weight_code_bits", "int", "bits", "bits of a weight's codebook code (0: none)", 0),
     Column("other_params", "int", "elements", "other parameters of the layer (bias, normalisation)", 0),
+    Column("save_output", "bool", "", "a training step keeps the unit's output for the backward pass (it is stored "
+                                     "at the top level whatever the inter-layer policy)", False),
+    Column("saved_elems", "int", "elements", "activations saved in the forward pass that this backward unit reads "
+                                             "back from the top level (a MAC unit: its whole I operand)", 0),
+    Column("param_reads", "int", "elements", "parameters, gradients and optimiser state an update unit reads", 0),
+    Column("param_writes", "int", "elements", "parameters and optimiser state an update unit writes", 0),
     Column("predefined_sparsity", "bool", "", "the zero pattern is fixed before training", False),
 )
 """Every column of the layer table, in order."""

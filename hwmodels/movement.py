@@ -175,7 +175,10 @@ def mac_unit(row, hw: HardwareModel, config: Config) -> Traffic:
         part = config_subset(config, index)
         totals = {r: np.full(len(index), lay.elements[r][-1][-1]) for r in ROLES}
         bits = {"W": sub.weight_chip, "I": sub.act, "O": np.maximum(sub.psum, sub.final)}
-        dropped = {r: part.keep_on_chip & fits_on_chip(hw, part, totals) for r in ("I", "O")}
+        fits = part.keep_on_chip & fits_on_chip(hw, part, totals)
+        # a saved input comes back from the top level; an output kept for the backward pass (or a weight gradient
+        # kept for the update) goes there
+        dropped = {"I": fits & (row.saved_elems == 0), "O": fits & (not row.save_output)}
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
         best = evaluate(lay, hw, sub, part, shared_capacities(hw, part, totals, bits, "proportional"), dropped)
@@ -309,25 +312,47 @@ def other_parameter_reads(row, hw: HardwareModel, config: Config) -> np.ndarray:
 
 def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     """Traffic of a unit without MACs: its input read and output written through the largest on-chip level
-    holding activations, and through DRAM unless kept on chip (``fit`` policy and both fit)."""
+    holding activations, and through the top level unless kept on chip (``fit`` policy and both fit); a saved
+    activation it reads back, and an output kept for the backward pass, always cross the top level. An update
+    unit reads and writes parameters, gradients and optimiser state through the largest on-chip weight level
+    and the top one."""
     k = len(config)
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def add(level: Level, role: str, direction: str, value) -> None:
+        key = (level.name, role, direction)
+        accesses[key] = accesses.get(key, 0.0) + np.broadcast_to(value, (k,)).astype(float)
+
     onchip = [lv for lv in hw.levels if {"I", "O"} & lv.operands and not lv.offchip]
     top_in, top_out = hw.hierarchy("I")[-1], hw.hierarchy("O")[-1]
     in_bits = row.in_elems * config.act_bits.astype(float)
+    saved_bits = row.saved_elems * config.act_bits.astype(float)
     out_bits = row.out_elems * config.output_bits.astype(float)
     kept = np.zeros(k, dtype=bool)
     if onchip:
         level = max(onchip, key=lambda lv: lv.size_bits)
-        kept = config.keep_on_chip & (in_bits + out_bits <= config.capacity[level.name])
-        accesses[(level.name, "I", "writes")] = np.where(kept, 0.0, words(in_bits, level))
-        accesses[(level.name, "I", "reads")] = words(in_bits, level)
-        accesses[(level.name, "O", "writes")] = words(out_bits, level)
-        accesses[(level.name, "O", "reads")] = np.where(kept, 0.0, words(out_bits, level))
-    accesses[(top_in.name, "I", "reads")] = np.where(kept, 0.0, words(in_bits, top_in))
-    accesses[(top_out.name, "O", "writes")] = np.where(kept, 0.0, words(out_bits, top_out))
+        kept = config.keep_on_chip & (in_bits + saved_bits + out_bits <= config.capacity[level.name])
+        add(level, "I", "writes", np.where(kept, 0.0, words(in_bits, level)) + words(saved_bits, level))
+        add(level, "I", "reads", words(in_bits + saved_bits, level))
+        add(level, "O", "writes", words(out_bits, level))
+        add(level, "O", "reads", np.where(kept & (not row.save_output), 0.0, words(out_bits, level)))
+    add(top_in, "I", "reads", np.where(kept, 0.0, words(in_bits, top_in)) + words(saved_bits, top_in))
+    add(top_out, "O", "writes", np.where(kept & (not row.save_output), 0.0, words(out_bits, top_out)))
     if row.other_params:
-        accesses[(hw.hierarchy("W")[-1].name, "W", "reads")] = other_parameter_reads(row, hw, config)
+        add(hw.hierarchy("W")[-1], "W", "reads", other_parameter_reads(row, hw, config))
+    if row.param_reads or row.param_writes:
+        chain = hw.hierarchy("W")
+        weights = [lv for lv in chain if not lv.offchip]
+        bits = {d: n * config.weight_bits.astype(float) for d, n in (("reads", row.param_reads),
+                                                                      ("writes", row.param_writes))}
+        add(chain[-1], "W", "reads", words(bits["reads"], chain[-1]))
+        add(chain[-1], "W", "writes", words(bits["writes"], chain[-1]))
+        if weights:
+            level = max(weights, key=lambda lv: lv.size_bits)
+            add(level, "W", "writes", words(bits["reads"], level))  # in from the top, out to the units
+            add(level, "W", "reads", words(bits["reads"], level))
+            add(level, "W", "writes", words(bits["writes"], level))  # back from the units, up to the top
+            add(level, "W", "reads", words(bits["writes"], level))
     busy: dict[tuple[str, str], np.ndarray] = {}
     for (name, role, direction), value in accesses.items():
         level = hw.level(name)

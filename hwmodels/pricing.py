@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .layers import COUNT_KINDS, units, validated_columns
+from .layers import COUNT_KINDS, PHASES, units, validated_columns
 from .mapping import Energies, nest_of
 from .model import Array, HardwareModel, unroll_spec
 from .movement import Config, Traffic, mac_unit, plain_unit
@@ -336,6 +336,10 @@ def assemble(table: dict[str, np.ndarray], rows: list, model: HardwareModel, gri
         for direction in ("reads", "writes"):
             columns[f"{level.name}_{direction}"] = level_accesses[level.name, direction]
     columns["energy_pj"] = total.sum(axis=1)
+    for phase in PHASES:  # a training step's parts
+        mask = table["phase"] == phase
+        columns[f"energy_{phase}_pj"] = total[:, mask].sum(axis=1)
+        columns[f"cycles_{phase}"] = cycles[:, mask].sum(axis=1)
     columns["executed_macs"] = parts["executed_macs"].sum(axis=1)
     columns["executed_mults"] = parts["executed_mults"].sum(axis=1)
     columns["latency_cycles"] = cycles.sum(axis=1)

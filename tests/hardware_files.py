@@ -55,3 +55,47 @@ read_energy_pj = 64.0
 write_energy_pj = 128.0
 source = "round number"
 """
+
+DRAM_ONLY = """
+[model]
+name = "dramonly"
+clock_mhz = 100
+
+[array]
+dims = ["D1"]
+sizes = [1]
+unroll = ["K"]
+
+[[compute]]
+format = "int8"
+action = "mult"
+energy_pj = 1.0
+source = "round number"
+
+[[compute]]
+format = "int8"
+action = "add"
+energy_pj = 0.0
+source = "round number: additions free, so that only MACs, multiplications and DRAM traffic cost"
+
+[[level]]
+name = "sram"
+operands = ["W", "I", "O"]
+size_kib = 1024
+word_bits = 8
+bandwidth_bits = 64
+served_dims = ["D1"]
+read_energy_pj = 0.0
+source = "free, large enough for every tensor of the test"
+
+[[level]]
+name = "dram"
+operands = ["W", "I", "O"]
+size_bits = inf
+word_bits = 8
+bandwidth_bits = 64
+served_dims = ["D1"]
+read_energy_pj = 1.0
+write_energy_pj = 2.0
+source = "round numbers: 1 pJ per 8-bit read, 2 pJ per 8-bit write"
+"""

@@ -36,7 +36,7 @@ def test_strict_profile_and_macs_agree_with_fvcore_and_flopcountermode(name):
 
 # Published multiply-accumulates at 224x224 (conv + linear), in millions, as users know them.
 PUBLISHED_MMACS = {"resnet50_imagenet": 4089, "resnet18_imagenet": 1814, "mobilenetv2_imagenet": 300,
-                   "vgg16_imagenet": 15470, "alexnet_imagenet": 714}
+                   "vgg16_imagenet": 15470, "alexnet_imagenet": 714, "densenet121_imagenet": 2834}
 
 
 @pytest.mark.parametrize("name,mmacs", PUBLISHED_MMACS.items())

@@ -195,15 +195,19 @@ class LayerTally:
     def backward_nz_macs(self, info: WeightInfo | None) -> int:
         """Backward MACs left when zero weights are skipped in input gradients and the gradients of weights
         masked by a pre-defined pattern are not computed (see :mod:`estimator.counting.weights`)."""
-        total = self.backward["macs"]
-        if info is None:
-            return total
-        for nest, calls in self.nests.items():
-            if nest.role not in ("grad_input", "grad_weight") or weight_elements(nest) != info.numel:
-                continue
-            if nest.role == "grad_input" or info.predefined:
-                total -= calls * (nest.macs - nest.macs // info.numel * info.nnz)
-        return total
+        return self.backward["macs"] - sum(calls * skipped_macs(nest, info) for nest, calls in self.nests.items()
+                                           if nest.role != "forward")
+
+
+def skipped_macs(nest: Nest, info: WeightInfo | None) -> int:
+    """MACs of one call of ``nest`` that zero skipping removes: the products with zero weights (forward and input
+    gradient), and the gradients of weights that a pre-defined pattern masks (weight gradient; a pattern found
+    only after training, e.g. by pruning, is computed dense)."""
+    if info is None or weight_elements(nest) != info.numel:
+        return 0
+    if nest.role in ("forward", "grad_input") or (nest.role == "grad_weight" and info.predefined):
+        return nest.macs - nest.macs // info.numel * info.nnz
+    return 0
 
 
 def weight_elements(nest: Nest) -> int:

@@ -14,10 +14,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
-from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels
+from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels, skipped_macs
 from .clone import clone_model
 from .registry import COUNT_KINDS, Nest
-from .weights import ModuleValues, counted_modules, module_values, own_parameters
+from .weights import ModuleValues, WeightInfo, counted_modules, module_values, own_parameters
 
 BACKWARD_SUFFIX = "_bwd"
 TABLE_COLUMNS = ("type", "params", "nnz_params", "macs", "nz_macs", "mults", "adds", "shifts", "compares",
@@ -83,7 +83,7 @@ class Profile:
 
     @cached_property
     def nests(self) -> pd.DataFrame:
-        return build_nests(self._tallies)
+        return build_nests(self._tallies, {e.name: e.values.weight for e in self._entries if e.values})
 
     def reweigh(self, model: nn.Module) -> Profile:
         """The profile of ``model``, an architecture identical to the profiled one with other weight values
@@ -343,8 +343,9 @@ def row_dimension(nest: Nest) -> str | None:
     return "C" if nest.kind == "matmul" and nest.role == "grad_weight" else "B"
 
 
-def build_nests(tallies: dict[str, LayerTally]) -> pd.DataFrame:
-    """One row per (module, distinct loop nest), with its calls and MACs.
+def build_nests(tallies: dict[str, LayerTally], weights: dict[str, WeightInfo | None]) -> pd.DataFrame:
+    """One row per (module, distinct loop nest), with its calls, MACs and the MACs left when zeros are skipped
+    (``nz_macs``: products with zero weights, and the gradients of weights a pre-defined pattern masks).
 
     Calls of one layer weight's product within a module are merged into one nest over all their rows (B summed):
     the weight is reused across them, and backends differ in how they split them (the CPU reference LSTM
@@ -360,7 +361,9 @@ def build_nests(tallies: dict[str, LayerTally]) -> pd.DataFrame:
     for (name, nest), count in merged.items():
         dimension = row_dimension(nest)
         nest, calls = (replace(nest, **{dimension: count}), 1) if dimension else (nest, count)
+        skipped = skipped_macs(nest, weights.get(name))
         rows.append((name, "forward" if nest.role == "forward" else "backward",
-                     *(getattr(nest, f) for f in NEST_FIELDS), calls, nest.macs * calls))
+                     *(getattr(nest, f) for f in NEST_FIELDS), calls, nest.macs * calls,
+                     (nest.macs - skipped) * calls))
     rows.sort(key=lambda row: (row[0], row[2:]))  # deterministic whatever order the backend issued them in
-    return pd.DataFrame(rows, columns=["name", "phase", *NEST_FIELDS, "calls", "macs"])
+    return pd.DataFrame(rows, columns=["name", "phase", *NEST_FIELDS, "calls", "macs", "nz_macs"])

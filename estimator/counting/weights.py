@@ -177,20 +177,21 @@ def read_values(module: nn.Module, shape: tuple[int, ...]) -> ModuleValues:
 
 
 CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, ModuleValues]] = weakref.WeakKeyDictionary()
-"""Module -> (fingerprint, values) of its last scan."""
+"""Module -> (fingerprint, values) of its last value scan."""
 
 
 def module_values(module: nn.Module, values: bool = True) -> ModuleValues:
-    """The module's :class:`ModuleValues`: scanned when ``values``, else from shapes alone; cached either way."""
-    key = (values, fingerprint(module))
-    cached = CACHE.get(module)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    """The module's :class:`ModuleValues`: scanned when ``values`` (cached per weight tensor and version, so that an
+    unchanged module is scanned once), else from shapes alone (cheap, never cached, never evicting a scan)."""
     shape = weight_shape(module)
     if not values:
         params = [t for t in effective_parameters(module, skip=("weight",)) if isinstance(t, torch.Tensor)]
-        result = ModuleValues(shape_info(module, shape) if shape else None, sum(int(t.numel()) for t in params))
-    elif shape is None:
+        return ModuleValues(shape_info(module, shape) if shape else None, sum(int(t.numel()) for t in params))
+    key = fingerprint(module)
+    cached = CACHE.get(module)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if shape is None:
         with torch.no_grad():
             params = effective_parameters(module)
             result = ModuleValues(None, sum(int(t.numel()) if t.device.type == "meta" else int(torch.count_nonzero(t))

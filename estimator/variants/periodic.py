@@ -150,7 +150,11 @@ class PeriodicMask(nn.Module):
         weight_format: ``"periodic"`` for PS/PSD (positions follow the rule), ``"dense"`` for pSC (pricing then
             picks the smaller of dense and unstructured storage).
         pattern_table_bits: P x 9 bits for PS/PSD, 0 otherwise.
+        predefined_sparsity: True: the zero pattern is fixed before training, so a training step neither computes
+            nor stores the gradients of masked weights (nor updates them).
     """
+
+    predefined_sparsity = True
 
     def __init__(self, spec: PeriodicSpec, shape: torch.Size, layer_index: int):
         super().__init__()

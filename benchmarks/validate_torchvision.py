@@ -1,0 +1,116 @@
+"""Meta equals real on every torchvision classification model, by hand (torchvision is not a dependency).
+
+For each model of ``torchvision.models`` (random weights; nothing is downloaded), the profile on meta inputs and
+the profile on a real input of the same shape must give identical tables, every column (``layers`` and
+``nests``). ConvNeXt-Tiny, Swin-T, FCN-ResNet50 and Faster R-CNN MobileNetV3-Large-320-FPN are also profiled with
+``strict=True`` on real input (no op left without a formula), and the detector on meta must stop with one line
+naming ``nonzero``. Prints one line per model and exits non-zero if any check fails.
+
+No CPU build of torchvision matches torch 2.13's CPU wheel with a loadable C++ extension here: install the
+torchvision 0.28 wheel with ``--no-deps`` (and pillow) into a separate environment; this script then defines
+torchvision's ``nms`` and ``roi_align`` ops with pure-PyTorch kernels (nms from tests/torchvision_ops.py,
+roi_align from torchvision's own Python reference) before the detectors use them.
+
+Run: python benchmarks/validate_torchvision.py [--models convnext_tiny swin_t ...] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from estimator import profile  # noqa: E402
+from estimator.counting import MetaInputError  # noqa: E402
+from tests.torchvision_ops import SCHEMAS, nms_cpu  # noqa: E402
+
+INPUT_SIZE = {"inception_v3": 299}
+"""Input side per model where 224 is not the default."""
+LARGE = ("vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "regnet_y_32gf")
+"""Models whose real forward pass takes minutes on 2 CPU cores (left out with --skip-large)."""
+STRICT_REAL = {"convnext_tiny": "classification", "swin_t": "classification", "fcn_resnet50": "segmentation",
+               "fasterrcnn_mobilenet_v3_large_320_fpn": "detection"}
+
+
+def import_torchvision():
+    """torchvision, with its nms and roi_align ops defined in pure PyTorch when its C++ extension cannot load."""
+    library = torch.library.Library("torchvision", "DEF")
+    for schema in SCHEMAS.values():
+        library.define(schema)
+    import torchvision
+
+    roi_module = sys.modules["torchvision.ops.roi_align"]
+    library.impl("nms", nms_cpu, "CPU")
+    library.impl("roi_align", lambda *args: roi_module._roi_align(*args), "CPU")
+    for module in (torchvision.extension, roi_module, torchvision.ops.boxes):
+        module._has_ops = lambda: True
+        module._assert_has_ops = lambda: None
+    return torchvision
+
+
+def meta_equals_real(model, shape) -> str:
+    real = profile(model, torch.randn(shape))
+    meta = profile(model, input_shape=shape)
+    try:
+        pd.testing.assert_frame_equal(real.layers, meta.layers)
+        pd.testing.assert_frame_equal(real.nests, meta.nests)
+    except AssertionError as error:
+        return "DIFFERS: " + str(error).strip().splitlines()[0]
+    flagged = f"; unsupported: {', '.join(real.unsupported)}" if real.unsupported else ""
+    return f"identical ({real.total()['macs'] / 1e9:.3f} GMAC, {len(real.layers)} rows){flagged}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", help="classification models to check (default: all)")
+    parser.add_argument("--skip-large", action="store_true", help=f"leave out {', '.join(LARGE)}")
+    args = parser.parse_args()
+    torchvision = import_torchvision()
+    names = args.models or torchvision.models.list_models(module=torchvision.models)
+    if args.skip_large:
+        names = [n for n in names if n not in LARGE]
+    failures = []
+    for name in names:
+        start = time.perf_counter()
+        model = torchvision.models.get_model(name, weights=None).eval()
+        side = INPUT_SIZE.get(name, 224)
+        result = meta_equals_real(model, (1, 3, side, side))
+        print(f"{name:36s} {result}  [{time.perf_counter() - start:.1f} s]", flush=True)
+        if not result.startswith("identical") or "unsupported" in result:
+            failures.append(name)
+    modules = {"classification": torchvision.models, "segmentation": torchvision.models.segmentation,
+               "detection": torchvision.models.detection}
+    for name, family in STRICT_REAL.items():
+        model = modules[family].get_model(name, weights=None, weights_backbone=None).eval() if family != \
+            "classification" else torchvision.models.get_model(name, weights=None).eval()
+        side = 320 if family == "detection" else 224
+        try:  # a detector iterates over the batch as its list of images
+            prof = profile(model, torch.randn(1, 3, side, side), strict=True)
+            print(f"strict, real input: {name:40s} ok ({prof.total()['macs'] / 1e9:.3f} GMAC)")
+        except Exception as error:  # noqa: BLE001  (a validation report)
+            print(f"strict, real input: {name:40s} FAILED: {str(error).splitlines()[0]}")
+            failures.append(f"{name} (strict)")
+    detector = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
+                                                                                  weights_backbone=None).eval()
+    try:
+        profile(detector, input_shape=(1, 3, 320, 320))
+        print("detector on meta: FAILED: no error")
+        failures.append("detector on meta")
+    except MetaInputError as error:
+        message = str(error)
+        ok = "nonzero" in message and len(message.splitlines()) == 1
+        print(f"detector on meta: {'ok' if ok else 'FAILED'}: {message}")
+        if not ok:
+            failures.append("detector on meta")
+    print(f"\n{len(names)} classification models checked; failures: {', '.join(failures) or 'none'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
