@@ -146,7 +146,8 @@ def cmd_train(args) -> None:
     from .train import TrainConfig, train
 
     config = TrainConfig(model=args.model, data=args.data, data_dir=args.data_dir, variant=args.variant,
-                         recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                         recipe=args.recipe, threads=args.threads, epochs=args.epochs, batch_size=args.batch_size,
+                         optimizer=args.optimizer,
                          lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, device=args.device, out=args.out,
                          run=args.run, init_from=args.init_from, workers=args.workers)
     result = train(config, resume=args.resume, progress=not args.quiet)
@@ -187,9 +188,12 @@ def print_frame(frame, args, note: str) -> None:
 def cmd_dyadic_table(args) -> None:
     from .reports import dyadic_complexity_table
 
-    table = dyadic_complexity_table(args.model, tuple(args.levels), args.hw, args.bits, args.per_layer, args.seed)
-    print_frame(table, args, f"operations per inference; energy_uj on {args.hw} at {args.bits} bits. Dyadic levels "
-                             "t<terms>e<min exponent>; computed on the model's seeded initial weights.")
+    table = dyadic_complexity_table(args.model, tuple(args.levels), args.hw, args.bits, args.per_layer, args.seed,
+                                    args.runs, args.epochs, "drop" if args.drop_lrn else "keep", progress=True)
+    print_frame(table, args, f"operations per inference; energy_uj on {args.hw} at {args.bits} bits; weight_error: "
+                             "relative Frobenius error of the dyadic weights; mults_left_in: layers that still "
+                             "multiply at that level, and why. Dyadic levels t<terms>e<min exponent>. "
+                             f"Weights: {table.attrs['weights']}.")
 
 
 def cmd_dyadic_accuracy(args) -> None:
@@ -290,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="digits", help="digits (bundled), mnist, cifar10, tinyimagenet or faces")
     p.add_argument("--data-dir", help="local folder of the dataset in its standard layout")
     p.add_argument("--variant", help="variant applied to the fresh model (e.g. PSD1_P16, dyadic:t2)")
-    p.add_argument("--recipe", default="adam", help="seed (the paper's SGD recipe) or adam (small models)")
+    p.add_argument("--recipe", default="adam", choices=["adam", "seed", "seed120"],
+                   help="adam (small models), seed (the periodic-sparsity paper's SGD recipe as its official code runs "
+                        "it: 150 epochs of 128) or seed120 (its other configuration: 120 epochs of 64)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (results depend on it; recorded in run.json)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--optimizer", choices=["sgd", "adam"])
@@ -318,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dyadic-table", help="operations and energy per dyadic approximation level")
     p.add_argument("model", help="registered model name, e.g. cff or alexnet_caffe")
     p.add_argument("--per-layer", action="store_true")
+    p.add_argument("--runs", default="runs", help="folder of training runs: a finished run of the model is used, "
+                                                  "or one is trained there on the bundled data its input fits")
+    p.add_argument("--epochs", type=int, default=15, help="epochs of a run trained here")
+    p.add_argument("--drop-lrn", action="store_true", help="replace local response normalisation by identity at "
+                                                           "the dyadic levels (as later AlexNets do)")
     add_dyadic_arguments(p)
     add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_table)

@@ -87,11 +87,55 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) 
     return pd.DataFrame(rows)[columns]
 
 
-def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int, per_layer: bool) -> pd.DataFrame:
-    """Counts and energy of ``model`` in float and at each dyadic level (whole model or per layer)."""
+BUNDLED_DATA = {(1, 8, 8): "digits", (1, 28, 28): "digits28"}
+"""Bundled datasets (scikit-learn's digits, at 8x8 and upscaled to 28x28) by the input shape they fit."""
+
+
+def trained_weights(model: str, runs_dir: str = "runs", epochs: int = 15, seed: int = 0,
+                    progress: bool = False) -> tuple[nn.Module, str]:
+    """Registered ``model`` with trained weights, and where they come from: a finished dense run of it under
+    ``runs_dir``, or a run trained here (resumable, reused) on the bundled data its input fits; failing both, its
+    seeded initial weights, said so (CSD costs and approximation errors depend on the values)."""
+    from .train import is_finished, read_run
+
+    data = BUNDLED_DATA.get(tuple(entry(model).input_shape[1:]))
+    if data is not None:
+        config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=runs_dir)
+        splits = load_dataset(data)
+        final = train_or_resume(config, splits, progress)
+        return load_run_model(config, splits.num_classes), (
+            f"trained weights: {config.run_dir} ({data}, {epochs} epochs, test top-1 {final['test_top1']:.2f}%)")
+    for run_dir in sorted(Path(runs_dir).glob(f"{model}-*")):
+        record = read_run(run_dir) if is_finished(run_dir) else None
+        if record and record["model"] == model and record["variant"] in (None, "dense"):
+            trained = load_run_model(TrainConfig(**record["config"]),
+                                     record.get("num_classes", entry(model).num_classes))
+            return trained, f"trained weights: {run_dir}"
+    torch.manual_seed(seed)
+    return create(model), (f"initial weights (seed {seed}): no finished run of {model} under {runs_dir}/ and no "
+                           f"bundled dataset fits its input {entry(model).input_shape[1:]}; train one with "
+                           f"`estimator train {model} --data ... --out {runs_dir}`")
+
+
+def remaining_multiplications(layers: pd.DataFrame) -> str:
+    """The layer types of an approximated model that still multiply, each with why (empty: none)."""
+    from .variants.dyadic import STILL_MULTIPLYING
+
+    types = layers.loc[layers["mults"] > 0, "type"].unique()
+    return "; ".join(f"{t}: {STILL_MULTIPLYING.get(t, 'not approximated')}" for t in types)
+
+
+def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int, per_layer: bool,
+                       lrn: str = "keep", progress: bool = False) -> pd.DataFrame:
+    """Counts, energy and weight approximation error of ``model`` in float and at each dyadic level (whole model
+    or per layer); at each level, the layer types that still multiply and why."""
+    from tqdm.auto import tqdm
+
+    from .variants.dyadic import approximation_error
+
     frames = []
-    for level in ("float",) + tuple(levels):
-        variant = model if level == "float" else approximate(model, level)
+    for level in tqdm(("float",) + tuple(levels), desc="dyadic levels", disable=not progress):
+        variant = model if level == "float" else approximate(model, level, lrn=lrn)
         prof = profile(variant, input_shape=input_shape)
         priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.groupby("name", sort=False)["energy_pj"].sum()
         layers = prof.layers.assign(energy_uj=priced.reindex(prof.layers.index, fill_value=0.0).to_numpy() / 1e6)
@@ -100,17 +144,22 @@ def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int
             frame = layers[["type"] + columns].reset_index()
         else:
             frame = layers[columns].sum().to_frame().T.astype({c: "int64" for c in columns[:-1]})
+            frame["weight_error"] = 0.0 if level == "float" else approximation_error(variant)
+            frame["mults_left_in"] = "" if level == "float" else remaining_multiplications(layers)
         frames.append(frame.assign(level=level))
     table = pd.concat(frames, ignore_index=True)
     return table[["level"] + [c for c in table.columns if c != "level"]]
 
 
 def dyadic_complexity_table(model: str, levels=DYADIC_LEVELS, hw: str = "horowitz45", bits: int = 8,
-                            per_layer: bool = False, seed: int = 0) -> pd.DataFrame:
-    """Operations and energy of a registered model in float and at each dyadic level, on its initial weights
-    (seeded; the CSD term counts depend on the weight values, so trained weights give other numbers)."""
-    torch.manual_seed(seed)
-    return approximation_rows(create(model), levels, entry(model).input_shape, hw, bits, per_layer)
+                            per_layer: bool = False, seed: int = 0, runs_dir: str = "runs", epochs: int = 15,
+                            lrn: str = "keep", progress: bool = False) -> pd.DataFrame:
+    """Operations, energy and weight approximation error of a registered model in float and at each dyadic level,
+    on trained weights (:func:`trained_weights`; the source is in ``table.attrs["weights"]``)."""
+    weights, source = trained_weights(model, runs_dir, epochs, seed, progress)
+    table = approximation_rows(weights, levels, entry(model).input_shape, hw, bits, per_layer, lrn, progress)
+    table.attrs["weights"] = source
+    return table
 
 
 def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", levels=DYADIC_LEVELS,
@@ -119,19 +168,19 @@ def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", level
     """Accuracy against approximation level, with and without straight-through fine-tuning, next to the
     operation counts and energy, against the float model (trained here on ``data``; no download)."""
     splits = load_dataset(data)
-    base_config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=out, run=f"{model}-{data}-float-s{seed}")
+    base_config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=out)
     train_or_resume(base_config, splits, progress)
     base = load_run_model(base_config, splits.num_classes)
     device = next(base.parameters()).device
-    counts = approximation_rows(base, levels, (1,) + splits.input_shape, hw, bits, per_layer=False).set_index("level")
+    counts = approximation_rows(base, levels, (1,) + splits.input_shape, hw, bits, per_layer=False,
+                                progress=progress).set_index("level")
     rows = []
     for level in ("float",) + tuple(levels):
         approx = base if level == "float" else approximate(base, level)
         row = {"level": level, "test_top1": evaluate(approx, splits, device)["test_top1"]}
         if level != "float":
             tuned = TrainConfig(model, data=data, variant=f"dyadic:{level}", epochs=finetune_epochs, lr=FINETUNE_LR,
-                                seed=seed, out=out, init_from=str(Path(out) / base_config.run),
-                                run=f"{model}-{data}-{level}-ft-s{seed}")
+                                seed=seed, out=out, init_from=str(base_config.run_dir))
             row["test_top1_finetuned"] = train_or_resume(tuned, splits, progress)["test_top1"]
         rows.append(row | counts.loc[level].to_dict())
     kinds = ["mults", "adds", "shifts", "compares", "other_ops"]

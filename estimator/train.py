@@ -1,17 +1,21 @@
 """The reference trainer: deterministic, resumable, with atomic checkpoints and a run record.
 
-A run folder holds ``checkpoint.pt`` (written to a temporary file and renamed, every epoch), ``metrics.csv``
-and ``metrics.json`` (one row per completed epoch) and ``run.json`` (model, variant, data, seed, versions,
-configuration and final metrics), so sweeps and plots can read results without re-running.
+A run folder holds ``checkpoint.pt`` (written to a temporary file and renamed, every epoch; tensors and plain
+values only, so it loads with ``weights_only=True``), ``metrics.csv`` and ``metrics.json`` (one row per completed
+epoch) and ``run.json`` (model, variant, data, seed, thread count, versions, configuration, and the final and
+best epochs' metrics), so sweeps and plots can read results without re-running.
 
 Everything random in an epoch (shuffling, augmentation, dropout) is drawn from generators seeded by
-(seed, epoch), so a run interrupted after epoch k and resumed ends with the same weights and metrics as an
-uninterrupted run with the same seed (on CPU).
+(seed, epoch), and the learning rate of an epoch is a closed form of the epoch (no scheduler state), so a run
+interrupted after epoch k and resumed ends with the same weights and metrics as an uninterrupted run with the
+same seed. On CPU the thread count changes floating-point reduction order, so it is part of the configuration
+(``threads``, default 1) and recorded: the same seed and thread count give the same run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -33,13 +37,21 @@ from .models import create
 FINETUNE_LR = 3e-4
 """Learning rate of straight-through fine-tuning of approximated models (Adam), a tenth of the adam recipe's."""
 
+SEED_RECIPE = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "multistep",
+               "milestones": [40, 80, 100, 115, 130, 140], "gamma": 0.2, "epochs": 150, "batch_size": 128,
+               "init": "seed", "lr_shift": 1, "report": "best"}
 RECIPES = {
-    "seed": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "multistep",
-             "milestones": [40, 80, 100, 115, 130, 140], "gamma": 0.2, "epochs": 150, "batch_size": 128},
+    "seed": SEED_RECIPE,
+    "seed120": SEED_RECIPE | {"epochs": 120, "batch_size": 64},
     "adam": {"optimizer": "adam", "lr": 3e-3, "momentum": 0.0, "weight_decay": 0.0, "schedule": "cosine",
-             "milestones": [], "gamma": 1.0, "epochs": 30, "batch_size": 64},
+             "milestones": [], "gamma": 1.0, "epochs": 30, "batch_size": 64, "init": "default", "lr_shift": 0,
+             "report": "final"},
 }
-"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe (REFERENCES.md s.1). ``adam``: small models."""
+"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe as its official code runs it (REFERENCES.md s.1;
+``ksouvik52/Pre-defined-sparseCNN``): its weight initialisation (:func:`seed_initialisation`), its scheduler
+stepped before each epoch (epoch e trains at the rate of e + 1: ``lr_shift``), and the best epoch's test accuracy
+reported; ``seed120``: its other configuration, 120 epochs of batch 64. ``adam``: small models, the last epoch
+reported."""
 
 
 @dataclass
@@ -51,9 +63,15 @@ class TrainConfig:
         data: dataset name (``estimator.data.LOADERS``).
         data_dir: local folder of the dataset (not needed for digits).
         variant: a variant spec applied to the fresh model (e.g. ``PSD1_P16``, ``dyadic:t2``), or None.
-        recipe: ``seed`` or ``adam``; explicit fields below override it.
+        recipe: ``seed``, ``seed120`` or ``adam``; explicit fields below override it.
         epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule, milestones, gamma: the recipe.
+        init: ``default`` (the model's own initialisation) or ``seed`` (:func:`seed_initialisation`).
+        lr_shift: epochs the schedule runs ahead (1 where the reference code steps its scheduler before training
+            an epoch).
+        report: ``final`` or ``best`` epoch, the accuracy a run reports (``test_top1`` of
+            :func:`train_or_resume`).
         seed: seed of initialisation, shuffling and augmentation.
+        threads: CPU threads (results depend on it; recorded).
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
         out: parent folder of run folders; run: this run's folder name (default derived from the rest).
         init_from: a checkpoint or run folder whose model weights initialise the model before the variant.
@@ -75,7 +93,11 @@ class TrainConfig:
     schedule: str | None = None
     milestones: list[int] | None = None
     gamma: float | None = None
+    init: str | None = None
+    lr_shift: int | None = None
+    report: str | None = None
     seed: int = 0
+    threads: int = 1
     device: str = "auto"
     out: str = "runs"
     run: str | None = None
@@ -100,6 +122,10 @@ class TrainConfig:
         return Path(self.out) / self.resolved().run
 
 
+RESUMABLE = {"epochs", "device", "workers", "out", "run"}
+"""Configuration fields a resumed run may change (a longer schedule re-plans from where the run stopped)."""
+
+
 @dataclass
 class TrainResult:
     """The end of a run: its folder, per-epoch metrics and the trained model."""
@@ -111,6 +137,11 @@ class TrainResult:
     @property
     def final(self) -> dict:
         return self.metrics.iloc[-1].to_dict()
+
+    @property
+    def best(self) -> dict:
+        """The epoch of the highest test top-1 accuracy (the first of ties)."""
+        return self.metrics.loc[self.metrics["test_top1"].idxmax()].to_dict()
 
 
 def pick_device(name: str) -> torch.device:
@@ -132,36 +163,63 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.Module], nn.Module] | None) -> nn.Module:
-    """Fresh model (seeded), optional initial weights, then the variant."""
+    """Fresh model (seeded; the recipe's initialisation), optional initial weights, then the variant."""
     from .variants import apply_variant
 
     torch.manual_seed(config.seed)
     model = create(config.model, num_classes=num_classes, **config.model_kwargs)
+    if config.init == "seed":
+        seed_initialisation(model)
+    elif config.init != "default":
+        raise ValueError(f"unknown initialisation '{config.init}'; expected default or seed")
     if config.init_from:
         source = Path(config.init_from)
-        checkpoint = torch.load(source / "checkpoint.pt" if source.is_dir() else source, map_location="cpu",
-                                weights_only=False)
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict(load_checkpoint(source / "checkpoint.pt" if source.is_dir() else source)["model"])
     if config.variant:
         model = apply_variant(model, config.variant)
     return transform(model) if transform else model
 
 
-def make_optimizer(config: TrainConfig, model: nn.Module):
+def seed_initialisation(model: nn.Module) -> None:
+    """The periodic-sparsity paper's official initialisation: convolutions Xavier-uniform with gain 0.5, batch
+    norms weight 0.5, linear layers normal(0, 0.01), every bias 0."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.xavier_uniform_(module.weight, gain=0.5)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.weight.fill_(0.5)
+            elif isinstance(module, nn.Linear):
+                module.weight.normal_(0, 0.01)
+            else:
+                continue
+            if module.bias is not None:
+                module.bias.zero_()
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    elif config.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer '{config.optimizer}'; expected sgd or adam")
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer '{config.optimizer}'; expected sgd or adam")
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (0-based): a closed form of the schedule over ``config.epochs``, so that a
+    resumed or lengthened run continues the schedule it would have followed."""
+    step = epoch + config.lr_shift
     if config.schedule == "multistep":
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, config.milestones, config.gamma)
-    elif config.schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1))
-    else:
-        raise ValueError(f"unknown schedule '{config.schedule}'; expected multistep or cosine")
-    return optimizer, scheduler
+        return config.lr * config.gamma ** sum(step >= m for m in config.milestones)
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * min(step, config.epochs) / max(config.epochs, 1)))
+    raise ValueError(f"unknown schedule '{config.schedule}'; expected multistep or cosine")
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, loaded without executing code (``weights_only=True``)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def batches(dataset, batch_size: int, order: torch.Tensor | None, workers: int):
@@ -260,32 +318,36 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
     if not resume and checkpoint_path.exists():
         raise FileExistsError(f"run folder {run_dir} already has a checkpoint; pass resume=True (--resume) "
                               "or choose another run name")
+    state = load_checkpoint(checkpoint_path) if resume else None
+    if state is not None:
+        check_resumable(config, read_run(run_dir)["config"], state["epoch"] + 1, run_dir)
     splits = splits or load_dataset(config.data, config.data_dir)
     device = pick_device(config.device)
+    torch.set_num_threads(config.threads)
     model = build_model(config, splits.num_classes, transform).to(device)
-    optimizer, scheduler = make_optimizer(config, model)
+    optimizer = make_optimizer(config, model)
     history: list[dict] = []
     start_epoch = 0
-    if resume:
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"] + 1
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {"model": config.model, "variant": config.variant, "data": config.data, "seed": config.seed,
-              "config": asdict(config), "versions": versions(), "device": str(device), "status": "running"}
+              "threads": config.threads, "num_classes": splits.num_classes, "config": asdict(config),
+              "versions": versions(), "device": str(device), "status": "running"}
     atomic_write_text(run_dir / "run.json", json.dumps(record, indent=1, default=str))
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         metrics = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         metrics.update(train_epoch(model, splits, optimizer, config, device, epoch, progress))
-        scheduler.step()
         metrics.update(evaluate(model, splits, device, workers=config.workers))
         metrics["epoch_time_s"] = time.perf_counter() - started
         history.append(metrics)
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history}
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                 "history": history}
         atomic_write_bytes(checkpoint_path, lambda tmp, s=state: torch.save(s, tmp))
         frame = pd.DataFrame(history)
         atomic_write_text(run_dir / "metrics.csv", frame.to_csv(index=False))
@@ -295,10 +357,24 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
                   f"test {metrics['test_top1']:.2f}%  ({metrics['epoch_time_s']:.1f} s)", file=sys.stderr)
         if on_epoch_end:
             on_epoch_end(epoch, metrics)
-    record.update(status="finished", final=history[-1] if history else {},
-                  params=sum(p.numel() for p in model.parameters()))
+    result = TrainResult(run_dir, pd.DataFrame(history), model)
+    record.update(status="finished", final=result.final if history else {}, best=result.best if history else {},
+                  reported=config.report, params=sum(p.numel() for p in model.parameters()))
     atomic_write_text(run_dir / "run.json", json.dumps(record, indent=1, default=str))
-    return TrainResult(run_dir, pd.DataFrame(history), model)
+    return result
+
+
+def check_resumable(config: TrainConfig, stored: dict, completed: int, run_dir: Path) -> None:
+    """Refuse to resume a run under a configuration it was not trained with (but for :data:`RESUMABLE` fields),
+    or with fewer epochs than it has completed."""
+    current = asdict(config)
+    differing = [f"{k} ({stored.get(k)!r} -> {current[k]!r})" for k in current
+                 if k not in RESUMABLE and stored.get(k) != current[k]]
+    if differing:
+        raise ValueError(f"cannot resume {run_dir}: its configuration differs in {', '.join(differing)}; start a "
+                         "new run (another --run name) or restore them")
+    if config.epochs < completed:
+        raise ValueError(f"cannot resume {run_dir} with {config.epochs} epochs: it has completed {completed}")
 
 
 def read_run(run_dir: str | Path) -> dict:
@@ -313,18 +389,21 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def train_or_resume(config: TrainConfig, splits: Splits | None = None, progress: bool = False) -> dict:
-    """Final metrics of the run ``config`` names: read when it finished, else trained (resumed from its
-    checkpoint when one exists). Lets sweeps and tables rerun without repeating finished work."""
-    run_dir = Path(config.out) / config.resolved().run
+    """The reported epoch's metrics of the run ``config`` names (the final epoch, or the best for recipes that
+    report it): read when the run finished, else trained (resumed from its checkpoint when one exists). Lets sweeps
+    and tables rerun without repeating finished work."""
+    resolved = config.resolved()
+    run_dir = Path(resolved.out) / resolved.run
     if is_finished(run_dir):
-        return read_run(run_dir)["final"]
-    return train(config, splits=splits, progress=progress, resume=(run_dir / "checkpoint.pt").exists()).final
+        return read_run(run_dir)[resolved.report]
+    result = train(config, splits=splits, progress=progress, resume=(run_dir / "checkpoint.pt").exists())
+    return result.best if resolved.report == "best" else result.final
 
 
 def load_run_model(config: TrainConfig, num_classes: int) -> nn.Module:
     """The trained model of a run folder, rebuilt as its run built it (initial weights, variant) and loaded
     from its checkpoint."""
+    config = config.resolved()
     model = build_model(config, num_classes, None)
-    path = Path(config.out) / config.resolved().run / "checkpoint.pt"
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(load_checkpoint(Path(config.out) / config.run / "checkpoint.pt")["model"])
     return model

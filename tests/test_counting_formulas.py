@@ -170,9 +170,12 @@ def test_max_pool_compares():
 
 
 def test_avg_pool_adds_and_scaling():
-    # 1x2x6x6, 3x3 stride 3 -> 8 outputs: 8 adds each and one scaling mult each
+    # 1x2x6x6, 3x3 stride 3 -> 8 outputs: 8 adds each and one scaling by 1/9 each (a multiplication)
     c = counts_of(nn.AvgPool2d(3), torch.randn(1, 2, 6, 6))
-    assert (c["adds"], c["mults"]) == (64, 8)
+    assert (c["adds"], c["mults"], c["shifts"]) == (64, 8, 0)
+    # 2x2 windows divide by 4: a shift, as the dyadic path counts it
+    c = counts_of(nn.AvgPool2d(2), torch.randn(1, 2, 6, 6))
+    assert (c["adds"], c["mults"], c["shifts"]) == (18 * 3, 0, 18)
 
 
 @pytest.mark.parametrize("in_size,out_size", [(7, 1), (7, 3), (8, 4), (5, 2)])
@@ -183,7 +186,10 @@ def test_adaptive_avg_pool_exact_windows(in_size, out_size):
     assert adaptive_window_taps([in_size], [out_size]) == per_dim
     c = counts_of(nn.AdaptiveAvgPool2d(out_size), torch.randn(1, 2, in_size, in_size))
     outputs = 2 * out_size**2
-    assert (c["adds"], c["mults"]) == (2 * per_dim**2 - outputs, outputs)
+    # scaling by 1/K: 8 -> 4 has equal 2x2 windows, a power of two (a shift each); the others divide by 49, or
+    # by windows of several sizes (a multiplication each)
+    shifts = outputs if (in_size, out_size) == (8, 4) else 0
+    assert (c["adds"], c["mults"], c["shifts"]) == (2 * per_dim**2 - outputs, outputs - shifts, shifts)
 
 
 def test_adaptive_max_pool():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
-from estimator.train import TrainConfig, pick_device, read_run, train
+from estimator.train import TrainConfig, build_model, learning_rate, pick_device, read_run, train
 from tests.formats import write_cifar10, write_faces
 
 
@@ -81,3 +82,48 @@ def test_face_finder_trains_on_a_folder_of_crops(tmp_path):
     # against -1/+1 targets lies in [0, 4]
     assert result.final["test_top5"] == result.final["test_top1"]
     assert 0 < result.final["train_loss"] < 4
+
+
+def test_resume_with_more_epochs_continues_the_schedule(tmp_path):
+    # cosine over 2 epochs ends at lr 0; resumed to 4 epochs the schedule is re-planned over 4:
+    # epochs 3 and 4 train at 3e-3 x (1 + cos(pi x 2/4)) / 2 = 1.5e-3 and x (1 + cos(3 pi/4)) / 2 = 4.4e-4
+    config = TrainConfig("digits_tanh", out=str(tmp_path), epochs=2, run="grow")
+    train(config, progress=False)
+    longer = TrainConfig("digits_tanh", out=str(tmp_path), epochs=4, run="grow")
+    result = train(longer, resume=True, progress=False)
+    lrs = result.metrics["lr"].tolist()
+    assert lrs[2] == pytest.approx(1.5e-3) and lrs[3] == pytest.approx(3e-3 * (1 + math.cos(3 * math.pi / 4)) / 2)
+    assert min(lrs) > 0
+
+
+def test_resume_refuses_a_changed_configuration(tmp_path):
+    train(TrainConfig("digits_tanh", out=str(tmp_path), epochs=1, run="r"), progress=False)
+    with pytest.raises(ValueError, match=r"configuration differs in lr \(None -> 0.01\)|differs in lr"):
+        train(TrainConfig("digits_tanh", out=str(tmp_path), epochs=2, run="r", lr=0.01), resume=True,
+              progress=False)
+    with pytest.raises(ValueError, match="with 0 epochs: it has completed 1"):
+        train(TrainConfig("digits_tanh", out=str(tmp_path), epochs=0, run="r"), resume=True, progress=False)
+
+
+def test_checkpoints_load_without_executing_code(tmp_path):
+    result = train(TrainConfig("digits_tanh", out=str(tmp_path), epochs=1), progress=False)
+    state = torch.load(result.run_dir / "checkpoint.pt", weights_only=True)
+    assert set(state) == {"model", "optimizer", "epoch", "history"}
+
+
+def test_seed_recipe_follows_the_official_code():
+    config = TrainConfig("resnet18_cifar", recipe="seed").resolved()
+    # the official code steps MultiStepLR([40, 80, ...], 0.2) before each epoch: epoch 39 (0-based) trains at 0.02
+    assert learning_rate(config, 38) == pytest.approx(0.1) and learning_rate(config, 39) == pytest.approx(0.02)
+    assert learning_rate(config, 149) == pytest.approx(0.1 * 0.2**6)
+    assert (config.epochs, config.batch_size, config.report) == (150, 128, "best")
+    assert TrainConfig("vgg16_cifar", recipe="seed120").resolved().batch_size == 64
+    model = build_model(config, 10, None)
+    assert float(model.stem[1].weight.detach().mean()) == 0.5 and float(model.fc.weight.detach().std()) < 0.02
+
+
+def test_run_record_has_best_epoch_and_threads(tmp_path):
+    result = train(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3, threads=1), progress=False)
+    record = read_run(result.run_dir)
+    assert record["threads"] == 1 and record["best"]["test_top1"] == max(result.metrics["test_top1"])
+    assert record["reported"] == "final"

@@ -11,8 +11,9 @@ Conventions (see also :mod:`estimator.counting.registry`):
 * ReLU, clamp, max-pool and comparisons are ``compares``; a max over K taps is K-1 compares.
 * Transcendental functions are ``other_ops``, one per evaluation, with the rest of a composite function
   decomposed into the basic kinds (documented per formula).
-* Pooling and reductions over K inputs cost K-1 adds (or compares) per output; averaging adds one
-  scaling multiplication per output.
+* Pooling and reductions over K inputs cost K-1 adds (or compares) per output; averaging adds one scaling by
+  1/K per output: a shift when K is a power of two (as a dyadic coefficient is), a multiplication otherwise
+  (:func:`scaling`). Any scaling by a power of two is a shift, in float and shift-add models alike.
 * Backward formulas count what the gradient computation does; conv/linear gradients cost one forward's
   MACs per requested gradient (input, weight).
 """
@@ -286,15 +287,24 @@ register(*packets("native_dropout_backward"))(elementwise(mults=1))
 
 
 # --- reductions ------------------------------------------------------------------------------------
+def scaling(n: int, divisor: float | None) -> OpCount:
+    """``n`` values divided by ``divisor``: free for 1, a shift each for a power of two, else (or for divisors
+    that vary, None) a multiplication each by the precomputed reciprocal."""
+    if divisor == 1:
+        return OpCount()
+    power_of_two = divisor is not None and divisor > 0 and math.log2(divisor) == int(math.log2(divisor))
+    return OpCount(shifts=n) if power_of_two else OpCount(mults=n)
+
+
 def reduction(*, scale: bool = False, compare: bool = False):
-    """A reduction of the input onto the output: (inputs - outputs) adds or compares, plus one scaling
-    mult per output for means."""
+    """A reduction of the input onto the output: (inputs - outputs) adds or compares, plus one scaling per output
+    for means (:func:`scaling`)."""
 
     def formula(x, *args, out_shape, **kwargs) -> OpCount:
         n_in, n_out = numel(x), numel(first(out_shape))
         if compare:
             return OpCount(compares=n_in - n_out)
-        return OpCount(adds=n_in - n_out, mults=n_out if scale else 0)
+        return OpCount(adds=n_in - n_out) + (scaling(n_out, n_in / n_out) if scale else OpCount())
 
     return formula
 
@@ -403,9 +413,9 @@ def max_pool(ndim: int):
 def avg_pool(ndim: int):
     def formula(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                 divisor_override=None, *, out_shape, **kwargs) -> OpCount:
-        # K-1 adds per output, then one scaling by 1/K (none for a sum pool, divisor_override=1)
-        n = numel(out_shape)
-        return OpCount(adds=n * (pool_taps(kernel_size, ndim) - 1), mults=0 if divisor_override == 1 else n)
+        # K-1 adds per output, then one scaling by 1/K (or by the divisor given: none for a sum pool)
+        n, taps = numel(out_shape), pool_taps(kernel_size, ndim)
+        return OpCount(adds=n * (taps - 1)) + scaling(n, divisor_override or taps)
 
     return formula
 
@@ -434,9 +444,10 @@ def adaptive_pool(*, average: bool):
         planes = numel(x[:-nd])
         taps = planes * adaptive_window_taps(x[-nd:], out[-nd:])
         n_out = numel(out)
-        if average:
-            return OpCount(adds=taps - n_out, mults=n_out)
-        return OpCount(compares=taps - n_out)
+        if not average:
+            return OpCount(compares=taps - n_out)
+        uniform = all(i % o == 0 for i, o in zip(x[-nd:], out[-nd:], strict=True))
+        return OpCount(adds=taps - n_out) + scaling(n_out, taps // n_out if uniform else None)
 
     return formula
 
@@ -450,13 +461,14 @@ register(*packets("adaptive_max_pool2d", "adaptive_max_pool3d", "adaptive_max_po
 @register(*packets("avg_pool2d_backward", "avg_pool3d_backward"))
 def avg_pool_backward_count(grad_out, x, kernel_size, *args, out_shape, **kwargs) -> OpCount:
     # every output gradient is scaled once and spread over its K taps (K-1 adds where windows overlap)
-    n = numel(grad_out)
-    return OpCount(mults=n, adds=n * (pool_taps(kernel_size, len(x) - 2) - 1))
+    n, taps = numel(grad_out), pool_taps(kernel_size, len(x) - 2)
+    return OpCount(adds=n * (taps - 1)) + scaling(n, taps)
 
 
 @register(*packets("_adaptive_avg_pool2d_backward", "_adaptive_avg_pool3d_backward"))
 def adaptive_avg_pool_backward_count(grad_out, x, *, out_shape, **kwargs) -> OpCount:
-    return OpCount(mults=numel(out_shape))
+    uniform = all(i % o == 0 for i, o in zip(x[2:], grad_out[2:], strict=True))
+    return scaling(numel(out_shape), numel(x) // numel(grad_out) if uniform else None)
 
 
 # routing a max-pool gradient to its arg-max is data movement

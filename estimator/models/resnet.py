@@ -56,9 +56,12 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with a configurable stem: ``stem="cifar"`` (3x3/1, no pool) or ``"imagenet"`` (7x7/2 + pool)."""
+    """ResNet with a configurable stem: ``stem="cifar"`` (3x3/1, no pool) or ``"imagenet"`` (7x7/2 + pool).
+    ``pooled_side``: the side of the final feature map after pooling (1: global average pooling; 2: the CIFAR
+    code's fixed 4x4 average pooling on a 64x64 input, whose classifier input grows to 4 x 512)."""
 
-    def __init__(self, block: type[nn.Module], depths: tuple[int, ...], num_classes: int, stem: str):
+    def __init__(self, block: type[nn.Module], depths: tuple[int, ...], num_classes: int, stem: str,
+                 pooled_side: int = 1):
         super().__init__()
         if stem == "cifar":
             self.stem = nn.Sequential(*conv_bn(3, 64, 3), nn.ReLU(inplace=True))
@@ -74,8 +77,8 @@ class ResNet(nn.Module):
                 c_in = width * block.expansion
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(c_in, num_classes)
+        self.pool = nn.AdaptiveAvgPool2d(1) if pooled_side == 1 else nn.AvgPool2d(4)
+        self.fc = nn.Linear(c_in * pooled_side**2, num_classes)
 
     def forward(self, x):
         x = self.stem(x)
@@ -89,10 +92,11 @@ def resnet18_cifar(num_classes: int = 10) -> nn.Module:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "cifar")
 
 
-@register_model("resnet18_tiny", input_shape=(1, 3, 64, 64), num_classes=200, params=11_271_432,
-                reference="CIFAR ResNet18 with a 512->200 classifier (global pooling makes 64x64 fit)")
+@register_model("resnet18_tiny", input_shape=(1, 3, 64, 64), num_classes=200, params=11_578_632,
+                reference="REFERENCES.md s.1: the CIFAR ResNet18 on 64x64 (its 4x4 average pooling leaves 2x2 x 512: "
+                          "a 2048->200 classifier)")
 def resnet18_tiny(num_classes: int = 200) -> nn.Module:
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "cifar")
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "cifar", pooled_side=2)
 
 
 @register_model("resnet18_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=11_689_512,

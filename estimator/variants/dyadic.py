@@ -9,8 +9,9 @@ folded into one multiplication per output (counted where it happens).
 The filter approximation is the paper's binary linear program: a one-hot choice of a candidate per entry that
 minimises the squared Frobenius error. Without a coupling constraint it separates per entry and its exact
 solution is nearest-value rounding (:func:`round_to_set`). A complexity budget (total CSD terms per filter or
-per layer <= B) couples the entries: :func:`solve_milp` solves it exactly with HiGHS, and
-:func:`solve_budgeted` by Lagrangian relaxation of the budget plus greedy repair, vectorised over filters.
+per layer <= B) couples the entries: :func:`solve_budgeted` solves it exactly by dynamic programming over the
+budget, vectorised over filters; :func:`solve_milp` solves one filter with HiGHS (the reference it is checked
+against).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def solve_milp(w: np.ndarray, cset: CandidateSet, budget: float | None = None, c
         w: the filter's entries (any shape).
         cset: candidate values and costs.
         budget: maximum total cost over the filter, or None.
-        cost: ``"terms"`` (CSD terms) or ``"ops"`` (adds + shifts).
+        cost: what the budget counts (:data:`BUDGET_COSTS`).
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix, hstack
@@ -169,12 +170,16 @@ def solve_milp(w: np.ndarray, cset: CandidateSet, budget: float | None = None, c
     return cset.values[choice].reshape(np.shape(w))
 
 
+BUDGET_COSTS = {"terms": "CSD terms", "adds": "additions", "shifts": "shifts", "ops": "additions + shifts"}
+"""What a complexity budget counts, per multiplication by a candidate."""
+
+
 def candidate_costs(cset: CandidateSet, cost: str) -> np.ndarray:
-    if cost == "terms":
-        return cset.terms.astype(np.float64)
-    if cost == "ops":
-        return (cset.adds + cset.shifts).astype(np.float64)
-    raise ValueError(f"budget cost '{cost}' is unknown; expected terms or ops")
+    """The cost of multiplying by each candidate under budget kind ``cost`` (:data:`BUDGET_COSTS`)."""
+    by_kind = {"terms": cset.terms, "adds": cset.adds, "shifts": cset.shifts, "ops": cset.adds + cset.shifts}
+    if cost not in by_kind:
+        raise ValueError(f"budget cost '{cost}' is unknown; expected one of {', '.join(BUDGET_COSTS)}")
+    return by_kind[cost].astype(np.float64)
 
 
 def level_options(w: np.ndarray, cset: CandidateSet, cost: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,57 +199,67 @@ def level_options(w: np.ndarray, cset: CandidateSet, cost: str) -> tuple[np.ndar
 
 
 def solve_budgeted(filters: np.ndarray, cset: CandidateSet, budget: float, cost: str = "terms",
-                   iterations: int = 50) -> np.ndarray:
-    """Approximate the budgeted program for many filters at once: Lagrangian relaxation plus greedy repair.
+                   memory_bytes: int = 64 << 20) -> np.ndarray:
+    """The exact optimum of the budgeted program for many filters: a dynamic programme over the entries and the
+    budget spent (a multiple-choice knapsack with integer costs), vectorised over filters.
 
-    For each filter, bisection finds the smallest multiplier lambda whose per-entry choices
-    argmin_level error + lambda * cost fit the budget; the remaining budget is then spent greedily on the
-    upgrades with the largest error reduction per unit of cost.
+    Each entry's options are the nearest candidate within each cost level (:func:`level_options`; every optimum
+    uses only those). ``best[b]`` after entry i is the least error of the first i entries spending at most b;
+    the choices are traced back from ``best[budget]``. Time grows as entries x budget x cost levels per filter;
+    filters are processed in chunks whose choice tables fit ``memory_bytes``.
 
     Args:
-        filters: (F, n) entries of F filters (or any (F, ...) array).
+        filters: (F, ...) entries of F filters.
         cset: candidate values and costs.
-        budget: maximum total cost per filter.
-        cost: ``"terms"`` or ``"ops"``.
+        budget: maximum total cost per filter (integer costs: its floor counts).
+        cost: ``"terms"``, ``"adds"``, ``"shifts"`` or ``"ops"`` (adds + shifts).
 
     Returns:
-        Dyadic values of ``filters``' shape, every filter within budget.
+        Dyadic values of ``filters``' shape, every filter within budget at minimum squared error.
     """
     shape = filters.shape
     w = np.asarray(filters, dtype=np.float64).reshape(shape[0], -1)
-    values, errors, spent = level_options(w, cset, cost)
-    n_filters = w.shape[0]
-    rows = np.arange(n_filters)[:, None]
-    entries = np.arange(w.shape[1])[None, :]
+    values, errors, spent = level_options(w, cset, cost)  # (F, n, L)
+    spent = np.rint(spent).astype(np.int64)
+    limit = int(np.floor(budget))
+    if limit < 0:
+        raise ValueError(f"budget must be non-negative; got {budget}")
+    n_filters, n = w.shape
+    levels = values.shape[-1]
+    result = np.empty_like(w)
+    chunk = max(1, memory_bytes // max(n * (limit + 1), 1))
+    for start in range(0, n_filters, chunk):
+        part = slice(start, min(start + chunk, n_filters))
+        result[part] = budgeted_chunk(values[part], errors[part], spent[part], limit, levels)
+    return result.reshape(shape)
 
-    def choose(lam: np.ndarray) -> np.ndarray:
-        return np.argmin(errors + lam[:, None, None] * spent, axis=-1)
 
-    lo, hi = np.zeros(n_filters), np.full(n_filters, float(errors.max() + 1.0))
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        total = spent[rows, entries, choose(mid)].sum(axis=1)
-        feasible = total <= budget
-        hi = np.where(feasible, mid, hi)
-        lo = np.where(feasible, lo, mid)
-    choice = choose(hi)
-    # greedy repair: spend what is left on the best error reduction per unit cost, one upgrade at a time
-    for _ in range(w.shape[1] * values.shape[-1]):
-        current_err = errors[rows, entries, choice]
-        current_cost = spent[rows, entries, choice]
-        slack = budget - current_cost.sum(axis=1)
-        gain = current_err[..., None] - errors
-        extra = spent - current_cost[..., None]
-        fits = (gain > 0) & (extra <= slack[:, None, None])
-        ratio = np.where(fits, gain / np.maximum(extra, 1e-12), -np.inf)
-        flat = ratio.reshape(n_filters, -1)
-        best = flat.argmax(axis=1)
-        improving = np.isfinite(flat[np.arange(n_filters), best])
-        if not improving.any():
-            break
-        entry, level = np.unravel_index(best, ratio.shape[1:])
-        choice[improving, entry[improving]] = level[improving]
-    return values[rows, entries, choice].reshape(shape)
+def budgeted_chunk(values: np.ndarray, errors: np.ndarray, spent: np.ndarray, limit: int, levels: int) -> np.ndarray:
+    """:func:`solve_budgeted`'s programme for a few filters: (F, n, L) options -> (F, n) values."""
+    f, n, _ = values.shape
+    budgets = np.arange(limit + 1)
+    best = np.zeros((f, limit + 1))
+    choices = np.empty((n, f, limit + 1), dtype=np.int8)
+    rows = np.arange(f)[:, None]
+    for i in range(n):
+        candidates = np.full((levels, f, limit + 1), np.inf)
+        for option in range(levels):
+            before = budgets[None, :] - spent[:, i, option][:, None]  # budget left for the earlier entries
+            ok = before >= 0
+            candidates[option] = np.where(ok, best[rows, np.maximum(before, 0)] + errors[:, i, option][:, None],
+                                          np.inf)
+        choices[i] = np.argmin(candidates, axis=0)
+        best = np.min(candidates, axis=0)
+    if not np.isfinite(best[:, limit]).all():
+        raise ValueError(f"a budget of {limit} is below the least cost of some filter")
+    out = np.empty((f, n))
+    left = np.full(f, limit)
+    filters = np.arange(f)
+    for i in range(n - 1, -1, -1):
+        option = choices[i, filters, left]
+        out[:, i] = values[filters, i, option]
+        left = left - spent[filters, i, option]
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -433,7 +448,7 @@ def fold_batchnorm(model: nn.Module) -> int:
 def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: bool = True, biases: bool = True,
                 pooling: bool = True, subsampling: bool = True, activations: str | None = "plan",
                 fold_bn: bool = True, budget: float | None = None, budget_cost: str = "terms",
-                budget_scope: str = "filter") -> nn.Module:
+                budget_scope: str = "filter", lrn: str = "keep") -> nn.Module:
     """A copy of ``model`` with its elements replaced by multiplication-free approximations.
 
     Args:
@@ -446,9 +461,11 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
         activations: ``"plan"`` (PLAN sigmoid/tanh), ``"hardtanh"`` (hard piecewise-linear) or None.
         fold_bn: first fold BatchNorms into the convs before them (:func:`fold_batchnorm`), so their
             multiplications disappear into the dyadic weights.
-        budget: a complexity budget (total CSD terms, or adds + shifts with ``budget_cost="ops"``) per output
+        budget: a complexity budget (what ``budget_cost`` counts: :data:`BUDGET_COSTS`) per output
             filter, or per layer with ``budget_scope="layer"``, solved by :func:`solve_budgeted`; None for
             plain rounding.
+        lrn: ``"keep"`` local response normalisation as it is (it multiplies: see :data:`STILL_MULTIPLYING`), or
+            ``"drop"`` it (an identity), as later AlexNets do (torchvision's has none).
 
     The weights are parametrizations with a straight-through estimator, so the result can be fine-tuned
     (budgeted weights are fixed).
@@ -456,6 +473,8 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
     level = parse_level(level)
     if budget_scope not in ("filter", "layer"):
         raise ValueError(f"budget_scope must be filter or layer; got {budget_scope!r}")
+    if lrn not in ("keep", "drop"):
+        raise ValueError(f"lrn must be keep or drop; got {lrn!r}")
     model = copy.deepcopy(model)
     if fold_bn:
         model.eval()
@@ -473,4 +492,33 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
             replace_child(model, name, DyadicSubsampling(module, level))
         elif activations and type(module) in ACTIVATIONS.get(activations, {}):
             replace_child(model, name, ACTIVATIONS[activations][type(module)]())
+        elif lrn == "drop" and isinstance(module, nn.LocalResponseNorm):
+            replace_child(model, name, nn.Identity())
     return model
+
+
+STILL_MULTIPLYING = {
+    "LocalResponseNorm": "squares its inputs and raises their sum to a power: products of two signals, which no "
+                         "shift-add form replaces (approximate(lrn='drop') removes it, as later AlexNets do)",
+    "FoldedScale": "a real per-channel scale kept after the dyadic weights (scale='fold')",
+}
+"""Why a layer of an approximated model still multiplies (layer type -> reason)."""
+
+
+def approximation_error(model: nn.Module) -> float:
+    """Relative Frobenius error of an approximated model's weights against the float weights they replace,
+    over all its dyadic conv and linear weights: sqrt(sum ||W_dyadic - W||^2 / sum ||W||^2)."""
+    error = total = 0.0
+    with torch.no_grad():
+        for module in model.modules():
+            if not (parametrize.is_parametrized(module, "weight")
+                    and isinstance(module.parametrizations["weight"][0], DyadicWeight)):
+                continue
+            original = module.parametrizations["weight"].original
+            weight = module.weight
+            fold = module.parametrizations["weight"][0].fold_scale
+            if fold is not None:
+                weight = weight * fold.reshape((-1,) + (1,) * (weight.dim() - 1))
+            error += float(((weight - original) ** 2).sum())
+            total += float((original ** 2).sum())
+    return (error / total) ** 0.5 if total else 0.0
