@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -214,12 +215,14 @@ def test_accuracy_table_reuses_finished_runs(tmp_path):
 
     kwargs = {"model": "digits_tanh", "levels": ("t1e-4", "t2e-4"), "epochs": 2, "finetune_epochs": 1,
               "out": str(tmp_path)}
-    table = dyadic_accuracy_table(**kwargs)
-    assert list(table["level"]) == ["float", "t1e-4", "t2e-4"]
+    table = dyadic_accuracy_table(**kwargs, workers=2)
+    assert list(table["variant"]) == ["dense", "dyadic:t1e-4", "dyadic:t2e-4"]
     assert table.loc[0, "mults"] > 0 and (table.loc[1:, "mults"] == 0).all()
-    assert table.loc[1:, "test_top1_finetuned"].notna().all()
+    assert table.loc[1:, "test_top1_finetuned"].notna().all() and pd.isna(table.loc[0, "test_top1_finetuned"])
     runs = sorted(p.name for p in tmp_path.iterdir())
-    assert len(runs) == 3  # the float model and one fine-tuning run per level
+    assert runs == ["digits_tanh-digits-dense-adam-s0",  # the dense model, and one fine-tuning run per level
+                    "digits_tanh-digits-dyadic_t1e-4-adam-s0-from-digits_tanh-digits-dense-adam-s0",
+                    "digits_tanh-digits-dyadic_t2e-4-adam-s0-from-digits_tanh-digits-dense-adam-s0"]
     again = dyadic_accuracy_table(**kwargs)  # finished runs are read, not retrained: same numbers
     assert again.equals(table)
 
@@ -248,9 +251,9 @@ def test_layers_left_multiplying_are_listed_with_why_or_dropped():
 
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.LocalResponseNorm(5), nn.Conv2d(8, 4, 3))
     kept = approximation_rows(model, ("t2e-4",), (1, 3, 12, 12), "horowitz45", 8, per_layer=False)
-    row = kept.set_index("level").loc["t2e-4"]
+    row = kept.set_index("variant").loc["dyadic:t2e-4"]
     assert row["mults"] > 0 and row["mults_left_in"].startswith("LocalResponseNorm: squares its inputs")
     assert 0 < row["weight_error"] < 0.1
     dropped = approximation_rows(model, ("t2e-4",), (1, 3, 12, 12), "horowitz45", 8, per_layer=False, lrn="drop")
-    row = dropped.set_index("level").loc["t2e-4"]
+    row = dropped.set_index("variant").loc["dyadic:t2e-4"]
     assert row["mults"] == 0 and row["mults_left_in"] == ""

@@ -12,7 +12,8 @@ from estimator.models import create
 from estimator.reports import periodic_complexity_table
 from estimator.train import TrainConfig, train
 from estimator.variants import PeriodicSpec, apply_periodic_sparsity, parse_spec
-from estimator.variants.periodic import PATTERNS, kernel_mask
+from estimator.variants.periodic import kernel_mask
+from estimator.variants.specs import PATTERNS
 
 
 def positions(mask: torch.Tensor, i: int, j: int) -> tuple[int, ...]:

@@ -1,6 +1,16 @@
-"""Model zoo: the project's own definitions (no torchvision), reached through :func:`create`."""
+"""Model zoo: the project's own definitions (no torchvision), reached through :func:`create`. The catalogue is
+read without importing torch; a model's module is imported when it is first built."""
 
-from . import alexnet, densenet, mobilenet, resnet, shufflenet, small, vgg  # noqa: F401  (register models)
-from .registry import REGISTRY, ModelEntry, UnknownModelError, create, entry, list_models, register_model
+from .registry import (
+           REGISTRY,
+           ModelEntry,
+           UnknownModelError,
+           create,
+           entry,
+           list_models,
+           register_model,
+           unit_weight_model,
+)
 
-__all__ = ["REGISTRY", "ModelEntry", "UnknownModelError", "create", "entry", "list_models", "register_model"]
+__all__ = ["REGISTRY", "ModelEntry", "UnknownModelError", "create", "entry", "list_models", "register_model",
+           "unit_weight_model"]

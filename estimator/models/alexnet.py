@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import register_model
-
 
 class AlexNet(nn.Module):
     """torchvision's AlexNet (64-192-384-256-256 convs, 6x6 adaptive pooling, dropout head)."""
@@ -58,13 +56,9 @@ class AlexNetTwoTower(nn.Module):
         return self.fc8(x)
 
 
-@register_model("alexnet_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=61_100_840,
-                reference="torchvision alexnet")
 def alexnet_imagenet(num_classes: int = 1000) -> nn.Module:
     return AlexNet(num_classes)
 
 
-@register_model("alexnet_caffe", input_shape=(1, 3, 227, 227), num_classes=1000, params=60_965_224,
-                reference="Caffe bvlc_alexnet (Krizhevsky et al. 2012, two towers)")
 def alexnet_caffe(num_classes: int = 1000) -> nn.Module:
     return AlexNetTwoTower(num_classes)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import register_model
-
 
 class DenseLayer(nn.Module):
     """BN-ReLU-1x1 conv (bottleneck to ``bn_size x growth`` channels), BN-ReLU-3x3 conv to ``growth`` channels;
@@ -57,7 +55,5 @@ class DenseNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
 
 
-@register_model("densenet121_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=7_978_856,
-                reference="torchvision densenet121")
 def densenet121_imagenet(num_classes: int = 1000) -> nn.Module:
     return DenseNet((6, 12, 24, 16), growth=32, stem=64, bn_size=4, num_classes=num_classes)

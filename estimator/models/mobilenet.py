@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import register_model
-
 # (expansion t, output channels c, blocks n, first stride s)
 IMAGENET_CONFIG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                    (6, 320, 1, 1))
@@ -64,25 +62,17 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@register_model("mobilenetv2_cifar", input_shape=(1, 3, 32, 32), num_classes=10, params=2_296_922,
-                reference="REFERENCES.md s.1 (CIFAR MobileNetV2)")
 def mobilenetv2_cifar(num_classes: int = 10) -> nn.Module:
     return MobileNetV2(num_classes, CIFAR_CONFIG, cifar=True)
 
 
-@register_model("mobilenetv2_tiny", input_shape=(1, 3, 64, 64), num_classes=200, params=2_540_312,
-                reference="CIFAR MobileNetV2 with a 1280->200 classifier")
 def mobilenetv2_tiny(num_classes: int = 200) -> nn.Module:
     return MobileNetV2(num_classes, CIFAR_CONFIG, cifar=True)
 
 
-@register_model("mobilenetv2_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=3_504_872,
-                reference="torchvision mobilenet_v2")
 def mobilenetv2_imagenet(num_classes: int = 1000) -> nn.Module:
     return MobileNetV2(num_classes, IMAGENET_CONFIG, cifar=False, dropout=0.2)
 
 
-@register_model("mobilenetv2_digits", input_shape=(1, 1, 8, 8), num_classes=10,
-                reference="small MobileNetV2-style baseline for 8x8 digits (this project)")
 def mobilenetv2_digits(num_classes: int = 10) -> nn.Module:
     return MobileNetV2(num_classes, DIGITS_CONFIG, cifar=True, in_channels=1, stem_channels=8, last_channels=64)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import register_model
-
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(c_out)]
@@ -86,26 +84,17 @@ class ResNet(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-@register_model("resnet18_cifar", input_shape=(1, 3, 32, 32), num_classes=10, params=11_173_962,
-                reference="REFERENCES.md s.1 (CIFAR ResNet18, 10 classes)")
 def resnet18_cifar(num_classes: int = 10) -> nn.Module:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "cifar")
 
 
-@register_model("resnet18_tiny", input_shape=(1, 3, 64, 64), num_classes=200, params=11_578_632,
-                reference="REFERENCES.md s.1: the CIFAR ResNet18 on 64x64 (its 4x4 average pooling leaves 2x2 x 512: "
-                          "a 2048->200 classifier)")
 def resnet18_tiny(num_classes: int = 200) -> nn.Module:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "cifar", pooled_side=2)
 
 
-@register_model("resnet18_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=11_689_512,
-                reference="torchvision resnet18")
 def resnet18_imagenet(num_classes: int = 1000) -> nn.Module:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, "imagenet")
 
 
-@register_model("resnet50_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=25_557_032,
-                reference="torchvision resnet50")
 def resnet50_imagenet(num_classes: int = 1000) -> nn.Module:
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, "imagenet")

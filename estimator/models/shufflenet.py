@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from .mobilenet import conv_bn_act
-from .registry import register_model
 
 V2_WIDTHS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024), 1.5: (176, 352, 704, 1024),
              2.0: (244, 488, 976, 2048)}
@@ -113,32 +112,22 @@ class ShuffleNetV1(nn.Module):
         return self.fc(self.pool(self.stages(self.stem(x))).flatten(1))
 
 
-@register_model("shufflenetv2_cifar", input_shape=(1, 3, 32, 32), num_classes=10,
-                reference="ShuffleNetV2 CIFAR definition; width keyword 0.5/1/1.5/2 (default 1.5, the seed's baseline)")
 def shufflenetv2_cifar(num_classes: int = 10, width: float = 1.5) -> nn.Module:
     return ShuffleNetV2(num_classes, width, cifar=True)
 
 
-@register_model("shufflenetv2_tiny", input_shape=(1, 3, 64, 64), num_classes=200,
-                reference="CIFAR ShuffleNetV2 (width 1.5) on 64x64 with 200 classes")
 def shufflenetv2_tiny(num_classes: int = 200, width: float = 1.5) -> nn.Module:
     return ShuffleNetV2(num_classes, width, cifar=True)
 
 
-@register_model("shufflenetv2_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=2_278_604,
-                reference="torchvision shufflenet_v2_x1_0")
 def shufflenetv2_imagenet(num_classes: int = 1000, width: float = 1.0) -> nn.Module:
     return ShuffleNetV2(num_classes, width, cifar=False)
 
 
-@register_model("shufflenet_cifar", input_shape=(1, 3, 32, 32), num_classes=10,
-                reference="ShuffleNet v1 CIFAR definition; groups keyword 2 or 3 (default 2)")
 def shufflenet_cifar(num_classes: int = 10, groups: int = 2) -> nn.Module:
     return ShuffleNetV1(num_classes, groups)
 
 
-@register_model("shufflenetv2_digits", input_shape=(1, 1, 8, 8), num_classes=10,
-                reference="small ShuffleNetV2-style baseline for 8x8 digits (this project)")
 def shufflenetv2_digits(num_classes: int = 10) -> nn.Module:
     return ShuffleNetV2(num_classes, 0.5, cifar=True, in_channels=1, stem_channels=16, repeats=(2, 2),
                         channels=(32, 64, 128))

@@ -7,8 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import register_model
-
 CFF_SINGLE = (0, 0, 1, 1, 2, 2, 3, 3)
 """C2 maps 0-7 each read one S1 map, two maps per S1 map."""
 CFF_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
@@ -16,7 +14,10 @@ CFF_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
 
 class Subsampling(nn.Module):
-    """LeCun-style subsampling: 2x2 average, times a trainable coefficient, plus a trainable bias, per map."""
+    """LeCun-style subsampling: 2x2 average, times a trainable coefficient, plus a trainable bias, per map.
+    ``scaled_average_pool`` declares that form (the dyadic approximation replaces it by a shift-add one)."""
+
+    scaled_average_pool = 2
 
     def __init__(self, channels: int):
         super().__init__()
@@ -128,31 +129,21 @@ class DigitsTanhNet(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-@register_model("cff", input_shape=(1, 1, 36, 32), num_classes=1, params=951,
-                reference="Garcia & Delakis 2004 (REFERENCES.md s.2)")
 def cff(num_classes: int = 1) -> nn.Module:
     return ConvolutionalFaceFinder(num_classes)
 
 
-@register_model("digitnet_mnist", input_shape=(1, 1, 28, 28), num_classes=10, params=184_586,
-                reference="REFERENCES.md s.2, use case (ii)")
 def digitnet_mnist(num_classes: int = 10) -> nn.Module:
     return DigitNet(num_classes)
 
 
-@register_model("lenet5_mnist", input_shape=(1, 1, 28, 28), num_classes=10, params=61_706,
-                reference="LeCun et al. 1998")
 def lenet5_mnist(num_classes: int = 10) -> nn.Module:
     return LeNet5(num_classes)
 
 
-@register_model("digits_cnn", input_shape=(1, 1, 8, 8), num_classes=10,
-                reference="small 3x3 CNN for 8x8 digits (this project); width keyword")
 def digits_cnn(num_classes: int = 10, width: int = 32) -> nn.Module:
     return DigitsCNN(num_classes, width)
 
 
-@register_model("digits_tanh", input_shape=(1, 1, 8, 8), num_classes=10,
-                reference="small tanh CNN for 8x8 digits (this project); width keyword")
 def digits_tanh(num_classes: int = 10, width: int = 16) -> nn.Module:
     return DigitsTanhNet(num_classes, width)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from .registry import register_model
-
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
@@ -51,19 +49,13 @@ class VGGImageNet(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
-@register_model("vgg16_cifar", input_shape=(1, 3, 32, 32), num_classes=10, params=14_728_266,
-                reference="REFERENCES.md s.1 (CIFAR VGG16)")
 def vgg16_cifar(num_classes: int = 10) -> nn.Module:
     return VGG(num_classes, spatial=1)
 
 
-@register_model("vgg16_tiny", input_shape=(1, 3, 64, 64), num_classes=200, params=15_132_936,
-                reference="CIFAR VGG16 on 64x64: the classifier reads 2x2x512 = 2048 features")
 def vgg16_tiny(num_classes: int = 200) -> nn.Module:
     return VGG(num_classes, spatial=2)
 
 
-@register_model("vgg16_imagenet", input_shape=(1, 3, 224, 224), num_classes=1000, params=138_357_544,
-                reference="torchvision vgg16")
 def vgg16_imagenet(num_classes: int = 1000) -> nn.Module:
     return VGGImageNet(num_classes)

@@ -17,10 +17,9 @@ against).
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
-import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import torch
@@ -29,60 +28,10 @@ from torch.nn.utils import parametrize
 
 from ..counting.csd import csd_digits, multiply_cost
 from ..counting.shiftadd import plan_sigmoid, plan_tanh, shift_add_mul
-from ..models.small import Subsampling
+from .specs import DyadicLevel, parse_level
 
 # --------------------------------------------------------------------------------------------------------
 # candidate sets
-
-
-@dataclass(frozen=True)
-class DyadicLevel:
-    """A level of approximation.
-
-    Attributes:
-        terms: maximum signed power-of-two terms per value.
-        min_exp, max_exp: exponent range of the terms (values up to about 2^max_exp).
-        scale: ``"pow2"`` (per-channel or per-tensor power-of-two scale: a shift) or ``"fold"`` (a real scale
-            applied once per output by a multiplication), or ``"none"``.
-        granularity: ``"channel"`` or ``"tensor"`` scaling.
-    """
-
-    terms: int = 2
-    min_exp: int = -8
-    max_exp: int = 0
-    scale: str = "pow2"
-    granularity: str = "channel"
-
-    def __post_init__(self):
-        if self.terms < 1 or self.min_exp > self.max_exp:
-            raise ValueError(f"dyadic level needs terms >= 1 and min_exp <= max_exp; got {self}")
-        if self.scale not in ("pow2", "fold", "none") or self.granularity not in ("channel", "tensor"):
-            raise ValueError("dyadic scale must be pow2, fold or none, and granularity channel or tensor")
-
-    @property
-    def name(self) -> str:
-        return f"t{self.terms}e{self.min_exp}" + ("" if self.max_exp == 0 else f"..{self.max_exp}") + (
-            "" if self.scale == "pow2" else f"_{self.scale}") + ("" if self.granularity == "channel" else "_tensor")
-
-    @cached_property
-    def candidates(self) -> CandidateSet:
-        return CandidateSet.build(self.terms, self.min_exp, self.max_exp)
-
-
-LEVEL_PATTERN = re.compile(r"^t(\d+)(?:e(-?\d+)(?:\.\.(-?\d+))?)?(?:_(fold|none))?(_tensor)?$")
-
-
-def parse_level(text: str | DyadicLevel) -> DyadicLevel:
-    """``t2`` (exponents -8..0), ``t3e-6`` (-6..0), ``t2e-10..1``, with ``_fold``/``_none`` and ``_tensor``."""
-    if isinstance(text, DyadicLevel):
-        return text
-    match = LEVEL_PATTERN.match(text.removeprefix("dyadic:"))
-    if not match:
-        raise ValueError(f"dyadic level '{text}' is malformed; expected t<terms>[e<min_exp>[..<max_exp>]]"
-                         "[_fold|_none][_tensor], e.g. t2e-8")
-    terms, lo, hi, scale, tensor = match.groups()
-    return DyadicLevel(int(terms), int(lo) if lo else -8, int(hi) if hi else 0, scale or "pow2",
-                       "tensor" if tensor else "channel")
 
 
 @dataclass(frozen=True)
@@ -116,6 +65,12 @@ class CandidateSet:
     @property
     def max_abs(self) -> float:
         return float(np.abs(self.values).max())
+
+
+@functools.lru_cache(maxsize=64)
+def candidate_set(level: DyadicLevel) -> CandidateSet:
+    """The candidate values of ``level`` (built once per level)."""
+    return CandidateSet.build(level.terms, level.min_exp, level.max_exp)
 
 
 def round_to_set(w: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -273,7 +228,7 @@ def channel_scale(w: torch.Tensor, level: DyadicLevel) -> torch.Tensor:
         return torch.ones((w.shape[0],) + (1,) * (w.dim() - 1), dtype=w.dtype, device=w.device)
     dims = tuple(range(1, w.dim())) if level.granularity == "channel" else tuple(range(w.dim()))
     peak = w.detach().abs().amax(dim=dims, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
-    ratio = peak / level.candidates.max_abs
+    ratio = peak / candidate_set(level).max_abs
     if level.scale == "pow2":
         ratio = torch.exp2(torch.ceil(torch.log2(ratio)))
     return ratio.expand((w.shape[0],) + (1,) * (w.dim() - 1)) if level.granularity == "tensor" else ratio
@@ -293,10 +248,10 @@ class DyadicWeight(nn.Module):
     def __init__(self, level: DyadicLevel, fold_scale: torch.Tensor | None = None, fixed: torch.Tensor | None = None):
         super().__init__()
         self.level = level
-        self.register_buffer("values", torch.tensor(level.candidates.values, dtype=torch.float32), persistent=False)
+        self.register_buffer("values", torch.tensor(candidate_set(level).values, dtype=torch.float32), persistent=False)
         self.register_buffer("fold_scale", fold_scale, persistent=False)
         self.register_buffer("fixed", fixed, persistent=False)
-        self.weight_code_bits = int(np.ceil(np.log2(len(level.candidates.values))))
+        self.weight_code_bits = int(np.ceil(np.log2(len(candidate_set(level).values))))
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if self.fixed is not None:
@@ -327,7 +282,7 @@ class DyadicBias(nn.Module):
     def __init__(self, level: DyadicLevel):
         super().__init__()
         self.level = DyadicLevel(level.terms, level.min_exp, level.max_exp, "pow2", "tensor")
-        self.register_buffer("values", torch.tensor(level.candidates.values, dtype=torch.float32), persistent=False)
+        self.register_buffer("values", torch.tensor(candidate_set(level).values, dtype=torch.float32), persistent=False)
 
     def forward(self, bias: torch.Tensor) -> torch.Tensor:
         scale = channel_scale(bias[:, None], self.level)[:, 0]
@@ -338,8 +293,8 @@ def dyadic_constant(value: np.ndarray, level: DyadicLevel) -> tuple[np.ndarray, 
     """Constants rounded to dyadic values (a power-of-two scale per element), with their CSD cost:
     (values, total adds, total shifts) of multiplying one input by each element once."""
     flat = np.asarray(value, dtype=np.float64)
-    scale = np.exp2(np.ceil(np.log2(np.maximum(np.abs(flat), 1e-30) / level.candidates.max_abs)))
-    dyadic = round_to_set(flat / scale, level.candidates.values) * scale
+    scale = np.exp2(np.ceil(np.log2(np.maximum(np.abs(flat), 1e-30) / candidate_set(level).max_abs)))
+    dyadic = round_to_set(flat / scale, candidate_set(level).values) * scale
     adds, shifts = multiply_cost(dyadic)
     return dyadic, int(adds.sum()), int(shifts.sum())
 
@@ -361,10 +316,11 @@ class DyadicAvgPool2d(nn.Module):
 
 
 class DyadicSubsampling(nn.Module):
-    """The CFF's subsampling with a dyadic coefficient per map: a 2x2 sum pool, one shift-add multiplication
-    by coefficient/4 (dyadic), plus the bias."""
+    """A LeCun-style subsampling with a dyadic coefficient per map: a 2x2 sum pool, one shift-add multiplication
+    by coefficient/4 (dyadic), plus the bias. It replaces any module that declares ``scaled_average_pool = 2``:
+    y = avg_pool(x, 2) x ``weight`` + ``bias``, per channel (the face finder's S1 and S2)."""
 
-    def __init__(self, source: Subsampling, level: DyadicLevel):
+    def __init__(self, source: nn.Module, level: DyadicLevel):
         super().__init__()
         factor, self.adds, self.shifts = dyadic_constant(source.weight.detach().cpu().numpy() / 4.0, level)
         self.register_buffer("factor", torch.tensor(factor, dtype=torch.float32).view(1, -1, 1, 1))
@@ -410,7 +366,7 @@ def approximate_weights(module: nn.Module, level: DyadicLevel, budget: float | N
         scale = fold if fold is not None else channel_scale(weight, level)
         groups = weight.shape[0] if scope == "filter" else 1
         filters = (weight / scale).cpu().double().numpy().reshape(groups, -1)
-        solved = solve_budgeted(filters, level.candidates, budget, cost)
+        solved = solve_budgeted(filters, candidate_set(level), budget, cost)
         dyadic = torch.from_numpy(solved).to(weight).reshape(weight.shape)
         fixed = dyadic if fold is not None else dyadic * scale
     parametrize.register_parametrization(module, "weight", DyadicWeight(level, fold, fixed), unsafe=True)
@@ -488,7 +444,7 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
             replace_child(model, name, DyadicAvgPool2d(level, module.kernel_size, module.stride, module.padding))
         elif pooling and isinstance(module, nn.AdaptiveAvgPool2d) and module.output_size in (1, (1, 1)):
             replace_child(model, name, DyadicAvgPool2d(level))
-        elif subsampling and isinstance(module, Subsampling):
+        elif subsampling and getattr(module, "scaled_average_pool", None) == 2:
             replace_child(model, name, DyadicSubsampling(module, level))
         elif activations and type(module) in ACTIVATIONS.get(activations, {}):
             replace_child(model, name, ACTIVATIONS[activations][type(module)]())
