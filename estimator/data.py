@@ -25,9 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-
-class DatasetError(ValueError):
-    """A dataset that is missing or malformed; the message names the path and the layout expected."""
+from .datasets import DATASETS, DatasetError, check_dataset
 
 
 @dataclass
@@ -111,14 +109,8 @@ def load_digits28_splits() -> Splits:
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """An IDX array (uint8 data) from ``path`` or ``path.gz``, checking its magic number and size."""
-    for candidate in (path, path.with_name(path.name + ".gz")):
-        if candidate.is_file():
-            raw = (gzip.open if candidate.suffix == ".gz" else open)(candidate, "rb").read()
-            break
-    else:
-        raise DatasetError(f"MNIST file {path} (or .gz) not found; expected the four IDX files "
-                           "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                           "t10k-labels-idx1-ubyte")
+    candidate = path if path.is_file() else path.with_name(path.name + ".gz")  # check_dataset found one of them
+    raw = (gzip.open if candidate.suffix == ".gz" else open)(candidate, "rb").read()
     header = np.frombuffer(raw[:4], dtype=">u4")[0] if len(raw) >= 4 else None
     if header != magic:
         raise DatasetError(f"MNIST file {candidate} is malformed: magic number {header}, expected {magic} (IDX format)")
@@ -144,12 +136,9 @@ def load_mnist_splits(root: Path) -> Splits:
 
 def load_cifar10_splits(root: Path) -> Splits:
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
-    layout = "cifar-10-batches-py/data_batch_1..5 and test_batch (the python pickle version)"
 
     def read(name: str) -> tuple[np.ndarray, np.ndarray]:
         path = folder / name
-        if not path.is_file():
-            raise DatasetError(f"CIFAR-10 batch {path} not found; expected {layout}")
         try:
             with open(path, "rb") as f:
                 batch = pickle.load(f, encoding="bytes")
@@ -193,10 +182,7 @@ class ImageFiles(Dataset):
 
 
 def load_tinyimagenet_splits(root: Path) -> Splits:
-    layout = "train/<wnid>/images/*.JPEG, val/images/*.JPEG and val/val_annotations.txt"
     train_dir, annotations = root / "train", root / "val" / "val_annotations.txt"
-    if not train_dir.is_dir() or not annotations.is_file():
-        raise DatasetError(f"Tiny ImageNet folder {root} does not have the standard layout; expected {layout}")
     wnids = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
     index = {w: i for i, w in enumerate(wnids)}
     train_paths, train_labels = [], []
@@ -213,7 +199,8 @@ def load_tinyimagenet_splits(root: Path) -> Splits:
         val_paths.append(root / "val" / "images" / fields[0])
         val_labels.append(index[fields[1]])
     if not train_paths:
-        raise DatasetError(f"Tiny ImageNet folder {root} has no training images; expected {layout}")
+        raise DatasetError(f"Tiny ImageNet folder {root} has no training images; expected "
+                           f"{DATASETS['tinyimagenet'].layout}")
     return Splits("tinyimagenet", ImageFiles(train_paths, train_labels, (64, 64), "RGB"),
                   ImageFiles(val_paths, val_labels, (64, 64), "RGB"), len(wnids),
                   (0.4802, 0.4481, 0.3975), (0.2302, 0.2265, 0.2262), crop_padding=4, flip=True)
@@ -249,12 +236,7 @@ LOADERS: dict[str, Callable[..., Splits]] = {
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> Splits:
-    """Train/test splits of dataset ``name`` (see the module doc), read from ``data_dir``."""
-    if name not in LOADERS:
-        raise DatasetError(f"unknown dataset '{name}'; expected one of {', '.join(LOADERS)}")
-    if name not in ("digits", "digits28"):
-        if data_dir is None:
-            raise DatasetError(f"dataset '{name}' is read from a local folder; pass data_dir (--data-dir PATH)")
-        if not Path(data_dir).is_dir():
-            raise DatasetError(f"dataset folder {data_dir} does not exist")
+    """Train/test splits of dataset ``name`` (see the module doc and :data:`~estimator.datasets.DATASETS`), read
+    from ``data_dir``."""
+    check_dataset(name, data_dir)
     return LOADERS[name](Path(data_dir) if data_dir is not None else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 from torch import nn
@@ -25,8 +26,24 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def load_factory_file(reference: str) -> nn.Module:
-    """Build the model returned by ``factory()`` in ``path/to/file.py:factory``."""
+def is_file_reference(reference: str) -> bool:
+    """True for ``path/to/file.py:factory`` (or a bare ``file.py``, which lacks its factory)."""
+    return reference.endswith(".py") or ".py:" in reference
+
+
+def reference_label(reference: str) -> str:
+    """A file-name-safe label of a model reference: the name, or ``<file stem>.<factory>`` for a file."""
+    if is_file_reference(reference):
+        path_text, _, factory = reference.rpartition(":")
+        return f"{Path(path_text).stem}.{factory}"
+    return reference
+
+
+def load_factory_file(reference: str, **kwargs) -> nn.Module:
+    """Build the model returned by ``factory(**kwargs)`` in ``path/to/file.py:factory`` (keywords the factory
+    does not take, such as ``num_classes``, are left out)."""
+    if ":" not in reference.rsplit(".py", 1)[-1]:
+        raise ModelLoadError(f"model file reference '{reference}' needs a factory: path/to/file.py:factory")
     path_text, _, factory_name = reference.rpartition(":")
     path = Path(path_text)
     if not path.is_file():
@@ -40,13 +57,24 @@ def load_factory_file(reference: str) -> nn.Module:
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ModelLoadError(f"model file '{path}' has no callable '{factory_name}'")
+    parameters = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     try:
-        model = factory()
+        model = factory(**{k: v for k, v in kwargs.items() if takes_any or k in parameters})
     except Exception as exc:
         raise ModelLoadError(f"factory '{reference}' raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"factory '{reference}' returned {type(model).__name__}, expected a torch.nn.Module")
     return model
+
+
+def build(reference: str, num_classes: int | None = None, **kwargs) -> nn.Module:
+    """A model from a registered name or ``path/to/file.py:factory``, with ``num_classes`` outputs where given
+    (a file's factory receives it if it takes it) and factory options ``kwargs``."""
+    if is_file_reference(reference):
+        extra = {} if num_classes is None else {"num_classes": num_classes}
+        return load_factory_file(reference, **extra, **kwargs)
+    return create(reference, num_classes=num_classes, **kwargs)
 
 
 def load_model(reference: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
@@ -58,13 +86,8 @@ def load_model(reference: str, input_shape: tuple[int, ...] | None = None, num_c
         input_shape: overrides the registered default input shape; required for factory files.
         num_classes: overrides the registered default number of classes.
     """
-    if reference.endswith(".py") or ".py:" in reference:
-        if ":" not in reference.rsplit(".py", 1)[-1]:
-            raise ModelLoadError(f"model file reference '{reference}' needs a factory: path/to/file.py:factory")
-        model = load_factory_file(reference)
+    if is_file_reference(reference):
         if input_shape is None:
             raise ModelLoadError(f"model '{reference}' has no default input shape; pass --input N,C,H,W")
-        return model, input_shape
-    spec = entry(reference)
-    model = create(reference, num_classes=num_classes)
-    return model, input_shape or spec.input_shape
+        return build(reference, num_classes), input_shape
+    return build(reference, num_classes), input_shape or entry(reference).input_shape

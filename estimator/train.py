@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -32,26 +31,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .data import Splits, load_dataset
-from .models import create
-
-FINETUNE_LR = 3e-4
-"""Learning rate of straight-through fine-tuning of approximated models (Adam), a tenth of the adam recipe's."""
-
-SEED_RECIPE = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "multistep",
-               "milestones": [40, 80, 100, 115, 130, 140], "gamma": 0.2, "epochs": 150, "batch_size": 128,
-               "init": "seed", "lr_shift": 1, "report": "best"}
-RECIPES = {
-    "seed": SEED_RECIPE,
-    "seed120": SEED_RECIPE | {"epochs": 120, "batch_size": 64},
-    "adam": {"optimizer": "adam", "lr": 3e-3, "momentum": 0.0, "weight_decay": 0.0, "schedule": "cosine",
-             "milestones": [], "gamma": 1.0, "epochs": 30, "batch_size": 64, "init": "default", "lr_shift": 0,
-             "report": "final"},
-}
-"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe as its official code runs it (REFERENCES.md s.1;
-``ksouvik52/Pre-defined-sparseCNN``): its weight initialisation (:func:`seed_initialisation`), its scheduler
-stepped before each epoch (epoch e trains at the rate of e + 1: ``lr_shift``), and the best epoch's test accuracy
-reported; ``seed120``: its other configuration, 120 epochs of batch 64. ``adam``: small models, the last epoch
-reported."""
+from .io import atomic_write, atomic_write_text
+from .loading import build, reference_label
+from .recipes import RECIPES
+from .variants.variant import DENSE, Variant
 
 
 @dataclass
@@ -59,10 +42,11 @@ class TrainConfig:
     """What to train and how. Unset recipe fields take the recipe's values.
 
     Attributes:
-        model: registered model name.
-        data: dataset name (``estimator.data.LOADERS``).
+        model: registered model name or ``path/to/file.py:factory`` (given ``num_classes`` if it takes it).
+        data: dataset name (``estimator.datasets.DATASETS``).
         data_dir: local folder of the dataset (not needed for digits).
-        variant: a variant spec applied to the fresh model (e.g. ``PSD1_P16``, ``dyadic:t2``), or None.
+        variant: the variant applied to the fresh model (a :class:`~estimator.variants.Variant` or its name:
+            ``dense``, ``PSD1_P16``, ``dyadic:t2``...).
         recipe: ``seed``, ``seed120`` or ``adam``; explicit fields below override it.
         epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule, milestones, gamma: the recipe.
         init: ``default`` (the model's own initialisation) or ``seed`` (:func:`seed_initialisation`).
@@ -73,7 +57,7 @@ class TrainConfig:
         seed: seed of initialisation, shuffling and augmentation.
         threads: CPU threads (results depend on it; recorded).
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
-        out: parent folder of run folders; run: this run's folder name (default derived from the rest).
+        out: parent folder of run folders; run: this run's folder name (default :meth:`default_run`).
         init_from: a checkpoint or run folder whose model weights initialise the model before the variant.
         model_kwargs: extra keyword arguments of the model factory.
         workers: DataLoader workers for datasets decoded from files.
@@ -82,7 +66,7 @@ class TrainConfig:
     model: str
     data: str = "digits"
     data_dir: str | None = None
-    variant: str | None = None
+    variant: str = DENSE
     recipe: str = "adam"
     epochs: int | None = None
     batch_size: int | None = None
@@ -110,12 +94,25 @@ class TrainConfig:
         if self.recipe not in RECIPES:
             raise ValueError(f"unknown recipe '{self.recipe}'; expected one of {', '.join(RECIPES)}")
         values = asdict(self)
+        values["variant"] = Variant.parse(self.variant).name
         for key, default in RECIPES[self.recipe].items():
             if values[key] is None:
                 values[key] = default
-        if values["run"] is None:
-            values["run"] = f"{self.model}-{self.data}-{self.variant or 'dense'}-s{self.seed}".replace(":", "_")
-        return TrainConfig(**values)
+        resolved = TrainConfig(**values)
+        resolved.run = self.run or resolved.default_run()
+        return resolved
+
+    def default_run(self) -> str:
+        """The run folder name every workflow uses: ``<model>[_<option><value>...]-<data>-<variant>-<recipe>-s<seed>``,
+        with ``-from-<source run>`` for a run initialised from another (fine-tuning). The epoch count is not part of
+        it, so that a run resumed with more epochs keeps its folder."""
+        variant = Variant.parse(self.variant).name
+        model = reference_label(self.model) + "".join(f"_{k}{v}" for k, v in sorted(self.model_kwargs.items()))
+        name = f"{model}-{self.data}-{variant}-{self.recipe}-s{self.seed}"
+        if self.init_from:
+            source = Path(self.init_from)
+            name += f"-from-{(source.parent if source.is_file() else source).name}"
+        return name.replace(":", "_").replace("/", "_")
 
     @property
     def run_dir(self) -> Path:
@@ -151,23 +148,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through ``write(tmp_path)`` and rename over ``path``, so readers never see a partial file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(text))
-
-
 def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.Module], nn.Module] | None) -> nn.Module:
     """Fresh model (seeded; the recipe's initialisation), optional initial weights, then the variant."""
-    from .variants import apply_variant
-
     torch.manual_seed(config.seed)
-    model = create(config.model, num_classes=num_classes, **config.model_kwargs)
+    model = build(config.model, num_classes, **config.model_kwargs)
     if config.init == "seed":
         seed_initialisation(model)
     elif config.init != "default":
@@ -175,9 +159,22 @@ def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.M
     if config.init_from:
         source = Path(config.init_from)
         model.load_state_dict(load_checkpoint(source / "checkpoint.pt" if source.is_dir() else source)["model"])
-    if config.variant:
-        model = apply_variant(model, config.variant)
+    variant = Variant.parse(config.variant)
+    if not variant.is_dense:
+        model = variant.apply(model)
     return transform(model) if transform else model
+
+
+def check_outputs(model: nn.Module, splits: Splits, device: torch.device, name: str) -> None:
+    """Refuse, before training, a model whose outputs do not match the dataset's classes (one evaluation batch of
+    two images; no state changes)."""
+    images, _ = next(batches(splits.test, 2, None, 0))
+    model.eval()
+    with torch.no_grad():
+        shape = tuple(model(splits.prepare(images.to(device), train=False)).shape)
+    if len(shape) != 2 or shape[1] != splits.num_classes:
+        raise ValueError(f"model {name} gives outputs of shape {shape} on {splits.name}; expected (batch, "
+                         f"{splits.num_classes}) for its {splits.num_classes} classes")
 
 
 def seed_initialisation(model: nn.Module) -> None:
@@ -325,6 +322,7 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
     device = pick_device(config.device)
     torch.set_num_threads(config.threads)
     model = build_model(config, splits.num_classes, transform).to(device)
+    check_outputs(model, splits, device, config.model)
     optimizer = make_optimizer(config, model)
     history: list[dict] = []
     start_epoch = 0
@@ -348,7 +346,7 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
         history.append(metrics)
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                  "history": history}
-        atomic_write_bytes(checkpoint_path, lambda tmp, s=state: torch.save(s, tmp))
+        atomic_write(checkpoint_path, lambda tmp, s=state: torch.save(s, tmp))
         frame = pd.DataFrame(history)
         atomic_write_text(run_dir / "metrics.csv", frame.to_csv(index=False))
         atomic_write_text(run_dir / "metrics.json", frame.to_json(orient="records", indent=1))
@@ -390,12 +388,21 @@ def is_finished(run_dir: str | Path) -> bool:
 
 def train_or_resume(config: TrainConfig, splits: Splits | None = None, progress: bool = False) -> dict:
     """The reported epoch's metrics of the run ``config`` names (the final epoch, or the best for recipes that
-    report it): read when the run finished, else trained (resumed from its checkpoint when one exists). Lets sweeps
-    and tables rerun without repeating finished work."""
+    report it): read when the run finished with this configuration, else trained (resumed from its checkpoint when
+    one exists; a finished run asked for more epochs is continued on its re-planned schedule). Lets sweeps and
+    tables rerun without repeating finished work.
+
+    Raises:
+        ValueError: the run folder holds a run of another configuration (the fields are named).
+    """
     resolved = config.resolved()
     run_dir = Path(resolved.out) / resolved.run
     if is_finished(run_dir):
-        return read_run(run_dir)[resolved.report]
+        record = read_run(run_dir)
+        completed = int(record["final"].get("epoch", 0)) if record.get("final") else 0
+        check_resumable(resolved, record["config"], completed, run_dir)
+        if completed == resolved.epochs:
+            return record[resolved.report]
     result = train(config, splits=splits, progress=progress, resume=(run_dir / "checkpoint.pt").exists())
     return result.best if resolved.report == "best" else result.final
 

@@ -58,14 +58,16 @@ def test_random_crop_shifts_content():
 
 
 @pytest.mark.parametrize("name,break_it,message", [
-    ("mnist", lambda root: (root / "t10k-labels-idx1-ubyte").unlink(), "t10k-labels-idx1-ubyte (or .gz) not found"),
+    ("mnist", lambda root: (root / "t10k-labels-idx1-ubyte").unlink(),
+     "has no t10k-labels-idx1-ubyte; expected the four IDX files"),
     ("mnist", lambda root: write_idx(root / "train-images-idx3-ubyte", np.zeros((2, 28, 28)), 2049),
      "magic number 2049, expected 2051"),
     ("mnist", lambda root: (root / "train-labels-idx1-ubyte").write_bytes(
         (root / "train-labels-idx1-ubyte").read_bytes()[:-3]), "bytes of data for shape"),
-    ("cifar10", lambda root: (root / "cifar-10-batches-py" / "data_batch_3").unlink(), "data_batch_3 not found"),
+    ("cifar10", lambda root: (root / "cifar-10-batches-py" / "data_batch_3").unlink(),
+     "has no cifar-10-batches-py/data_batch_3"),
     ("cifar10", lambda root: (root / "cifar-10-batches-py" / "test_batch").write_bytes(b"junk"), "is malformed"),
-    ("tinyimagenet", lambda root: (root / "val" / "val_annotations.txt").unlink(), "standard layout"),
+    ("tinyimagenet", lambda root: (root / "val" / "val_annotations.txt").unlink(), "has no val/val_annotations.txt"),
     ("tinyimagenet", lambda root: (root / "val" / "val_annotations.txt").write_text("x.JPEG\tn0000\n"),
      "val_annotations.txt:1 is malformed"),
     ("faces", lambda root: [p.unlink() for p in (root / "face").iterdir()], "is missing or empty"),

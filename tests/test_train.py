@@ -8,7 +8,15 @@ import math
 import pytest
 import torch
 
-from estimator.train import TrainConfig, build_model, learning_rate, pick_device, read_run, train
+from estimator.train import (
+    TrainConfig,
+    build_model,
+    learning_rate,
+    pick_device,
+    read_run,
+    train,
+    train_or_resume,
+)
 from tests.formats import write_cifar10, write_faces
 
 
@@ -127,3 +135,32 @@ def test_run_record_has_best_epoch_and_threads(tmp_path):
     record = read_run(result.run_dir)
     assert record["threads"] == 1 and record["best"]["test_top1"] == max(result.metrics["test_top1"])
     assert record["reported"] == "final"
+
+
+def test_finished_run_asked_for_more_epochs_continues_and_otherwise_is_read(tmp_path):
+    config = TrainConfig("digits_tanh", out=str(tmp_path), epochs=2)
+    first = train_or_resume(config)
+    mtime = (config.run_dir / "checkpoint.pt").stat().st_mtime_ns
+    assert train_or_resume(config) == first  # finished with this configuration: read, not retrained
+    assert (config.run_dir / "checkpoint.pt").stat().st_mtime_ns == mtime
+    longer = train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3))
+    metrics = read_run(config.run_dir)
+    assert longer["epoch"] == 3 and metrics["final"]["lr"] > 0  # the added epoch trains, at a rate above 0
+    with pytest.raises(ValueError, match=r"differs in lr \(0.003 -> 0.01\)"):
+        train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3, lr=0.01))
+
+
+def test_default_run_names_share_one_scheme(tmp_path):
+    dense = TrainConfig("digits_cnn", model_kwargs={"width": 8}, out=str(tmp_path))
+    assert dense.resolved().run == "digits_cnn_width8-digits-dense-adam-s0"
+    tuned = TrainConfig("digits_cnn", variant="dyadic:t2e-4", init_from=str(dense.run_dir))
+    assert tuned.resolved().run == "digits_cnn-digits-dyadic_t2e-4-adam-s0-from-digits_cnn_width8-digits-dense-adam-s0"
+    assert TrainConfig("net.py:make").resolved().run == "net.make-digits-dense-adam-s0"
+
+
+def test_a_model_whose_outputs_do_not_match_the_classes_is_refused_before_training(tmp_path):
+    path = tmp_path / "net.py"  # a factory that ignores the class count
+    path.write_text("from torch import nn\ndef make():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 7))\n")
+    with pytest.raises(ValueError, match=r"outputs of shape \(2, 7\) on digits; expected \(batch, 10\)"):
+        train(TrainConfig(f"{path}:make", out=str(tmp_path), epochs=1), progress=False)
+    assert not (tmp_path / "net.make-digits-dense-adam-s0").exists()

@@ -1,0 +1,56 @@
+"""Durable file writes: a reader (or a process killed mid-write) never sees a partial file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(tmp_path)``: to a temporary file beside it, flushed to disk (fsync), then
+    renamed over ``path`` (atomic on POSIX and Windows) and the folder entry synced, so ``path`` holds either
+    the old or the new contents, whole. A failed write leaves no temporary file behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sync_folder(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """:func:`atomic_write` of UTF-8 text."""
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk where the platform allows it."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def check_writable(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, after checking that its folder exists and is writable (without creating anything).
+
+    Raises:
+        OSError: one line naming ``what``, the path and the problem.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OSError(f"{what} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OSError(f"{what} {path}: not writable")
+    if path.is_dir():
+        raise OSError(f"{what} {path} is a folder; expected a file path")
+    return path
