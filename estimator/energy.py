@@ -35,32 +35,6 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool 
     return hwmodels.price(table, hw=hw, per_layer=per_layer, **config)
 
 
-PROFILE_TOTALS = ("macs", "nz_macs", "nz_macs_valid", "mults", "adds", "shifts", "compares", "other_ops")
-"""Profile columns summed into every priced row."""
-
-
-def structural_params(profile: Profile) -> int:
-    """Parameters after masking: all parameters less the weights a mask or pruning removes (BN, biases counted)."""
-    layers = profile.layers
-    return int(layers["params"].sum() - (layers["weight_elems"] - layers["weight_nnz"]).sum())
-
-
-def price_profile(profile: Profile, hardware: dict | None = None, optimizer: str = "sgd") -> pd.DataFrame:
-    """Profile -> price -> one row per hardware configuration: the profile's totals (``PROFILE_TOTALS``,
-    ``params`` after masking) beside the priced summary (``hwmodels.price``) and ``energy_uj``.
-
-    Args:
-        profile: what to price.
-        hardware: pricing parameters (``hwmodels.PARAMETERS`` names, ``hw`` included); a list sweeps that parameter.
-        optimizer: the update priced with a training-step profile.
-    """
-    summary = energy(profile, per_layer=False, optimizer=optimizer, **(hardware or {})).summary.reset_index(drop=True)
-    totals = profile.layers[list(PROFILE_TOTALS)].sum()
-    counts = pd.DataFrame({c: [int(totals[c])] * len(summary) for c in PROFILE_TOTALS})
-    counts["params"] = structural_params(profile)
-    return pd.concat([counts, summary], axis=1).assign(energy_uj=summary["energy_pj"] / 1e6)
-
-
 def weight_storage(profile: Profile, weight_bits: int = 8) -> pd.DataFrame:
     """Bits of every weighted layer's weights in each storage form (``hwmodels.weight_storage_bits``): dense,
     unstructured (non-zeros with in-row indices and row pointers), periodic (non-zeros plus the pattern table) and

@@ -1,5 +1,6 @@
-"""Reproduction tables of the seed papers' claims: complexity and energy (analytical), and for the dyadic
-method also accuracy on the bundled digits (trained here, run folders reused)."""
+"""Reproduction tables of the seed papers' claims, formatted on top of the shared workflows: complexity and energy
+(analytical, :func:`~estimator.points.price_points`), dyadic tables on trained weights, dyadic accuracy through a
+sweep (:mod:`estimator.sweep`, whose run naming they share), and the seed paper's published points priced here."""
 
 from __future__ import annotations
 
@@ -10,28 +11,17 @@ import torch
 from torch import nn
 
 from .counting import profile
-from .data import load_dataset
-from .energy import energy, price_profile, structural_params
-from .models import create, entry
-from .train import FINETUNE_LR, TrainConfig, evaluate, load_run_model, train_or_resume
-from .variants import PAPER_VARIANTS, apply_variant, approximate
-
-DYADIC_LEVELS = ("t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8")
-"""Levels of the dyadic tables: terms 1/2/3 and two exponent ranges."""
+from .energy import energy
+from .literature import citation, load
+from .models import create, entry, unit_weight_model
+from .plan import ModelChoice, SweepSpec
+from .points import Pricer, price_profile, structural_params
+from .sweep import sweep
+from .train import TrainConfig, load_run_model, train_or_resume
+from .variants import DENSE, DYADIC_PREFIX, PAPER_VARIANTS, Variant, approximate
+from .variants.specs import DYADIC_LEVELS
 
 PERIODIC_TABLE_MODELS = ("resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny")
-
-
-def unit_weight_model(name: str) -> nn.Module:
-    """Registered model ``name`` with every parameter and buffer 1, built without running its initialisers,
-    so that only masks make zeros (random initial values can be exactly 0)."""
-    with torch.device("meta"):
-        model = create(name)
-    model.to_empty(device="cpu")
-    with torch.no_grad():
-        for tensor in list(model.parameters()) + list(model.buffers()):
-            tensor.fill_(1)
-    return model
 
 
 def conv_weights(layers: pd.DataFrame) -> int:
@@ -39,7 +29,7 @@ def conv_weights(layers: pd.DataFrame) -> int:
     return int(layers.loc[layers["type"].str.startswith("Conv"), "weight_nnz"].sum())
 
 
-def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) + PAPER_VARIANTS,
+def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=(DENSE,) + PAPER_VARIANTS,
                               bits=(8, 16), hw="horowitz45", train_batch: int = 32, optimizer: str = "sgd",
                               progress: bool = False) -> pd.DataFrame:
     """Parameters, reductions, MACs (zeros skipped, the paper's "FLOPs"), inference energy and the energy of one
@@ -56,35 +46,36 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=("dense",) 
     """
     from tqdm.auto import tqdm
 
+    variants = [Variant.parse(v) for v in variants]
+    inference, step = Pricer(), Pricer(training=True)
     rows = []
-    jobs = [(name, variant) for name in models for variant in variants]
-    bar = tqdm(total=len(jobs), desc="periodic table", unit="variant", disable=not progress)
+    bar = tqdm(total=len(models) * len(variants), desc="periodic table", unit="variant", disable=not progress)
     for name in models:
         base = unit_weight_model(name)
-        shape = entry(name).input_shape
+        shape = tuple(entry(name).input_shape)
         for variant in variants:
-            model = apply_variant(base, variant)
-            prof = profile(model, input_shape=shape)
-            row = {"model": name, "variant": variant, "params": structural_params(prof),
+            model = variant.apply(base)
+            prof = inference.profile(model, shape)
+            row = {"model": name, "variant": variant.name, "params": structural_params(prof),
                    "conv_weights": conv_weights(prof.layers), "macs": int(prof.layers["nz_macs"].sum())}
             for b in bits:
-                priced = price_profile(prof, {"hw": hw, "weight_bits": b, "act_bits": b})
-                row[f"energy_uj_{b}bit"] = priced.loc[0, "energy_uj"]
-            step = profile(model, input_shape=(train_batch,) + tuple(shape[1:]), backward=True)
-            row["train_energy_uj"] = price_profile(step, {"hw": hw, "weight_bits": bits[0], "act_bits": bits[0]},
-                                                   optimizer).loc[0, "energy_uj"]
+                row[f"energy_uj_{b}bit"] = price_profile(prof, {"hw": hw, "weight_bits": b, "act_bits": b}).loc[
+                    0, "energy_uj"]
+            row["train_energy_uj"] = price_profile(step.profile(model, (train_batch,) + shape[1:]), {
+                "hw": hw, "weight_bits": bits[0], "act_bits": bits[0]}, optimizer).loc[0, "energy_uj"]
             rows.append(row)
             bar.update()
-        reference = next((r for r in rows[-len(variants):] if r["variant"] == "dense"), rows[-len(variants)])
-        for row in rows[-len(variants):]:
-            row["param_reduction_pct"] = 100 * (1 - row["params"] / reference["params"])
-            row["conv_weight_reduction_pct"] = 100 * (1 - row["conv_weights"] / reference["conv_weights"])
-            row["mac_ratio"] = reference["macs"] / row["macs"]
-            row["train_ratio"] = row["train_energy_uj"] / reference["train_energy_uj"]
     bar.close()
+    table = pd.DataFrame(rows)
+    reference = DENSE if any(v.is_dense for v in variants) else variants[0].name
+    dense = table[table["variant"] == reference].set_index("model").reindex(table["model"]).reset_index(drop=True)
+    table["param_reduction_pct"] = 100 * (1 - table["params"] / dense["params"])
+    table["conv_weight_reduction_pct"] = 100 * (1 - table["conv_weights"] / dense["conv_weights"])
+    table["mac_ratio"] = dense["macs"] / table["macs"]
+    table["train_ratio"] = table["train_energy_uj"] / dense["train_energy_uj"]
     columns = ["model", "variant", "params", "param_reduction_pct", "conv_weights", "conv_weight_reduction_pct",
                "macs", "mac_ratio"] + [f"energy_uj_{b}bit" for b in bits] + ["train_energy_uj", "train_ratio"]
-    return pd.DataFrame(rows)[columns]
+    return table[columns]
 
 
 BUNDLED_DATA = {(1, 8, 8): "digits", (1, 28, 28): "digits28"}
@@ -93,9 +84,10 @@ BUNDLED_DATA = {(1, 8, 8): "digits", (1, 28, 28): "digits28"}
 
 def trained_weights(model: str, runs_dir: str = "runs", epochs: int = 15, seed: int = 0,
                     progress: bool = False) -> tuple[nn.Module, str]:
-    """Registered ``model`` with trained weights, and where they come from: a finished dense run of it under
-    ``runs_dir``, or a run trained here (resumable, reused) on the bundled data its input fits; failing both, its
-    seeded initial weights, said so (CSD costs and approximation errors depend on the values)."""
+    """Registered ``model`` with trained weights, and where they come from: a run trained here (resumable, reused)
+    on the bundled data its input fits, or a finished dense run of it under ``runs_dir``; failing both, its seeded
+    initial weights, said so (CSD costs and approximation errors depend on the values)."""
+    from .data import load_dataset
     from .train import is_finished, read_run
 
     data = BUNDLED_DATA.get(tuple(entry(model).input_shape[1:]))
@@ -107,7 +99,7 @@ def trained_weights(model: str, runs_dir: str = "runs", epochs: int = 15, seed: 
             f"trained weights: {config.run_dir} ({data}, {epochs} epochs, test top-1 {final['test_top1']:.2f}%)")
     for run_dir in sorted(Path(runs_dir).glob(f"{model}-*")):
         record = read_run(run_dir) if is_finished(run_dir) else None
-        if record and record["model"] == model and record["variant"] in (None, "dense"):
+        if record and record["model"] == model and record["variant"] == DENSE:
             trained = load_run_model(TrainConfig(**record["config"]),
                                      record.get("num_classes", entry(model).num_classes))
             return trained, f"trained weights: {run_dir}"
@@ -125,18 +117,24 @@ def remaining_multiplications(layers: pd.DataFrame) -> str:
     return "; ".join(f"{t}: {STILL_MULTIPLYING.get(t, 'not approximated')}" for t in types)
 
 
+def dyadic_variants(levels) -> list[Variant]:
+    """The dense model and the dyadic variants of ``levels`` (``t2e-4`` or ``dyadic:t2e-4``)."""
+    return [Variant.parse(DENSE)] + [Variant.parse(DYADIC_PREFIX + str(level).removeprefix(DYADIC_PREFIX))
+                                     for level in levels]
+
+
 def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int, per_layer: bool,
                        lrn: str = "keep", progress: bool = False) -> pd.DataFrame:
-    """Counts, energy and weight approximation error of ``model`` in float and at each dyadic level (whole model
+    """Counts, energy and weight approximation error of ``model`` (dense) and at each dyadic level (whole model
     or per layer); at each level, the layer types that still multiply and why."""
     from tqdm.auto import tqdm
 
     from .variants.dyadic import approximation_error
 
     frames = []
-    for level in tqdm(("float",) + tuple(levels), desc="dyadic levels", disable=not progress):
-        variant = model if level == "float" else approximate(model, level, lrn=lrn)
-        prof = profile(variant, input_shape=input_shape)
+    for variant in tqdm(dyadic_variants(levels), desc="dyadic levels", disable=not progress):
+        approximated = model if variant.is_dense else approximate(model, variant.dyadic, lrn=lrn)
+        prof = profile(approximated, input_shape=input_shape)
         priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.groupby("name", sort=False)["energy_pj"].sum()
         layers = prof.layers.assign(energy_uj=priced.reindex(prof.layers.index, fill_value=0.0).to_numpy() / 1e6)
         columns = ["mults", "adds", "shifts", "compares", "other_ops", "energy_uj"]
@@ -144,17 +142,17 @@ def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int
             frame = layers[["type"] + columns].reset_index()
         else:
             frame = layers[columns].sum().to_frame().T.astype({c: "int64" for c in columns[:-1]})
-            frame["weight_error"] = 0.0 if level == "float" else approximation_error(variant)
-            frame["mults_left_in"] = "" if level == "float" else remaining_multiplications(layers)
-        frames.append(frame.assign(level=level))
+            frame["weight_error"] = 0.0 if variant.is_dense else approximation_error(approximated)
+            frame["mults_left_in"] = "" if variant.is_dense else remaining_multiplications(layers)
+        frames.append(frame.assign(variant=variant.name))
     table = pd.concat(frames, ignore_index=True)
-    return table[["level"] + [c for c in table.columns if c != "level"]]
+    return table[["variant"] + [c for c in table.columns if c != "variant"]]
 
 
 def dyadic_complexity_table(model: str, levels=DYADIC_LEVELS, hw: str = "horowitz45", bits: int = 8,
                             per_layer: bool = False, seed: int = 0, runs_dir: str = "runs", epochs: int = 15,
                             lrn: str = "keep", progress: bool = False) -> pd.DataFrame:
-    """Operations, energy and weight approximation error of a registered model in float and at each dyadic level,
+    """Operations, energy and weight approximation error of a registered model, dense and at each dyadic level,
     on trained weights (:func:`trained_weights`; the source is in ``table.attrs["weights"]``)."""
     weights, source = trained_weights(model, runs_dir, epochs, seed, progress)
     table = approximation_rows(weights, levels, entry(model).input_shape, hw, bits, per_layer, lrn, progress)
@@ -164,24 +162,29 @@ def dyadic_complexity_table(model: str, levels=DYADIC_LEVELS, hw: str = "horowit
 
 def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", levels=DYADIC_LEVELS,
                           epochs: int = 15, finetune_epochs: int = 3, hw: str = "horowitz45", bits: int = 8,
-                          out: str = "runs/dyadic", seed: int = 0, progress: bool = False) -> pd.DataFrame:
-    """Accuracy against approximation level, with and without straight-through fine-tuning, next to the
-    operation counts and energy, against the float model (trained here on ``data``; no download)."""
-    splits = load_dataset(data)
-    base_config = TrainConfig(model, data=data, epochs=epochs, seed=seed, out=out)
-    train_or_resume(base_config, splits, progress)
-    base = load_run_model(base_config, splits.num_classes)
-    device = next(base.parameters()).device
-    counts = approximation_rows(base, levels, (1,) + splits.input_shape, hw, bits, per_layer=False,
-                                progress=progress).set_index("level")
-    rows = []
-    for level in ("float",) + tuple(levels):
-        approx = base if level == "float" else approximate(base, level)
-        row = {"level": level, "test_top1": evaluate(approx, splits, device)["test_top1"]}
-        if level != "float":
-            tuned = TrainConfig(model, data=data, variant=f"dyadic:{level}", epochs=finetune_epochs, lr=FINETUNE_LR,
-                                seed=seed, out=out, init_from=str(base_config.run_dir))
-            row["test_top1_finetuned"] = train_or_resume(tuned, splits, progress)["test_top1"]
-        rows.append(row | counts.loc[level].to_dict())
+                          out: str = "runs", seed: int = 0, workers: int | None = None,
+                          progress: bool = False) -> pd.DataFrame:
+    """Accuracy against approximation level, as approximated and after ``finetune_epochs`` of straight-through
+    fine-tuning, next to the operation counts and energy of the model as deployed (fine-tuned), against the dense
+    model: a sweep of the approximated workflow (trained here on ``data``; runs in ``out`` reused)."""
+    spec = SweepSpec(models=(ModelChoice(model),), variants=tuple(dyadic_variants(levels)), data=data, seeds=(seed,),
+                     epochs=epochs, finetune_epochs=finetune_epochs, runs_dir=out,
+                     hardware={"hw": hw, "weight_bits": bits, "act_bits": bits})
+    table = sweep(spec, workers=workers, progress=progress)
+    approximated = table["test_top1_approximated"].fillna(table["test_top1"])
+    tuned = table["test_top1"].where(table["variant_kind"] == "dyadic") if finetune_epochs else pd.NA
     kinds = ["mults", "adds", "shifts", "compares", "other_ops"]
-    return pd.DataFrame(rows).astype({k: "int64" for k in kinds})
+    return table[["variant"] + kinds + ["energy_uj"]].assign(test_top1=approximated, test_top1_finetuned=tuned)
+
+
+def priced_literature(name: str = "kundu2020_cifar10", hardware: dict | None = None) -> pd.DataFrame:
+    """A literature table's published accuracy beside the energy this tool estimates for the same models and
+    variants (analytical, on ``hardware``); ``table.attrs["citation"]`` names the source."""
+    published = load(name)
+    rows = [sweep(SweepSpec(models=(ModelChoice(model),), variants=tuple(Variant.parse(v) for v in group["variant"]),
+                            hardware=dict(hardware or {})))
+            for model, group in published.groupby("model", sort=False)]
+    priced = pd.concat(rows, ignore_index=True).drop(columns=["test_top1"], errors="ignore")
+    table = priced.merge(published, on=["model", "variant"], how="inner")
+    table.attrs["citation"] = citation(name)
+    return table

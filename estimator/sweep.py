@@ -1,275 +1,200 @@
-"""Design-space sweeps: models x variants x hardware configurations, in one tidy table.
+"""Design-space sweeps: models x variants x seeds x hardware configurations, in one tidy table, through one of
+three workflows per point (:data:`estimator.plan.WORKFLOWS`):
 
-Analytical work never trains: each model is profiled once (shape-only), re-weighed for every mask variant
-(dyadic variants, which change modules, are profiled afresh), and priced over the whole hardware grid in one
-vectorised call. Points that need accuracy train through an executor (any
-``concurrent.futures.Executor``: a local process pool by default, or a Dask client's executor); every
-finished point's rows are written to the results file at once (atomically), so an interrupted sweep resumes
-without recomputing finished points.
+* analytical (no data): the model as built is profiled and priced; nothing trains;
+* trained: the model is trained with its variant in place (dense and periodic variants), then priced as trained;
+* approximated: the trained dense run of the same model, data and seed is approximated (dyadic variants), tested,
+  fine-tuned with a straight-through estimator for ``finetune_epochs`` when that is above zero, and priced.
 
-Variants: ``dense``, periodic sparsity names (``PS2_P6``...), which train from scratch with fixed masks, and
-dyadic levels (``dyadic:t2e-4``), which approximate the trained dense model of the same model, data and seed
-(and fine-tune it for ``finetune_epochs`` when that is above zero).
+Every training run is named by :meth:`estimator.train.TrainConfig.default_run`, so that sweeps, reports and the
+command line share finished runs. Training runs through an executor (any ``concurrent.futures.Executor``: a local
+process pool by default, or a Dask client's executor). Each finished point is committed to the results store
+(:class:`estimator.store.ResultStore`) at once, so a sweep killed at any moment resumes with every finished point
+kept and none repeated.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
+from torch import nn
 
-from .counting import Profile, profile
-from .energy import price_profile
-from .models import create, entry
-from .reports import unit_weight_model
-from .train import atomic_write_text
-from .variants import DYADIC_PREFIX, apply_variant
-
-
-@dataclass(frozen=True)
-class Point:
-    """One (model, variant) of a sweep, with how to train it when accuracy is wanted.
-
-    Attributes:
-        model, variant: what to build.
-        data: dataset to train and evaluate on; None for an analytical point.
-        seed, epochs, recipe, finetune_epochs: training settings (dyadic points fine-tune, others train).
-        runs_dir: where the training runs live (reused when finished).
-    """
-
-    model: str
-    variant: str = "dense"
-    data: str | None = None
-    seed: int = 0
-    epochs: int = 15
-    recipe: str = "adam"
-    finetune_epochs: int = 0
-    runs_dir: str = "runs"
-
-    @property
-    def key(self) -> str:
-        """A stable identifier of what the point computes (not where its runs live)."""
-        fields = {k: v for k, v in asdict(self).items() if k != "runs_dir"}
-        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
-
-    @property
-    def is_dyadic(self) -> bool:
-        return self.variant.startswith(DYADIC_PREFIX)
-
-    def dense(self) -> Point:
-        return Point(self.model, "dense", self.data, self.seed, self.epochs, self.recipe, 0, self.runs_dir)
+from .datasets import DATASETS
+from .io import check_writable
+from .models import create, entry, unit_weight_model
+from .plan import Point, SweepSpec
+from .points import Pricer
+from .recipes import FINETUNE_LR
+from .store import EXPORTS, ResultStore, export_table
+from .train import TrainConfig
 
 
-@dataclass
-class SweepSpec:
-    """A whole sweep: models x variants, plus baseline models (dense), and the hardware grid
-    (``hwmodels.DEFAULTS`` keys; lists sweep)."""
-
-    models: Sequence[str]
-    variants: Sequence[str] = ("dense",)
-    baselines: Sequence[str] = ()
-    data: str | None = None
-    seeds: Sequence[int] = (0,)
-    epochs: int = 15
-    recipe: str = "adam"
-    finetune_epochs: int = 0
-    runs_dir: str = "runs"
-    hardware: dict = field(default_factory=dict)
-
-    def points(self) -> list[Point]:
-        variants = [Point(m, v, self.data, s, self.epochs, self.recipe,
-                          self.finetune_epochs if v.startswith(DYADIC_PREFIX) else 0, self.runs_dir)
-                    for m in self.models for v in self.variants for s in self.seeds]
-        baselines = [Point(m, "dense", self.data, s, self.epochs, self.recipe, 0, self.runs_dir)
-                     for m in self.baselines for s in self.seeds]
-        return variants + baselines
+def input_shape(point: Point) -> tuple[int, ...]:
+    """The input a point is priced at: one image of its dataset, or the model's registered input."""
+    if point.data is None:
+        return tuple(entry(point.model.name).input_shape)
+    return (1,) + DATASETS[point.data].image_shape
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """A :class:`SweepSpec` from a TOML file with a ``[sweep]`` table and an optional ``[hardware]`` table."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sweep file {path} not found")
-    data = tomllib.loads(path.read_text())
-    if "sweep" not in data or "models" not in data["sweep"]:
-        raise ValueError(f"{path}: expected a [sweep] table with at least models = [...]")
-    known = set(SweepSpec.__dataclass_fields__) - {"hardware"}
-    unknown = set(data["sweep"]) - known
-    if unknown:
-        raise ValueError(f"{path}: [sweep] has unknown key(s) {', '.join(sorted(unknown))}; "
-                         f"expected {', '.join(sorted(known))}")
-    return SweepSpec(**data["sweep"], hardware=data.get("hardware", {}))
+def build(point: Point) -> nn.Module:
+    """A freshly built model of the point, its variant applied."""
+    torch.manual_seed(point.seed)
+    return point.variant.apply(create(point.model.name, **point.model.kwargs))
 
 
-def analytical_model(point: Point) -> torch.nn.Module:
-    """The model of an analytical point. Periodic and dense variants are built on unit weights, so that only
-    masks make zeros; dyadic variants on the seeded initial weights (their CSD costs depend on values)."""
-    if point.is_dyadic:
-        torch.manual_seed(point.seed)
-        return apply_variant(create(point.model), point.variant)
-    return apply_variant(unit_weight_model(point.model), point.variant, inplace=True)
+def analytical_model(point: Point) -> nn.Module:
+    """The model of an analytical point. Dense and periodic variants are built on unit weights, so that only masks
+    make zeros; dyadic variants on the seeded initial weights (their CSD costs depend on the values)."""
+    if point.variant.is_dyadic:
+        return build(point)
+    return point.variant.apply(unit_weight_model(point.model.name, **point.model.kwargs), inplace=True)
 
 
-def price_point(point: Point, prof: Profile, hardware: dict) -> pd.DataFrame:
-    """Price a point's profile over the hardware grid: one row per configuration."""
-    rows = price_profile(prof, hardware)
-    rows.insert(0, "variant", point.variant)
-    rows.insert(0, "model", point.model)
-    rows.insert(0, "point", point.key)
-    return rows
+def train_config(point: Point) -> TrainConfig:
+    """The training run of a trained point, or of the dense source of an approximated one."""
+    source = point.dense() if point.variant.is_dyadic else point
+    return TrainConfig(source.model.name, data=source.data, data_dir=source.data_dir, variant=source.variant.name,
+                       recipe=source.recipe, epochs=source.epochs, seed=source.seed, threads=source.threads,
+                       out=source.runs_dir, model_kwargs=source.model.kwargs)
 
 
-class Profiler:
-    """Shape-only profiles of sweep points. Dense and periodic variants of one model share an architecture,
-    so after the first is profiled the others are re-weighed (:meth:`Profile.reweigh`) instead of re-run;
-    dyadic variants (whose approximation changes modules) are profiled afresh."""
-
-    def __init__(self):
-        self.by_model: dict[str, Profile] = {}
-
-    def profile(self, point: Point, model: torch.nn.Module) -> Profile:
-        shape = entry(point.model).input_shape
-        if point.is_dyadic:
-            return profile(model, input_shape=shape)
-        if point.model not in self.by_model:
-            self.by_model[point.model] = profile(model, input_shape=shape)
-            return self.by_model[point.model]
-        return self.by_model[point.model].reweigh(model)
+def finetune_config(point: Point) -> TrainConfig:
+    """The fine-tuning run of an approximated point: from its dense run, straight-through estimator."""
+    dense = train_config(point)
+    return TrainConfig(point.model.name, data=point.data, data_dir=point.data_dir, variant=point.variant.name,
+                       epochs=point.finetune_epochs, lr=FINETUNE_LR, seed=point.seed, threads=point.threads,
+                       out=point.runs_dir, init_from=str(dense.run_dir), model_kwargs=point.model.kwargs)
 
 
 def train_point(point: Point) -> dict:
-    """Train (or approximate, and fine-tune) one point; returns its accuracy. Runs in a worker process."""
+    """Train, or approximate (and fine-tune), one point; returns its accuracy columns. Runs in a worker."""
     from .data import load_dataset
-    from .train import evaluate, load_run_model, train_or_resume
+    from .train import evaluate, load_run_model, pick_device, train_or_resume
 
-    if multiprocessing.current_process().name != "MainProcess":
-        torch.set_num_threads(1)  # worker processes share the machine's cores
-    splits = load_dataset(point.data)
-    if not point.is_dyadic:
-        return {"test_top1": train_or_resume(point_config(point), splits)["test_top1"]}
-    approx = apply_variant(load_run_model(point_config(point.dense()), splits.num_classes), point.variant)
-    record = {"test_top1_approximated": evaluate(approx, splits, torch.device("cpu"))["test_top1"]}
+    splits = load_dataset(point.data, point.data_dir)
+    if point.workflow == "trained":
+        return {"test_top1": train_or_resume(train_config(point), splits)["test_top1"]}
+    torch.set_num_threads(point.threads)
+    dense = train_config(point)
+    approx = point.variant.apply(load_run_model(dense, splits.num_classes))
+    tested = evaluate(approx.to(pick_device(dense.device)), splits, pick_device(dense.device))["test_top1"]
+    record = {"test_top1_approximated": tested}
     record["test_top1"] = (train_or_resume(finetune_config(point), splits)["test_top1"] if point.finetune_epochs
-                           else record["test_top1_approximated"])
+                           else tested)
     return record
 
 
-def trained_model(point: Point) -> torch.nn.Module:
+def trained_model(point: Point) -> nn.Module:
     """The trained model of a finished point, as it computes (masks and dyadic weights included)."""
-    from .data import load_dataset
     from .train import load_run_model
 
-    classes = load_dataset(point.data).num_classes
-    if not point.is_dyadic:
-        return load_run_model(point_config(point), classes)
+    classes = DATASETS[point.data].num_classes or entry(point.model.name).num_classes
+    if point.workflow == "trained":
+        return load_run_model(train_config(point), classes)
     if point.finetune_epochs:
         return load_run_model(finetune_config(point), classes)
-    return apply_variant(load_run_model(point_config(point.dense()), classes), point.variant)
+    return point.variant.apply(load_run_model(train_config(point), classes))
 
 
-def point_config(point: Point):
-    """The training configuration of a non-dyadic point."""
-    from .train import TrainConfig
+def preflight(points: Iterable[Point]) -> None:
+    """Build every distinct model of the sweep on the meta device and run it on its input shape, so that a bad
+    factory option or an input the model cannot take fails in seconds, before any training.
 
-    return TrainConfig(point.model, data=point.data, variant=None if point.variant == "dense" else point.variant,
-                       epochs=point.epochs, seed=point.seed, recipe=point.recipe, out=point.runs_dir,
-                       run=f"{point.key}-{point.model}-{point.variant}")
-
-
-def finetune_config(point: Point):
-    """The fine-tuning configuration of a dyadic point: from its dense run, straight-through estimator."""
-    from .train import FINETUNE_LR, TrainConfig
-
-    dense = point_config(point.dense())
-    return TrainConfig(point.model, data=point.data, variant=point.variant, epochs=point.finetune_epochs,
-                       lr=FINETUNE_LR, seed=point.seed, out=point.runs_dir,
-                       init_from=str(Path(dense.out) / dense.run), run=f"{point.key}-{point.model}-ft")
+    Raises:
+        ValueError: one line naming the model and the problem.
+    """
+    for model, shape in {(p.model, input_shape(p)) for p in points}:
+        try:
+            with torch.device("meta"):
+                create(model.name, **model.kwargs).eval()(torch.empty(shape))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"model {model.label} cannot be built and run on input {shape}: "
+                             f"{str(exc).splitlines()[0]}") from None
 
 
-def read_results(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
+def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Path | None = None,
+          executor: Executor | None = None, workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+    """Run a sweep; returns one row per (point, hardware configuration) of ``spec``.
 
+    Args:
+        spec: a checked :class:`~estimator.plan.SweepSpec` (:func:`~estimator.plan.load_spec`).
+        store: the results store (SQLite); points found there are not recomputed, each new one is committed as it
+            finishes. None keeps results in memory only.
+        export: also write the results to this ``.csv`` or ``.parquet`` file at the end.
+        executor: runs training; default a local process pool of ``workers`` processes.
+        workers: process-pool size (default: the CPU count, at most the number of points to train).
+        progress: show a progress bar.
+    """
+    from tqdm.auto import tqdm
 
-def append_results(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
-    """Add ``rows`` to the results file atomically (write a temporary file, rename); returns the whole table."""
-    table = pd.concat([read_results(path), rows], ignore_index=True)
-    atomic_write_text(path, table.to_csv(index=False))
+    for path, what in ((store, "results store"), (export, "export file")):
+        if path is not None:
+            check_writable(path, what)
+    if export is not None and Path(export).suffix not in EXPORTS:
+        raise ValueError(f"export file {export}: expected a {' or '.join(EXPORTS)} suffix")
+    points = spec.points()
+    results = ResultStore(store) if store is not None else None
+    try:
+        finished = results.finished() if results else set()
+        todo = [p for p in points if p.key not in finished]
+        preflight(todo)
+        pricer = Pricer(spec.hardware)
+        rows: list[pd.DataFrame] = []
+        bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="point",
+                   disable=not progress)
+
+        def record(point: Point, model: nn.Module, accuracy: dict) -> None:
+            priced = pricer.price(point.labels(), model, input_shape(point)).assign(**accuracy)
+            if results:
+                results.put(point.key, point.settings(), priced)
+            rows.append(priced)
+            bar.set_postfix_str(f"{point.model.label} {point.variant.name}" + (
+                f": {accuracy['test_top1']:.2f}%" if accuracy else ""), refresh=False)
+            bar.update()
+
+        for point in [p for p in todo if p.workflow == "analytical"]:
+            record(point, analytical_model(point), {})
+        trained = [p for p in todo if p.workflow != "analytical"]
+        if trained:
+            run_training(trained, record, executor, workers)
+        bar.close()
+        table = results.table() if results else pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    finally:
+        if results:
+            results.close()
+    if "point" in table:
+        order = {key: i for i, key in enumerate(p.key for p in points)}
+        table = table[table["point"].isin(order)].sort_values("point", key=lambda k: k.map(order), kind="stable")
+        table = table.reset_index(drop=True)
+    if export is not None:
+        export_table(table, export)
     return table
 
 
-def sweep(spec: SweepSpec, out: str | Path | None = None, executor: Executor | None = None, workers: int | None = None,
-          progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Run a sweep; returns one row per (point, hardware configuration).
-
-    Args:
-        spec: models, variants, data (None: analytical only), training settings and the hardware grid.
-        out: results CSV; finished points found there are not recomputed, new ones are added as they finish.
-        executor: runs training points; default a local process pool of ``workers`` processes.
-        workers: process-pool size (default: the number of CPUs).
-        progress: called with a one-line message as points finish.
-    """
-    say = progress or (lambda message: None)
-    out = Path(out) if out else None
-    done = read_results(out) if out else pd.DataFrame()
-    finished = set(done["point"]) if "point" in done else set()
-    points = [p for p in spec.points() if p.key not in finished]
-    say(f"{len(spec.points())} points, {len(spec.points()) - len(points)} already in {out}" if out else
-        f"{len(points)} points")
-    results = [done] if len(done) else []
-    profiler = Profiler()
-
-    def record(point: Point, accuracy: dict | None, model: torch.nn.Module) -> None:
-        rows = price_point(point, profiler.profile(point, model), spec.hardware)
-        rows.insert(3, "data", point.data or "")
-        rows.insert(4, "seed", point.seed)
-        for key, value in (accuracy or {}).items():
-            rows[key] = value
-        results.append(rows)
-        if out:
-            append_results(out, rows)
-
-    if spec.data is None:
-        for i, point in enumerate(points, 1):
-            record(point, None, analytical_model(point))
-            say(f"[{i}/{len(points)}] {point.model} {point.variant}: priced")
-        return pd.concat(results, ignore_index=True) if results else pd.DataFrame()
-
+def run_training(points: list[Point], record, executor: Executor | None, workers: int | None) -> None:
+    """Train the trained points and the dense runs approximated points start from (stage 1), then approximate
+    (stage 2); each point is recorded as it finishes."""
+    stage1 = [p for p in points if p.workflow == "trained"]
+    sources = {p.dense() for p in points if p.workflow == "approximated"} - set(stage1)
+    stage2 = [p for p in points if p.workflow == "approximated"]
     own_pool = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
-                                               mp_context=multiprocessing.get_context("spawn"))
+    if own_pool:
+        size = workers or min(os.cpu_count() or 1, max(len(stage1) + len(sources), len(stage2)))
+        executor = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
     try:
-        # stage 1 trains every non-dyadic point and the dense models dyadic points start from
-        needed_dense = {p.dense() for p in points if p.is_dyadic}
-        stage1 = [p for p in points if not p.is_dyadic]
-        prerequisites = [d for d in needed_dense if d not in stage1]
-        for stage, batch in ((1, stage1 + prerequisites), (2, [p for p in points if p.is_dyadic])):
+        for batch in (stage1 + sorted(sources, key=lambda p: p.key), stage2):
             futures = {executor.submit(train_point, p): p for p in batch}
-            for count, future in enumerate(as_completed(futures), 1):
+            for future in as_completed(futures):
                 point = futures[future]
                 accuracy = future.result()
-                if point in stage1 or stage == 2:
-                    record(point, accuracy, trained_model(point))
-                say(f"[stage {stage}: {count}/{len(batch)}] {point.model} {point.variant}: "
-                    f"test top-1 {accuracy['test_top1']:.2f}%")
+                if point not in sources:
+                    record(point, trained_model(point), accuracy)
     finally:
         if own_pool:
-            executor.shutdown()
-    return pd.concat(results, ignore_index=True)
-
-
-def stderr_progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+            executor.shutdown(cancel_futures=True)
