@@ -1,13 +1,17 @@
-"""The ``estimator`` command line. Every failure the user can cause is one line on stderr and exit code 2
-(``--debug`` shows the traceback)."""
+"""The ``estimator`` command line. An expected failure (bad input, a missing or malformed file, a configuration
+that cannot run) is one line on stderr and exit code 2; anything else is reported as an internal error with exit
+code 3 and a hint to rerun with ``--debug`` (anywhere on the line), which shows the traceback. Commands import what
+they need when they run, so ``--help`` starts without loading torch."""
 
 from __future__ import annotations
 
 import argparse
+import linecache
 import sys
 from pathlib import Path
 
-import pandas as pd
+PACKAGES = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "hwmodels")
+"""Where this tool's own code lives (errors raised there deliberately are expected ones)."""
 
 
 class CliError(Exception):
@@ -16,7 +20,9 @@ class CliError(Exception):
 
 def write_output(text: str, out: str | None) -> None:
     if out:
-        Path(out).write_text(text)
+        from .io import atomic_write_text
+
+        atomic_write_text(out, text)
         print(f"wrote {out}", file=sys.stderr)
     else:
         print(text)
@@ -26,7 +32,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name (see `estimator models`) or path/to/file.py:factory")
     parser.add_argument("--input", help="input shape N,C,H,W (default: the model's registered shape)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: the model's)")
-    parser.add_argument("--variant", help="a model variant: periodic sparsity (e.g. PSD1_P16, pSC2) or dense")
+    parser.add_argument("--variant", default="dense", help="a model variant: dense (default), periodic sparsity "
+                                                           "(PS4_P4, PSD1_P16, pSC2...) or dyadic (dyadic:t2e-4)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, formats=("table", "csv")) -> None:
@@ -35,7 +42,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, formats=("table", "csv
 
 
 def add_dyadic_arguments(parser: argparse.ArgumentParser) -> None:
-    from .reports import DYADIC_LEVELS
+    from .variants.specs import DYADIC_LEVELS
 
     parser.add_argument("--levels", nargs="+", default=list(DYADIC_LEVELS), help="dyadic levels, e.g. t2e-8")
     parser.add_argument("--hw", default="horowitz45")
@@ -46,12 +53,13 @@ def add_dyadic_arguments(parser: argparse.ArgumentParser) -> None:
 def build_model(args):
     """The model and input shape named by the common model arguments, variant applied."""
     from .loading import load_model, parse_shape
-    from .variants import apply_variant
+    from .variants import Variant
 
+    variant = Variant.parse(args.variant)  # checked before the model is built
     shape = parse_shape(args.input) if args.input else None
     model, shape = load_model(args.model, shape, args.num_classes)
-    if args.variant:
-        model = apply_variant(model, args.variant)
+    if not variant.is_dense:
+        model = variant.apply(model)
     return model, shape
 
 
@@ -88,6 +96,8 @@ def cmd_profile(args) -> None:
         mismatches = int(table["mac_mismatch"].sum())
         print(f"\ncrosscheck against fvcore and FlopCounterMode/2: {mismatches} layer(s) with different "
               f"conv/linear/matmul MACs; {len(table) - mismatches} layer(s) differ only by convention")
+        import pandas as pd
+
         with pd.option_context("display.width", 200, "display.max_colwidth", 90):
             print(table.to_string() if len(table) else "(no differences)")
 
@@ -180,6 +190,8 @@ def print_frame(frame, args, note: str) -> None:
     if args.format == "csv":
         write_output(frame.to_csv(index=False), args.out)
         return
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         text = frame.to_string(index=False, float_format=lambda v: f"{v:,.2f}")
     write_output(f"{text}\n\n{note}", args.out)
@@ -192,7 +204,8 @@ def cmd_dyadic_table(args) -> None:
                                     args.runs, args.epochs, "drop" if args.drop_lrn else "keep", progress=True)
     print_frame(table, args, f"operations per inference; energy_uj on {args.hw} at {args.bits} bits; weight_error: "
                              "relative Frobenius error of the dyadic weights; mults_left_in: layers that still "
-                             "multiply at that level, and why. Dyadic levels t<terms>e<min exponent>. "
+                             "multiply at that level, and why. Dyadic levels t<terms>e<min exponent>; energy is an "
+                             "estimate. "
                              f"Weights: {table.attrs['weights']}.")
 
 
@@ -200,49 +213,60 @@ def cmd_dyadic_accuracy(args) -> None:
     from .reports import dyadic_accuracy_table
 
     table = dyadic_accuracy_table(args.model, args.data, tuple(args.levels), args.epochs, args.finetune_epochs,
-                                  args.hw, args.bits, args.out_runs, args.seed, progress=not args.quiet)
-    print_frame(table, args, "test_top1 in %: the float model, each level as approximated, and after "
-                             f"{args.finetune_epochs} epochs of straight-through fine-tuning.")
+                                  args.hw, args.bits, args.out_runs, args.seed, args.workers, progress=not args.quiet)
+    print_frame(table, args, "test_top1 in %: the dense model, each level as approximated; test_top1_finetuned: "
+                             f"after {args.finetune_epochs} epochs of straight-through fine-tuning; operations and "
+                             f"energy_uj (an estimate, {args.hw} at {args.bits} bits) of the model as deployed "
+                             "(fine-tuned).")
 
 
 def cmd_sweep(args) -> None:
-    from .sweep import load_spec, stderr_progress, sweep
+    from .io import check_writable
+    from .plan import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec)  # checked whole, without torch, before any work
+    check_writable(args.out, "results store")
+    if args.export:
+        check_writable(args.export, "export file")
+    from .sweep import sweep
+
     executor = None
     if args.dask:
-        from distributed import Client
-
+        try:
+            from distributed import Client
+        except ModuleNotFoundError:
+            raise CliError("--dask needs Dask: pip install 'cnn-energy-estimator[dask]'") from None
         executor = Client(args.dask).get_executor()
-    table = sweep(spec, out=args.out, executor=executor, workers=args.workers, progress=stderr_progress)
-    print(f"{len(table)} rows in {args.out}" if args.out else table.to_string())
+    table = sweep(spec, args.out, export=args.export, executor=executor, workers=args.workers, progress=True)
+    points = table["point"].nunique() if "point" in table else 0
+    print(f"{points} points, {len(table)} rows in {args.out}" + (f"; exported to {args.export}" if args.export else ""))
 
 
 def cmd_pareto(args) -> None:
-    from .pareto import pareto_front
     from .plots import plot_pareto
+    from .store import read_results
 
-    results = pd.read_csv(args.results)
+    results = read_results(args.results)
     missing = {args.x, args.y, "model", "variant"} - set(results.columns)
     if missing:
         raise CliError(f"{args.results} has no column(s) {', '.join(sorted(missing))}; expected a sweep's results")
-    plot_pareto(results.dropna(subset=[args.y]), args.out, x=args.x, y=args.y, baselines=args.baselines,
-                title=args.title)
-    front = pareto_front(results, minimize=[args.x], maximize=[args.y])
-    print(front[["model", "variant", args.x, args.y]].to_string(index=False))
+    plot = plot_pareto(results.dropna(subset=[args.y]), args.out, x=args.x, y=args.y, group_by=args.group_by,
+                       title=args.title)
+    front = plot.points[plot.points["front"]]
+    print(front[["group", "model", "variant", args.x, args.y]].to_string(index=False))
     print(f"wrote {args.out}", file=sys.stderr)
 
 
 def cmd_demo(args) -> None:
-    from .demo import run_demo
+    from .demo import demo_note, run_demo
 
-    table = run_demo(args.out, epochs=args.epochs, workers=args.workers)
+    table = run_demo(args.out, workers=args.workers)
+    import pandas as pd
+
     with pd.option_context("display.width", 200):
-        counts = {c: "{:,}".format for c in ("params", "nz_macs", "executed_mults", "shifts")}
+        counts = {c: "{:,.0f}".format for c in ("params", "nz_macs", "executed_mults", "shifts")}
         print(table.to_string(formatters=counts | {"energy_uj": "{:.2f}".format, "test_top1": "{:.2f}".format}))
-    print(f"\nnz_macs: MACs with zero weights skipped (FLOPs = 2 x MACs); executed_mults: multiplications done when "
-          f"zero weights are skipped; energy_uj: per inference on horowitz45 at 8 bits; test_top1 in %; "
-          f"* = on the Pareto front.\nwrote {args.out}/results.csv, pareto.png, breakdown.png")
+    print(f"\n{demo_note(args.out)}")
 
 
 def cmd_models(args) -> None:
@@ -254,7 +278,8 @@ def cmd_models(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="estimator", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="estimator", description="Operations, memory traffic, latency and energy of "
+                                     "PyTorch CNNs, layer by layer; low-complexity variants; sweeps.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -290,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_crosscheck_hw)
 
     p = sub.add_parser("train", help="train a model (optionally a variant) with checkpoints and resume")
-    p.add_argument("model", help="registered model name")
+    p.add_argument("model", help="registered model name or path/to/file.py:factory (given num_classes if it takes it)")
     p.add_argument("--data", default="digits", help="digits (bundled), mnist, cifar10, tinyimagenet or faces")
     p.add_argument("--data-dir", help="local folder of the dataset in its standard layout")
-    p.add_argument("--variant", help="variant applied to the fresh model (e.g. PSD1_P16, dyadic:t2)")
+    p.add_argument("--variant", default="dense", help="variant applied to the fresh model (e.g. PSD1_P16, dyadic:t2)")
     p.add_argument("--recipe", default="adam", choices=["adam", "seed", "seed120"],
                    help="adam (small models), seed (the periodic-sparsity paper's SGD recipe as its official code runs "
                         "it: 150 epochs of 128) or seed120 (its other configuration: 120 epochs of 64)")
@@ -306,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     p.add_argument("--out", default="runs", help="parent folder of run folders")
-    p.add_argument("--run", help="run folder name (default: model-data-variant-seed)")
+    p.add_argument("--run", help="run folder name (default: <model>-<data>-<variant>-<recipe>-s<seed>)")
     p.add_argument("--init-from", help="checkpoint or run folder to initialise the weights from")
     p.add_argument("--workers", type=int, default=0, help="data loader workers (file datasets)")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
@@ -340,32 +365,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--finetune-epochs", type=int, default=3)
     add_dyadic_arguments(p)
-    p.add_argument("--out-runs", default="runs/dyadic", help="folder for the training runs (reused if finished)")
+    p.add_argument("--out-runs", default="runs", help="folder of the training runs (finished ones are reused)")
+    p.add_argument("--workers", type=int, help="training processes (default: CPU count)")
     p.add_argument("--quiet", action="store_true")
     add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_accuracy)
 
-    p = sub.add_parser("sweep", help="run a sweep described in a TOML file")
+    p = sub.add_parser("sweep", help="run a sweep described in a TOML file (format: README, 'Sweep files')")
     p.add_argument("spec", help="TOML file with a [sweep] table and an optional [hardware] table")
-    p.add_argument("--out", help="results CSV (resumable: finished points are kept)")
+    p.add_argument("--out", default="results.sqlite", help="results store (SQLite; resumable: finished points are "
+                                                           "kept; default: results.sqlite)")
+    p.add_argument("--export", help="also write the results to this .csv or .parquet file (parquet: the parquet "
+                                    "extra)")
     p.add_argument("--workers", type=int, help="local training processes (default: CPU count)")
-    p.add_argument("--dask", help="address of a Dask scheduler to train on instead of local processes")
+    p.add_argument("--dask", help="address of a Dask scheduler to train on instead of local processes (the dask "
+                                  "extra)")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("pareto", help="plot accuracy vs energy with the Pareto front from a results CSV")
-    p.add_argument("results")
+    p = sub.add_parser("pareto", help="plot accuracy vs energy with a Pareto front per group from sweep results")
+    p.add_argument("results", help="a sweep's results: .sqlite store, .csv or .parquet")
     p.add_argument("--out", default="pareto.png", help="PNG or SVG")
     p.add_argument("--x", default="energy_uj")
     p.add_argument("--y", default="test_top1")
-    p.add_argument("--baselines", nargs="*", default=["mobilenetv2_digits", "shufflenetv2_digits",
-                                                      "mobilenetv2_cifar", "shufflenetv2_cifar"])
-    p.add_argument("--title")
+    p.add_argument("--group-by", default="model+hardware", choices=["model", "hardware", "model+hardware", "none"],
+                   help="one front per model family, per hardware configuration, per both (default) or one front")
+    p.add_argument("--title", help="default: the data, hardware and bit widths of the results")
     p.set_defaults(func=cmd_pareto)
 
-    p = sub.add_parser("demo", help="train and price variants and baselines on digits; write results and plots")
+    p = sub.add_parser("demo", help="train and price variants and baselines on the bundled digits; write results "
+                                    "and plots (about a minute on 2 cores)")
     p.add_argument("--out", default="demo_out")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--workers", type=int, help="training processes (default: CPU count)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("models", help="list registered models")
@@ -374,21 +404,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def deliberate(exc: BaseException) -> bool:
+    """True when this tool's own code raised ``exc`` with a ``raise`` statement (a checked condition: bad input,
+    a file, a configuration), rather than a library failing or a bug."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    where = Path(tb.tb_frame.f_code.co_filename).resolve()
+    ours = any(where.is_relative_to(package) for package in PACKAGES)
+    return ours and linecache.getline(str(where), tb.tb_lineno).lstrip().startswith("raise")
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # every user-facing failure becomes one line
-        if args.debug:
+    except Exception as exc:
+        if debug:
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"estimator {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        if isinstance(exc, (CliError, OSError)) or deliberate(exc):
+            print(f"estimator {args.command}: error: {first_line(exc)}", file=sys.stderr)
+            return 2
+        print(f"estimator {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} (a bug: rerun with "
+              "--debug for the traceback and report it)", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -1,142 +1,331 @@
-"""Publication-ready figures: accuracy vs energy with the Pareto front and baselines, per-layer energy
-breakdown, and sweep heatmaps. Each function takes a table, writes PNG or SVG (by the file's suffix) and
-returns the matplotlib Figure (made without pyplot: no display or global state needed; a notebook shows a
-returned Figure inline)."""
+"""Publication-ready figures: accuracy vs energy with a Pareto front per group, per-layer energy split into memory
+and arithmetic, and sweep heatmaps. Each function takes a table, writes PNG or SVG (by the file's suffix) when
+given a path, and returns what it drew: the matplotlib Figure (made without pyplot: no display or global state; a
+notebook shows it inline) with the data behind it, so that what a plot says can be checked."""
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from .pareto import pareto_front
+from .variants.variant import DENSE, Variant
 
-PALETTE = {"dense": "#000000", "periodic": "#0072B2", "pseudo-random": "#56B4E9", "dyadic": "#D55E00",
-           "baseline": "#009E73"}
-"""Okabe-Ito colours, distinguishable in colour-blind vision and in greyscale by marker."""
+GROUP_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+"""Okabe-Ito colours, one per group: distinguishable in colour-blind vision (and fronts differ in dash, markers in
+shape, for greyscale)."""
+DASHES = ("--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
 MARKERS = {"dense": "s", "periodic": "o", "pseudo-random": "v", "dyadic": "D", "baseline": "*"}
-COMPONENT_COLOURS = {"dram": "#E69F00", "sram": "#56B4E9", "rf": "#009E73", "mult": "#D55E00",
-                     "add": "#0072B2", "shift": "#CC79A7", "compare": "#F0E442", "other": "#999999"}
+MARKER_SIZE = {"baseline": 90.0}
+"""Marker areas (points^2) that differ from the default 34."""
+MEMORY_COLOURS = {"dram": "#E69F00", "sram": "#56B4E9", "rf": "#009E73"}
+ARITHMETIC_COLOURS = {"mac": "#D55E00", "mult": "#CC79A7", "add": "#0072B2", "shift": "#F0E442",
+                      "compare": "#999999", "other": "#000000"}
+GROUPINGS = {"model": ("model family",), "hardware": ("hardware",), "model+hardware": ("model family", "hardware"),
+             "none": ()}
+"""Ways to group points into fronts: by model family (the model without its factory options), by hardware
+configuration, by both, or one front for everything."""
+HARDWARE_COLUMNS = ("hw", "mapping", "weight_bits", "act_bits", "psum_bits", "output_bits", "buffer_kib", "pe_rows",
+                    "pe_cols", "dataflow", "interlayer", "zero_skipping", "skip_padding", "number_format",
+                    "mac_energy_pj", "clock_mhz", "loop_factor_limit")
+"""The pricing parameters (``hwmodels.PARAMETERS``) a results table carries: a configuration is their values."""
 
-STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
+STYLE = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.labelsize": 8,
          "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
          "grid.alpha": 0.3, "grid.linewidth": 0.5, "savefig.dpi": 200, "savefig.bbox": "tight",
          "font.family": "DejaVu Sans"}
 
 
-def family(variant: str, model: str, baselines: Sequence[str]) -> str:
-    """Which group a point belongs to in the plots."""
-    if model in baselines:
-        return "baseline"
-    if variant.startswith("dyadic:"):
-        return "dyadic"
-    if variant.startswith("pSC"):
-        return "pseudo-random"
-    return "dense" if variant == "dense" else "periodic"
+@dataclass
+class Plot:
+    """A drawn figure and the data behind it. Shows itself in a notebook.
+
+    Attributes:
+        figure: the matplotlib Figure.
+        points: for a Pareto plot, every point with its ``group``, ``label``, ``front`` membership and where its
+            marker and label were drawn (``marker_x``/``marker_y`` and ``label_box`` in display pixels); for a
+            breakdown, every layer's memory and arithmetic energy.
+        fronts: the Pareto front of each group (Pareto plots).
+    """
+
+    figure: Figure
+    points: pd.DataFrame
+    fronts: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
 
 
-def save(fig: Figure, out: str | Path | None) -> Figure:
+def save(fig: Figure, out: str | Path | None) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out)
-    return fig
 
 
-def label_of(row: pd.Series, baselines: Sequence[str]) -> str:
-    if row["model"] in baselines:
-        return row["model"].replace("_digits", "").replace("_cifar", "")
-    return row["variant"].replace("dyadic:", "")
+def varying(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The columns of ``table`` among ``columns`` that take more than one value."""
+    return [c for c in columns if c in table and table[c].nunique(dropna=False) > 1]
 
 
-def plot_pareto(df: pd.DataFrame, out: str | Path | None = None, *, x: str = "energy_uj", y: str = "test_top1",
-                baselines: Sequence[str] = (), title: str | None = None, xlabel: str = "energy per inference (µJ)",
-                ylabel: str = "test accuracy (%)", log_x: bool = True) -> Figure:
-    """Accuracy against energy, one marker per point, coloured by family, with the Pareto front drawn and the
-    baselines (models named in ``baselines``) marked as stars and labelled."""
+def hardware_label(row: pd.Series, columns: Sequence[str]) -> str:
+    """``hw=..., weight_bits=...``: the hardware parameters that vary, or the hardware name when none does."""
+    parts = [f"{row[c]}" if c == "hw" else f"{c}={row[c]}" for c in columns]
+    return ", ".join(parts) if parts else str(row.get("hw", "hardware"))
+
+
+def model_family(model: str) -> str:
+    """``digits_cnn(width=8)`` -> ``digits_cnn``."""
+    return model.split("(", 1)[0]
+
+
+def group_names(table: pd.DataFrame, group_by: str) -> pd.Series:
+    """The group of every row under ``group_by`` (:data:`GROUPINGS`)."""
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by '{group_by}' is unknown; expected one of {', '.join(GROUPINGS)}")
+    hardware = varying(table, HARDWARE_COLUMNS)
+    parts = []
+    for key in GROUPINGS[group_by]:
+        if key == "model family":
+            parts.append(table["model"].map(model_family))
+        else:
+            parts.append(table.apply(hardware_label, axis=1, columns=hardware))
+    if not parts:
+        return pd.Series("all points", index=table.index)
+    return parts[0].str.cat(parts[1:], sep=" · ") if len(parts) > 1 else parts[0]
+
+
+def point_label(row: pd.Series) -> str:
+    """Model and variant; a baseline or a dense model names its model alone."""
+    if row.get("role") == "baseline" or row["variant"] == DENSE:
+        return row["model"]
+    return f"{row['model']} {row['variant'].removeprefix('dyadic:')}"
+
+
+def marker_kind(row: pd.Series) -> str:
+    """The marker of a point: baselines are stars, others show their variant's kind."""
+    if row.get("role") == "baseline":
+        return "baseline"
+    kind = row.get("variant_kind")
+    return kind if isinstance(kind, str) and kind else Variant.parse(row["variant"]).kind
+
+
+def default_title(table: pd.DataFrame) -> str:
+    """What the data are: the dataset, the hardware and the bit widths, from the table's own columns."""
+    def values(column: str) -> str:
+        if column not in table:
+            return "?"
+        unique = [str(v) for v in pd.unique(table[column].dropna())]
+        return "/".join(unique) if unique else "?"
+
+    data = values("data") if "data" in table and table["data"].notna().any() else "none (analytical)"
+    return (f"accuracy vs energy · data: {data} · hardware: {values('hw')} · {values('weight_bits')}-bit weights, "
+            f"{values('act_bits')}-bit activations")
+
+
+def spread_markers(ax: Axes, xs: np.ndarray, ys: np.ndarray, radius_px: float) -> np.ndarray:
+    """Display positions of markers, with markers that would overlap an earlier one moved the least distance
+    around it (rings of growing radius) so that none hides another."""
+    placed: list[np.ndarray] = []
+    positions = ax.transData.transform(np.column_stack([xs, ys]))
+    for position in positions:
+        chosen = position
+        for ring, step in itertools.product(range(1, 6), range(12)):
+            if all(np.hypot(*(chosen - other)) >= 2 * radius_px for other in placed):
+                break
+            angle = step * np.pi / 6
+            chosen = position + 2 * radius_px * ring * np.array([np.cos(angle), np.sin(angle)])
+        placed.append(chosen)
+    return np.array(placed).reshape(-1, 2)
+
+
+LABEL_OFFSETS = tuple((dx * r, dy * r) for r in (1.0, 2.0, 3.2, 4.6, 6.4, 8.6) for dx, dy in
+                      ((1, 0.2), (1, -1), (-1, 0.2), (-1, -1), (0, 1.4), (0, -1.9), (1, 1.4), (-1, 1.4)))
+"""Candidate label offsets (multiples of the marker radius) around a marker, nearest first."""
+
+
+def place_labels(ax: Axes, texts: Sequence[str], markers_px: np.ndarray, radius_px: float,
+                 fontsize: float) -> list[Bbox]:
+    """Draw each label at the first candidate offset (:data:`LABEL_OFFSETS`) where it overlaps no marker, no
+    label placed before and stays inside the axes; a label far from its marker gets a leader line. Returns the
+    label boxes in display pixels."""
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    marker_boxes = [Bbox.from_extents(x - radius_px, y - radius_px, x + radius_px, y + radius_px)
+                    for x, y in markers_px]
+    placed: list[Bbox] = []
+    to_data = ax.transData.inverted()
+    for text, (mx, my) in zip(texts, markers_px, strict=True):
+        best = None
+        for dx, dy in LABEL_OFFSETS:
+            anchor = (mx + dx * radius_px, my + dy * radius_px)
+            artist = ax.text(*to_data.transform(anchor), text, fontsize=fontsize, color="#222222", zorder=5,
+                             ha="left" if dx >= 0 else "right", va="center")
+            box = artist.get_window_extent(renderer).expanded(1.04, 1.1)
+            overlaps = sum(box.overlaps(b) for b in placed + marker_boxes) + (not inside.contains(box.x0, box.y0)) + (
+                not inside.contains(box.x1, box.y1))
+            if best is None or overlaps < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (overlaps, artist, box, anchor)
+            else:
+                artist.remove()
+            if overlaps == 0:
+                break
+        _, artist, box, anchor = best
+        if np.hypot(anchor[0] - mx, anchor[1] - my) > 2.5 * radius_px:
+            ax.annotate("", xy=to_data.transform((mx, my)), xytext=to_data.transform(anchor), zorder=4,
+                        arrowprops={"arrowstyle": "-", "color": "#888888", "linewidth": 0.5, "shrinkA": 0,
+                                    "shrinkB": radius_px * 0.8})
+        placed.append(box)
+    return placed
+
+
+def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str = "test_top1",
+                group_by: str = "model+hardware", title: str | None = None,
+                xlabel: str = "energy per inference (µJ, estimate)", ylabel: str = "test accuracy (%)",
+                log_x: bool = True) -> Plot:
+    """Draw accuracy against energy on ``ax``: a Pareto front per group (:data:`GROUPINGS`), one colour per
+    group, marker shape per variant kind (stars: baselines), every point labelled with its model and variant
+    without overlaps, and no marker hidden behind another (overlapping ones are spread around their position)."""
+    if not len(table):
+        raise ValueError("nothing to plot: the results table has no rows with both "
+                         f"{x} and {y}")
+    data = table.reset_index(drop=True).copy()
+    data["group"] = group_names(data, group_by)
+    data["label"] = data.apply(point_label, axis=1)
+    if "seed" in varying(data, ("seed",)):
+        data["label"] += " s" + data["seed"].astype(str)
+    data["kind"] = data.apply(marker_kind, axis=1)
+    data["front"] = False
+    fronts = {}
+    for group, members in data.groupby("group", sort=False):
+        front = pareto_front(members, minimize=[x], maximize=[y]).sort_values(x)
+        data.loc[front.index, "front"] = True
+        fronts[str(group)] = front
+    if log_x:
+        ax.set_xscale("log")
+        set_log_ticks(ax, data[x])
+    pad_limits(ax, data[x].to_numpy(float), data[y].to_numpy(float), log_x)
+    FigureCanvasAgg(ax.figure)  # a canvas to measure text on
+    radius_px = 5.0 * ax.figure.dpi / 72
+    markers = spread_markers(ax, data[x].to_numpy(float), data[y].to_numpy(float), radius_px)
+    data["marker_x"], data["marker_y"] = markers[:, 0], markers[:, 1]
+    to_data = ax.transData.inverted()
+    drawn = to_data.transform(markers) if len(markers) else markers
+    colours = dict(zip(fronts, itertools.cycle(GROUP_COLOURS), strict=False))
+    for (group, front), dash in zip(fronts.items(), itertools.cycle(DASHES), strict=False):
+        ax.step(front[x], front[y], where="post", color=colours[group], linewidth=1.1, linestyle=dash, zorder=2,
+                label=f"front: {group}" if len(fronts) > 1 else "Pareto front")
+    for kind in MARKERS:
+        chosen = (data["kind"] == kind).to_numpy()
+        if chosen.any():
+            ax.scatter(drawn[chosen, 0], drawn[chosen, 1], s=MARKER_SIZE.get(kind, 34.0), marker=MARKERS[kind],
+                       c=[colours[g] for g in data.loc[chosen, "group"]], edgecolors="white", linewidths=0.6,
+                       zorder=3)
+            ax.scatter([], [], s=MARKER_SIZE.get(kind, 34.0), marker=MARKERS[kind], color="#777777", label=kind)
+    boxes = place_labels(ax, list(data["label"]), markers, radius_px, 6.3)
+    data["label_box"] = [tuple(b.extents) for b in boxes]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or default_title(data), loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return Plot(ax.figure, data, fronts)
+
+
+def set_log_ticks(ax: Axes, values: pd.Series) -> None:
+    """Readable ticks on a log axis: more subdivisions when the values span few decades."""
+    low, high = float(values.min()), float(values.max())
+    decades = np.log10(high / low) if low > 0 else 3.0
+    subs = (np.arange(1.0, 10.0) if decades < 0.7 else (1.0, 2.0, 3.0, 4.0, 6.0) if decades < 1.3
+            else (1.0, 2.0, 5.0) if decades < 3 else (1.0,))
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=30))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def pad_limits(ax: Axes, xs: np.ndarray, ys: np.ndarray, log_x: bool) -> None:
+    """Axis limits with room for labels around the outermost points."""
+    if log_x:
+        lo, hi = np.log10(xs.min()), np.log10(xs.max())
+        span = max(hi - lo, 0.2)
+        ax.set_xlim(10 ** (lo - 0.12 * span), 10 ** (hi + 0.3 * span))
+    else:
+        span = max(np.ptp(xs), 1e-9)
+        ax.set_xlim(xs.min() - 0.12 * span, xs.max() + 0.3 * span)
+    span = max(np.ptp(ys), 0.5)
+    ax.set_ylim(ys.min() - 0.12 * span, ys.max() + 0.15 * span)
+
+
+def plot_pareto(table: pd.DataFrame, out: str | Path | None = None, **options) -> Plot:
+    """:func:`draw_pareto` on a figure of its own, written to ``out`` (PNG or SVG) when given."""
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(4.8, 3.4))
-        ax = fig.subplots()
-        data = df.assign(family=[family(v, m, baselines) for v, m in zip(df["variant"], df["model"], strict=True)])
-        front = pareto_front(data, minimize=[x], maximize=[y]).sort_values(x)
-        ax.step(front[x], front[y], where="post", color="#444444", linewidth=1.0, linestyle="--", zorder=1,
-                label="Pareto front")
-        for name, group in data.groupby("family", sort=False):
-            ax.scatter(group[x], group[y], s=70 if name == "baseline" else 28, marker=MARKERS[name],
-                       color=PALETTE[name], edgecolor="white", linewidth=0.5, zorder=3, label=name)
-        for (px, py), offset in zip(zip(data[x], data[y], strict=True), label_offsets(data, x, y, log_x),
-                                    strict=True):
-            ax.annotate(label_of(data.loc[data[x].eq(px) & data[y].eq(py)].iloc[0], baselines), (px, py),
-                        textcoords="offset points", xytext=offset, fontsize=6.5, color="#333333")
-        if log_x:
-            ax.set_xscale("log")
-            decades = np.log10(data[x].max() / data[x].min()) if data[x].min() > 0 else 3.0
-            subs = (1.0, 2.0, 3.0, 4.0, 6.0) if decades < 1.3 else (1.0, 2.0, 5.0) if decades < 3 else (1.0,)
-            ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=30))
-            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
-        span = data[y].max() - data[y].min()
-        ax.set_ylim(data[y].min() - 0.08 * span - 0.1, data[y].max() + 0.12 * span + 0.1)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        return save(fig, out)
-
-
-def label_offsets(data: pd.DataFrame, x: str, y: str, log_x: bool) -> list[tuple[int, int]]:
-    """Label offsets (points) that alternate above and below for markers close to an earlier one."""
-    xs = np.log10(data[x].to_numpy(dtype=float)) if log_x else data[x].to_numpy(dtype=float)
-    ys = data[y].to_numpy(dtype=float)
-    x_span = max(np.ptp(xs), 1e-12)
-    y_span = max(np.ptp(ys), 1e-12)
-    offsets, placed = [], []
-    for px, py in zip(xs, ys, strict=True):
-        crowded = sum(abs(px - qx) < 0.06 * x_span and abs(py - qy) < 0.05 * y_span for qx, qy in placed)
-        offsets.append((4, 3 - 9 * crowded))
-        placed.append((px, py))
-    return offsets
-
-
-def column_of(component: str) -> str:
-    """The priced table's column of a breakdown component (memory tiers are ``tier_<tier>_pj``)."""
-    return f"tier_{component}_pj" if component in ("dram", "sram", "rf") else f"{component}_pj"
+        fig = Figure(figsize=(6.4, 4.2))
+        plot = draw_pareto(fig.subplots(), table, **options)
+        save(fig, out)
+    return plot
 
 
 def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title: str | None = None,
-                   unit: str = "nJ", top: int | None = 30) -> Figure:
-    """Per-layer energy as bars stacked by component, from a priced layer table of one configuration
-    (``EnergyTable.layers`` filtered to one ``config``). Layers without energy are left out; ``top`` keeps the
-    most expensive layers in network order."""
+                   unit: str = "nJ", top: int | None = 30) -> Plot:
+    """Per-layer energy split into memory (by tier: solid) and arithmetic (by unit: hatched), with the whole
+    network's memory and arithmetic shares beside it, from a priced layer table of one configuration
+    (``EnergyTable.layers`` filtered to one ``config``). Layers without energy are left out; ``top`` keeps the most
+    expensive layers in network order (the shares count every layer)."""
     scale = {"pJ": 1.0, "nJ": 1e3, "uJ": 1e6}[unit]
-    components = [c for c in COMPONENT_COLOURS if column_of(c) in layers.columns]
     data = layers[layers["energy_pj"] > 0]
-    if top and len(data) > top:
-        data = data.loc[data["energy_pj"].nlargest(top).index.sort_values()]
+    memory = [(f"tier_{t}_pj", t, c, "") for t, c in MEMORY_COLOURS.items() if f"tier_{t}_pj" in data]
+    arithmetic = [(f"{a}_pj", a, c, "////") for a, c in ARITHMETIC_COLOURS.items() if f"{a}_pj" in data]
+    totals = pd.DataFrame({"name": data["name"].astype(str),
+                           "memory_pj": data[[c for c, *_ in memory]].sum(axis=1),
+                           "arithmetic_pj": data[[c for c, *_ in arithmetic]].sum(axis=1)})
+    memory_share = totals["memory_pj"].sum() / max(totals[["memory_pj", "arithmetic_pj"]].to_numpy().sum(), 1e-30)
+    shown = data
+    if top and len(shown) > top:
+        shown = shown.loc[shown["energy_pj"].nlargest(top).index.sort_values()]
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(max(4.8, 0.28 * len(data) + 1.5), 3.4))
-        ax = fig.subplots()
-        bottom = np.zeros(len(data))
-        positions = np.arange(len(data))
-        for component in components:
-            values = data[column_of(component)].to_numpy() / scale
+        fig = Figure(figsize=(max(5.6, 0.28 * len(shown) + 2.6), 3.6))
+        ax, share_ax = fig.subplots(1, 2, width_ratios=(max(len(shown), 4), 2.4))
+        bottom = np.zeros(len(shown))
+        positions = np.arange(len(shown))
+        for column, name, colour, hatch in memory + arithmetic:
+            values = shown[column].to_numpy() / scale
             if values.sum() > 0:
-                ax.bar(positions, values, 0.75, bottom=bottom, color=COMPONENT_COLOURS[component], label=component,
-                       edgecolor="white", linewidth=0.3)
+                ax.bar(positions, values, 0.75, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
+                       linewidth=0.3, label=f"{'memory' if not hatch else 'arithmetic'}: {name}")
                 bottom += values
-        ax.set_xticks(positions, data["name"].astype(str), rotation=70, ha="right", fontsize=6.5)
-        ax.set_ylabel(f"energy per inference ({unit.replace('uJ', 'µJ')})")
+        ax.set_xticks(positions, shown["name"].astype(str), rotation=70, ha="right", fontsize=6.5)
+        ax.set_ylabel(f"energy per inference ({unit.replace('uJ', 'µJ')}, estimate)")
         ax.grid(axis="x", visible=False)
-        if title:
-            ax.set_title(title, pad=22)
-        ax.legend(ncols=len(components), frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0),
-                  fontsize=7, handlelength=1.0, columnspacing=0.8)
-        return save(fig, out)
+        ax.set_title(title or "energy per layer", loc="left", pad=34)
+        ax.legend(ncols=min(len(memory) + len(arithmetic), 5), frameon=False, loc="lower left",
+                  bbox_to_anchor=(0.0, 1.0), fontsize=6.5, handlelength=1.2, columnspacing=0.8)
+        share_ax.bar([0], [memory_share * 100], 0.6, color="#7F7F7F")
+        share_ax.bar([0], [(1 - memory_share) * 100], 0.6, bottom=[memory_share * 100], color="#D55E00",
+                     hatch="////", edgecolor="white")
+        share_ax.text(0.38, memory_share * 50, f"memory\n{100 * memory_share:.0f}%", va="center", fontsize=7)
+        share_ax.text(0.38, min(memory_share * 100 + (1 - memory_share) * 50, 96), f"arithmetic\n"
+                      f"{100 * (1 - memory_share):.0f}%", va="center", fontsize=7)
+        share_ax.set_xlim(-0.4, 1.9)
+        share_ax.set_xticks([])
+        share_ax.set_ylim(0, 100)
+        share_ax.set_ylabel("share of the network's energy (%)")
+        share_ax.grid(visible=False)
+        save(fig, out)
+    return Plot(fig, totals.reset_index(drop=True))
 
 
 def readable(value: float) -> str:
@@ -145,7 +334,7 @@ def readable(value: float) -> str:
 
 
 def plot_heatmap(df: pd.DataFrame, out: str | Path | None = None, *, x: str, y: str, value: str = "energy_uj",
-                 title: str | None = None, cmap: str = "viridis") -> Figure:
+                 title: str | None = None, cmap: str = "viridis") -> Plot:
     """A sweep heatmap: the mean of ``value`` for every (``x``, ``y``) pair, annotated."""
     grid = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index(ascending=False)
     with mpl.rc_context(STYLE | {"axes.grid": False}):
@@ -162,4 +351,5 @@ def plot_heatmap(df: pd.DataFrame, out: str | Path | None = None, *, x: str, y: 
         fig.colorbar(image, ax=ax, label=value.replace("_", " "))
         if title:
             ax.set_title(title)
-        return save(fig, out)
+        save(fig, out)
+    return Plot(fig, grid.reset_index())

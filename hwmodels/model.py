@@ -431,6 +431,10 @@ def read_compute(check: Validator, rows: list, where: str = "compute") -> tuple[
         action = check.get(row, "action", at, str, f"one of {', '.join(ACTIONS)}")
         if action not in ACTIONS:
             check.fail(f"{at}.action", f"one of {', '.join(ACTIONS)}", action)
+        first = next((j for j, c in enumerate(compute) if (c.format, c.action) == (fmt, action)), None)
+        if first is not None:
+            check.fail(at, f"one row per format and action ({where}[{first}] already prices {fmt} {action})",
+                       f"a second {fmt} {action}")
         compute.append(ComputeEnergy(fmt, action, check.energy(row, at),
                                      check.get(row, "source", at, str, "a citation string"),
                                      check.get(row, "estimate", at, bool, "true or false", False)))
@@ -591,8 +595,13 @@ def load(path: str | Path) -> HardwareModel:
     for i, row in enumerate(check.get(data, "sram_size", "(top level)", list, "[[sram_size]] tables", [])):
         at = f"sram_size[{i}]"
         check.check_known(row, at, {"size_kib", "word_bits", "source", "estimate"} | energy_fields(row, "energy"))
-        table.append(SramPoint(check.positive(row, "size_kib", at, "a positive size in KiB"),
-                               check.get(row, "word_bits", at, int, "bits per access"), check.energy(row, at),
+        size, word = check.positive(row, "size_kib", at, "a positive size in KiB"), check.get(
+            row, "word_bits", at, int, "bits per access")
+        first = next((j for j, p in enumerate(table) if (p.size_kib, p.word_bits) == (size, word)), None)
+        if first is not None:
+            check.fail(at, f"one row per size and word (sram_size[{first}] already has {size} KiB x {word} bits)",
+                       "a duplicate")
+        table.append(SramPoint(size, word, check.energy(row, at),
                                check.get(row, "source", at, str, "a citation string"),
                                check.get(row, "estimate", at, bool, "true or false", False)))
     if len(check.units) > 1:

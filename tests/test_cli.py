@@ -116,3 +116,70 @@ def test_energy_with_zigzag_files_as_csv(capsys, tmp_path):
                        "--format", "csv", "--levels")
     levels = pd.read_csv(__import__("io").StringIO(out))
     assert {"name", "level", "operand", "reads", "writes", "energy_pj"} <= set(levels.columns)
+
+
+def test_debug_anywhere_on_the_line_shows_the_traceback(capsys):
+    from estimator.models import UnknownModelError
+
+    assert main(["profile", "resnet18_cifra"]) == 2
+    with pytest.raises(UnknownModelError):
+        main(["profile", "resnet18_cifra", "--debug"])
+    with pytest.raises(UnknownModelError):
+        main(["--debug", "profile", "resnet18_cifra"])
+
+
+def test_programming_errors_are_not_disguised_as_user_errors(capsys, monkeypatch):
+    import estimator.models
+
+    def broken(pattern):  # a bug: a lookup that fails outside any check of the user's input
+        return {}["registry"]
+
+    monkeypatch.setattr(estimator.models, "list_models", broken)
+    code, _, err = run(capsys, "models", "resnet")
+    assert code == 3
+    assert "internal error: KeyError: 'registry'" in err and "--debug" in err and len(err.strip().splitlines()) == 1
+
+
+def test_models_pattern_matches_substrings(capsys):
+    code, out, _ = run(capsys, "models", "mobile")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and names == ["mobilenetv2_cifar", "mobilenetv2_digits", "mobilenetv2_imagenet",
+                                   "mobilenetv2_tiny"]
+
+
+def test_train_accepts_a_factory_file(capsys, tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text("from torch import nn\n"
+                    "def make(num_classes=3):\n"
+                    "    return nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes))\n")
+    code, out, _ = run(capsys, "train", f"{path}:make", "--epochs", "1", "--out", str(tmp_path / "runs"), "--quiet")
+    assert code == 0, out
+    record = json.loads((tmp_path / "runs" / "net.make-digits-dense-adam-s0" / "run.json").read_text())
+    assert record["status"] == "finished" and record["params"] == 64 * 10 + 10  # built with the data's 10 classes
+
+
+def test_help_starts_without_importing_torch():
+    script = ("import sys\nfrom estimator.cli import main\n"
+              "for argv in (['--help'], ['sweep', '--help'], ['energy', '--help'], ['train', '--help']):\n"
+              "    try:\n        main(argv)\n    except SystemExit as done:\n        assert done.code == 0\n"
+              "print(sorted(m for m in ('torch', 'pandas', 'numpy', 'matplotlib') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"  # the time is measured by benchmarks/cli_startup.py
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda text: "\x00\x01binary\xff".encode("latin-1"), "not valid TOML"),
+    (lambda text: text + '\n[[compute]]\nformat = "int8"\naction = "mult"\nenergy_pj = 0.2\nsource = "x"\n',
+     "got 'a second int8 mult'; expected one row per format and action"),
+    (lambda text: text + '\n[[sram_size]]\nsize_kib = 8\nword_bits = 64\nenergy_pj = 11.0\nsource = "x"\n',
+     "sram_size[3]: got 'a duplicate'; expected one row per size and word (sram_size[0] already has 8 KiB"),
+])
+def test_bad_hardware_files_are_one_line(capsys, tmp_path, change, message):
+    from hwmodels.registry import PRESETS
+
+    text = (PRESETS / "horowitz45.toml").read_text()
+    path = tmp_path / "hw.toml"
+    content = change(text)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, _, err = run(capsys, "energy", "digits_cnn", "--hw", str(path))
+    assert code == 2 and str(path) in err and message in err and len(err.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.transforms import Bbox
 
 from estimator.pareto import pareto_front
 from estimator.plots import plot_breakdown, plot_heatmap, plot_pareto
@@ -48,26 +49,75 @@ def test_large_set_matches_brute_force():
 def results():
     return pd.DataFrame({"model": ["cnn", "cnn", "cnn", "mobilenetv2_digits"],
                          "variant": ["dense", "PS2_P6", "dyadic:t2e-4", "dense"],
+                         "role": ["variant", "variant", "variant", "baseline"],
                          "energy_uj": [10.0, 4.0, 8.0, 6.0], "test_top1": [99.0, 98.5, 98.9, 97.0],
-                         "density": [1.0, 0.22, 1.0, 1.0], "weight_bits": [8, 8, 8, 8]})
+                         "density": [1.0, 0.22, 1.0, 1.0], "weight_bits": [8, 8, 8, 8], "hw": ["horowitz45"] * 4,
+                         "act_bits": [8] * 4, "data": ["digits"] * 4})
 
 
 @pytest.mark.parametrize("suffix,magic", [("png", b"\x89PNG"), ("svg", b"<?xml")])
 def test_pareto_plot_files(tmp_path, results, suffix, magic):
     out = tmp_path / f"pareto.{suffix}"
-    fig = plot_pareto(results, out, baselines=["mobilenetv2_digits"], title="t")
+    plot = plot_pareto(results, out, group_by="hardware")
     assert out.read_bytes().startswith(magic)
-    labels = [t.get_text() for t in fig.axes[0].texts]
-    assert "mobilenetv2" in labels and "PS2_P6" in labels and "t2e-4" in labels
-    front_line = fig.axes[0].lines[0]
-    assert list(front_line.get_xdata()) == [4.0, 8.0, 10.0]  # PS2_P6, t2e-4, dense form the front
+    assert list(plot.points["label"]) == ["cnn", "cnn PS2_P6", "cnn t2e-4", "mobilenetv2_digits"]
+    (front,) = plot.fronts.values()
+    assert list(front["variant"]) == ["PS2_P6", "dyadic:t2e-4", "dense"]  # the baseline (6, 97) is dominated
+    title = plot.figure.axes[0].get_title(loc="left")
+    assert title == "accuracy vs energy · data: digits · hardware: horowitz45 · 8-bit weights, 8-bit activations"
 
 
-def test_breakdown_and_heatmap(tmp_path, results):
-    layers = pd.DataFrame({"name": ["conv1", "bn", "fc"], "energy_pj": [3.0, 0.0, 1.0], "dram_pj": [2.0, 0.0, 1.0],
-                           "mult_pj": [1.0, 0.0, 0.0]})
-    fig = plot_breakdown(layers, tmp_path / "b.png")
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["conv1", "fc"]  # no-energy layers dropped
+def grid_results(seed: int) -> pd.DataFrame:
+    """2 models x 2 hardware configurations x 5 variants with random energy and accuracy."""
+    rng = np.random.default_rng(seed)
+    rows = [{"model": model, "variant": variant, "hw": hw, "weight_bits": 8, "act_bits": 8, "data": "digits",
+             "energy_uj": rng.uniform(1, 10), "test_top1": rng.uniform(90, 99)}
+            for model in ("digits_cnn", "resnet18_cifar") for hw in ("horowitz45", "eyeriss65")
+            for variant in ("dense", "PS4_P4", "PS2_P6", "PS1_P9", "dyadic:t2e-4")]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_models_on_two_hardware_configurations_draw_four_fronts(seed):
+    table = grid_results(seed)
+    plot = plot_pareto(table)  # default: a front per model family and hardware configuration
+    assert len(plot.fronts) == 4
+    for name, front in plot.fronts.items():
+        model, hw = name.split(" · ")
+        members = table[(table.model == model) & (table.hw == hw)]
+        assert set(front.index) == set(pareto_front(members, minimize=["energy_uj"], maximize=["test_top1"]).index)
+    assert all(row.model in row.label for row in plot.points.itertuples())  # every label names its model
+    assert plot.points.groupby("group")["label"].apply(lambda labels: labels.is_unique).all()
+    boxes = [Bbox.from_extents(*box) for box in plot.points["label_box"]]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])  # labels never collide
+    markers = plot.points[["marker_x", "marker_y"]].to_numpy()
+    gaps = np.hypot(*(markers[:, None, :] - markers[None, :, :]).transpose(2, 0, 1))
+    radius = 5.0 * plot.figure.dpi / 72
+    assert gaps[np.triu_indices(len(markers), 1)].min() >= 2 * radius - 1e-6  # no marker hides another
+
+
+def test_coincident_points_are_both_visible():
+    table = pd.DataFrame({"model": ["a", "b"], "variant": ["dense", "dense"], "energy_uj": [2.0, 2.0],
+                          "test_top1": [95.0, 95.0]})
+    plot = plot_pareto(table, group_by="none")
+    (x0, y0), (x1, y1) = plot.points[["marker_x", "marker_y"]].to_numpy()
+    assert np.hypot(x1 - x0, y1 - y0) >= 2 * 5.0 * plot.figure.dpi / 72 - 1e-6
+    assert len(plot.fronts["all points"]) == 2  # equal points do not dominate each other
+
+
+def test_breakdown_separates_memory_from_arithmetic(tmp_path):
+    layers = pd.DataFrame({"name": ["conv1", "bn", "fc"], "energy_pj": [6.0, 0.0, 2.0],
+                           "tier_dram_pj": [2.0, 0.0, 1.0], "tier_rf_pj": [1.0, 0.0, 0.5],
+                           "mac_pj": [3.0, 0.0, 0.0], "add_pj": [0.0, 0.0, 0.5]})
+    plot = plot_breakdown(layers, tmp_path / "b.png")
+    ax, share = plot.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "fc"]  # no-energy layers dropped
+    assert list(plot.points["memory_pj"]) == [3.0, 1.5] and list(plot.points["arithmetic_pj"]) == [3.0, 0.5]
+    # memory 4.5 of 8 pJ: 56%, arithmetic 44%
+    assert {t.get_text() for t in share.texts} == {"memory\n56%", "arithmetic\n44%"}
     assert (tmp_path / "b.png").stat().st_size > 1000
-    fig = plot_heatmap(results, tmp_path / "h.png", x="density", y="weight_bits")
-    assert len(fig.axes[0].texts) == 2  # two density values at one width
+
+
+def test_heatmap(tmp_path, results):
+    plot = plot_heatmap(results, tmp_path / "h.png", x="density", y="weight_bits")
+    assert len(plot.figure.axes[0].texts) == 2  # two density values at one width
