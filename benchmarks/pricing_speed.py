@@ -45,7 +45,10 @@ grid = {"weight_bits": [4, 8, 16, 32], "dataflow": ["ws", "os"], "buffer_kib": l
 start = time.perf_counter()
 summary = hwmodels.price(table, per_layer=False, **grid).summary
 seconds = time.perf_counter() - start
-print(len(summary), seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak (ru_maxrss would carry over the parent's peak across fork and exec)
+status = open("/proc/self/status").read() if sys.platform == "linux" else ""
+hwm = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+print(len(summary), seconds, hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
