@@ -34,13 +34,16 @@ INPUT_SIZE = {"inception_v3": 299}
 """Input side per model where 224 is not the default."""
 LARGE = ("vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "regnet_y_32gf")
 """Models whose real forward pass takes minutes on 2 CPU cores (left out with --skip-large)."""
+LIBRARY: torch.library.Library | None = None
 STRICT_REAL = {"convnext_tiny": "classification", "swin_t": "classification", "fcn_resnet50": "segmentation",
                "fasterrcnn_mobilenet_v3_large_320_fpn": "detection"}
 
 
 def import_torchvision():
-    """torchvision, with its nms and roi_align ops defined in pure PyTorch when its C++ extension cannot load."""
-    library = torch.library.Library("torchvision", "DEF")
+    """torchvision, with its nms and roi_align ops defined in pure PyTorch when its C++ extension cannot load (the
+    library is kept on the module: a collected ``Library`` takes its ops with it)."""
+    global LIBRARY
+    LIBRARY = library = torch.library.Library("torchvision", "DEF")
     for schema in SCHEMAS.values():
         library.define(schema)
     import torchvision
@@ -84,11 +87,9 @@ def main() -> int:
         print(f"{name:36s} {result}  [{time.perf_counter() - start:.1f} s]", flush=True)
         if not result.startswith("identical") or "unsupported" in result:
             failures.append(name)
-    modules = {"classification": torchvision.models, "segmentation": torchvision.models.segmentation,
-               "detection": torchvision.models.detection}
     for name, family in STRICT_REAL.items():
-        model = modules[family].get_model(name, weights=None, weights_backbone=None).eval() if family != \
-            "classification" else torchvision.models.get_model(name, weights=None).eval()
+        backbone = {} if family == "classification" else {"weights_backbone": None}
+        model = torchvision.models.get_model(name, weights=None, **backbone).eval()
         side = 320 if family == "detection" else 224
         try:  # a detector iterates over the batch as its list of images
             prof = profile(model, torch.randn(1, 3, side, side), strict=True)
