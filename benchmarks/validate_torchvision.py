@@ -33,7 +33,7 @@ from tests.torchvision_ops import SCHEMAS, nms_cpu  # noqa: E402
 INPUT_SIZE = {"inception_v3": 299}
 """Input side per model where 224 is not the default."""
 LARGE = ("vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "regnet_y_32gf")
-"""Models whose real forward pass takes minutes on 2 CPU cores (left out with --skip-large)."""
+"""The largest models (3-16 s each on 2 CPU cores, several GiB of memory; left out with --skip-large)."""
 LIBRARY: torch.library.Library | None = None
 STRICT_REAL = {"convnext_tiny": "classification", "swin_t": "classification", "fcn_resnet50": "segmentation",
                "fasterrcnn_mobilenet_v3_large_320_fpn": "detection"}
