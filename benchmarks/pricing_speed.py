@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import hwmodels
-import hwmodels.mapping
+import hwmodels.nest
 import hwmodels.registry
 from estimator import profile
 from estimator.hwcheck import bundled, mac_layers
@@ -62,7 +62,7 @@ def versus_zigzag(network: str, rounds: int) -> None:
     for _ in range(rounds):  # interleaved
         for _ in range(3):
             hwmodels.registry.read_file.cache_clear()
-            hwmodels.mapping.cached_layout.cache_clear()
+            hwmodels.nest.cached_layout.cache_clear()
             start = time.perf_counter()
             hwmodels.price(table, hw=str(accelerator), mapping=str(mapping), interlayer="dram", zero_skipping=False,
                            **ZIGZAG_PRECISION)
@@ -83,7 +83,7 @@ def throughput(loop_sample: int) -> None:
         priced = hwmodels.price(table, per_layer=per_layer, **GRID)
         timings[per_layer] = time.perf_counter() - start
     configs = len(priced.summary)
-    sample = hwmodels.configuration_grid(**GRID).head(loop_sample)
+    sample = hwmodels.configuration_grid(**GRID)[0].head(loop_sample)
     start = time.perf_counter()
     for config in sample.itertuples():
         hwmodels.price(table, per_layer=False, weight_bits=config.weight_bits, dataflow=config.dataflow,

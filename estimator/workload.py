@@ -30,13 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hwmodels.layers import COUNT_KINDS as PRICED_KINDS
+
 from .counting import Profile
 from .counting.registry import COUNT_KINDS
 
 LOOPS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX", "SY", "SX", "DY", "DX", "PY", "PX")
 WEIGHT_COLUMNS = ("weight_elems", "weight_nnz", "weight_rows", "weight_row_len", "weight_format",
                   "pattern_table_bits", "weight_code_bits", "predefined_sparsity")
-KINDS = tuple(k for k in COUNT_KINDS if k != "macs")
 BACKWARD = "_bwd"
 
 
@@ -96,7 +97,7 @@ def forward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None, traini
             "out_elems": int(layer["out_elems"]), "other_params": max(int(layer["params"] - layer["weight_elems"]), 0),
             "save_output": training}
     if nests is None:
-        return [base | {k: int(layer[k]) for k in KINDS}]
+        return [base | {k: int(layer[k]) for k in PRICED_KINDS}]
     return nest_rows(layer, nests, base, suffix="")
 
 
@@ -106,7 +107,7 @@ def backward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None) -> li
     base = {"name": name, "type": layer["type"], "phase": "backward"}
     if nests is None:  # reads dY and the saved input, writes dX
         return [base | {"in_elems": int(layer["out_elems"]), "saved_elems": int(layer["in_elems"]),
-                        "out_elems": int(layer["in_elems"])} | {k: int(layer[k + BACKWARD]) for k in KINDS}]
+                        "out_elems": int(layer["in_elems"])} | {k: int(layer[k + BACKWARD]) for k in PRICED_KINDS}]
     return nest_rows(layer, nests, base, suffix=BACKWARD)
 
 
@@ -118,7 +119,7 @@ def nest_rows(layer: pd.Series, nests: pd.DataFrame, base: dict, suffix: str) ->
     weighted = (nests["weight_operand"] & (nests["role"] == "forward")).to_numpy(dtype=bool)
     skipped_valid = (layer["nz_macs"] - layer["nz_macs_valid"]) if not suffix else 0
     weighted_macs = macs[weighted].sum()
-    parts = {k: split(int(layer[k + suffix]), share) for k in KINDS}
+    parts = {k: split(int(layer[k + suffix]), share) for k in PRICED_KINDS}
     rows = []
     for i, nest in enumerate(nests.itertuples(index=False)):
         row = dict(base) if i == 0 else {"name": base["name"], "type": base["type"], "phase": base["phase"]}
@@ -130,7 +131,7 @@ def nest_rows(layer: pd.Series, nests: pd.DataFrame, base: dict, suffix: str) ->
         row.update(loops, role=nest.role, kind=nest.kind, transposed=bool(nest.transposed),
                    weight_operand=uses_weight, macs=int(nest.macs), arithmetic=layer["arithmetic"],
                    nz_macs=int(nest.nz_macs), nz_macs_valid=int(round(nest.nz_macs - valid)))
-        row.update({k: parts[k][i] for k in KINDS})
+        row.update({k: parts[k][i] for k in PRICED_KINDS})
         if uses_weight:
             row.update({c: layer[c] for c in WEIGHT_COLUMNS})
         if nest.role == "grad_weight":  # reads the saved input X, keeps dW for the update

@@ -8,12 +8,12 @@ import lazy_loader
 
 EXPORTS = {
     "layers": ("COUNT_KINDS", "SCHEMA", "LayerTableError", "validate"),
-    "model": ("ACTIONS", "OPERANDS", "Array", "ComputeEnergy", "HardwareFileError", "HardwareModel", "Level", "Port",
-              "load"),
-    "movement": ("weight_storage_bits",),
+    "model": ("ACTIONS", "OPERANDS", "Array", "ComputeEnergy", "HardwareFileError", "HardwareModel", "Level", "Port"),
+    "traffic": ("weight_storage_bits",),
     "parameters": ("DEFAULTS", "PARAMETERS", "Parameter"),
-    "pricing": ("ARITHMETIC", "TIERS", "EnergyTable", "configuration_grid", "price"),
-    "registry": ("available", "get", "resolve"),
+    "grid": ("configuration_grid",),
+    "pricing": ("ARITHMETIC", "TIERS", "EnergyTable", "price"),
+    "registry": ("available", "get", "load", "resolve"),
 }
 """Public names by the submodule defining them."""
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs=EXPORTS)

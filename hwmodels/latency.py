@@ -30,11 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mapping import ROLES, Layout, Widths, output_partial
-from .model import HardwareModel
+from .accounting import Choice, Widths, output_partial
+from .configs import Configs
+from .model import OPERANDS, HardwareModel
+from .nest import Layout
+from .parameters import MAX_LOOP_FACTORS
 
-POPCOUNT = np.array([bin(s).count("1") for s in range(1 << 12)], dtype=np.int64)
-"""Loops in each subset bitmask (up to 12 temporal loops)."""
+POPCOUNT = np.array([bin(s).count("1") for s in range(1 << MAX_LOOP_FACTORS)], dtype=np.int64)
+"""Loops in each subset bitmask (up to the most temporal loops the mapper orders)."""
 
 
 @dataclass
@@ -96,7 +99,7 @@ class RoleTiles:
     partial: list[np.ndarray]
 
 
-def role_tiles(lay: Layout, choice, widths: Widths, role: str) -> RoleTiles:
+def role_tiles(lay: Layout, choice: Choice, widths: Widths, role: str) -> RoleTiles:
     chain = lay.levels[role]
     bounds = choice.bounds[role]
     k = len(widths.act)
@@ -150,7 +153,8 @@ def double_buffered(lay: Layout, tiles: dict[str, RoleTiles], widths: Widths,
     return flags
 
 
-def link_activities(lay: Layout, choice, widths: Widths, dropped: dict[str, np.ndarray], tiles: dict[str, RoleTiles],
+def link_activities(lay: Layout, choice: Choice, widths: Widths, dropped: dict[str, np.ndarray],
+                    tiles: dict[str, RoleTiles],
                     capacity: dict[str, np.ndarray]) -> dict[tuple[str, str], list[Activity]]:
     """Every transfer link end of the mapped unit, grouped by the port (level name, port name) carrying it."""
     k = len(widths.act)
@@ -168,7 +172,7 @@ def link_activities(lay: Layout, choice, widths: Widths, dropped: dict[str, np.n
         ports.setdefault((level.name, port.name), []).append(Activity(
             role, m, direction, real, allowed * widths.work, period * widths.work, count, moved, floor))
 
-    for role in ROLES:
+    for role in OPERANDS:
         t = tiles[role]
         top = len(lay.levels[role]) - 1
         first_tile = t.tile[0] * t.bits[0]  # what one instance of the innermost level needs first
@@ -306,12 +310,12 @@ def edge_cycles(hw: HardwareModel, lay: Layout, ports: dict[tuple[str, str], lis
     return load, store
 
 
-def unit_cycles(hw: HardwareModel, lay: Layout, choice, widths: Widths, dropped: dict[str, np.ndarray],
-                capacity: dict[str, np.ndarray]) -> np.ndarray:
+def unit_cycles(hw: HardwareModel, lay: Layout, choice: Choice, widths: Widths, dropped: dict[str, np.ndarray],
+                configs: Configs) -> np.ndarray:
     """Cycles of the mapped unit per configuration (see the module doc). ``dropped``: per operand, whether its
-    whole tensor stays on chip between layers; ``capacity``: bits per instance of each level, (K,)."""
-    tiles = {role: role_tiles(lay, choice, widths, role) for role in ROLES}
-    ports = link_activities(lay, choice, widths, dropped, tiles, capacity)
+    whole tensor stays on chip between layers; ``configs``: the configurations (capacity per level)."""
+    tiles = {role: role_tiles(lay, choice, widths, role) for role in OPERANDS}
+    ports = link_activities(lay, choice, widths, dropped, tiles, configs.capacity)
     compute = lay.total * widths.work
     stall = np.maximum(0.0, np.max(np.stack([port_stall(group) for group in ports.values()]), axis=0))
     load, store = edge_cycles(hw, lay, ports, compute + stall)

@@ -22,10 +22,10 @@ COUNT_KINDS = ("mults", "adds", "shifts", "compares", "other_ops")
 which is the loop nest's own column)."""
 
 PHASES = ("forward", "backward", "update")
-ROLES = ("forward", "grad_input", "grad_weight", "backward", "update", "")
-KINDS = ("conv", "matmul", "")
+UNIT_ROLES = ("forward", "grad_input", "grad_weight", "backward", "update", "")
+NEST_KINDS = ("conv", "matmul", "")
 WEIGHT_FORMATS = ("dense", "periodic", "")
-ARITHMETIC = ("mac", "shift_add", "")
+UNIT_ARITHMETIC = ("mac", "shift_add", "")
 LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
 
 
@@ -58,8 +58,8 @@ SCHEMA: tuple[Column, ...] = (
     Column("name", "str", "", "layer (module) name; several rows share it when a layer has several nests"),
     Column("type", "str", "", "layer type", ""),
     Column("phase", "str", "", "step phase of the unit", "forward", PHASES),
-    Column("role", "str", "", "what a nest computes (empty: no multiply-accumulates)", "", ROLES),
-    Column("kind", "str", "", "conv or matmul nest (empty: no multiply-accumulates)", "", KINDS),
+    Column("role", "str", "", "what a nest computes (empty: no multiply-accumulates)", "", UNIT_ROLES),
+    Column("kind", "str", "", "conv or matmul nest (empty: no multiply-accumulates)", "", NEST_KINDS),
     *(Column(d, "int", "iterations", f"loop bound {d} of the nest", 1) for d in LOOP_DIMS),
     *(Column(d, "int", "elements", f"{d} of the nest (stride, dilation, padding)", 1 if d[0] != "P" else 0)
       for d in ("SY", "SX", "DY", "DX", "PY", "PX")),
@@ -69,7 +69,8 @@ SCHEMA: tuple[Column, ...] = (
     Column("nz_macs", "int", "operations", "MACs left when zero weights are skipped", 0),
     Column("nz_macs_valid", "int", "operations", "MACs left when zero weights and padding taps are skipped", 0),
     *(Column(k, "int", "operations", f"{k} of the unit (MAC work included)", 0) for k in COUNT_KINDS),
-    Column("arithmetic", "str", "", "mac or shift_add (how products with the weight are computed)", "", ARITHMETIC),
+    Column("arithmetic", "str", "", "mac or shift_add (how products with the weight are computed)", "",
+           UNIT_ARITHMETIC),
     Column("in_elems", "int", "elements", "activation elements the unit reads (units without MACs)", 0),
     Column("out_elems", "int", "elements", "activation elements the unit writes (units without MACs)", 0),
     Column("weight_elems", "int", "elements", "elements of the layer's weight", 0),
@@ -116,22 +117,9 @@ def check_column(column: Column, values: pd.Series, names: pd.Series) -> np.ndar
         numeric_fill = column.kind in ("int", "float") and array.dtype.kind == "f"
         array = np.where(missing, column.default, array if numeric_fill else array.astype(object))
     if column.kind == "str":
-        array = np.array(["" if v is None or v != v else str(v) for v in array], dtype=object) if (
-            array.dtype != object or not all(isinstance(v, str) for v in array)) else array
-        if column.allowed:
-            bad = ~np.isin(array, column.allowed)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                fail(f"column '{column.name}' has value {plain(array[row])!r} in row '{names.iloc[row]}'; expected "
-                     f"one of {', '.join(repr(v) for v in column.allowed)}")
-        return array
+        return text_column(column, array, names)
     if column.kind == "bool":
-        if array.dtype == object:  # text from a file
-            array = np.array([{"true": True, "false": False}.get(v.strip().lower(), v) if isinstance(v, str) else v
-                              for v in array], dtype=object)
-        if array.dtype != bool and not np.isin(array, [0, 1, True, False]).all():
-            fail(f"column '{column.name}' must be true or false")
-        return array.astype(bool)
+        return bool_column(column, array)
     numeric = array if array.dtype.kind in "iuf" else pd.to_numeric(pd.Series(array), errors="coerce").to_numpy()
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(numeric.astype(np.float64))
@@ -142,6 +130,29 @@ def check_column(column: Column, values: pd.Series, names: pd.Series) -> np.ndar
         fail(f"column '{column.name}' has {plain(array[row])!r} in row '{names.iloc[row]}'; expected a non-negative "
              f"number ({column.unit})")
     return numeric.astype(KIND_DTYPES[column.kind])
+
+
+def text_column(column: Column, array: np.ndarray, names: pd.Series) -> np.ndarray:
+    """A text column as Python strings, checked against its allowed values."""
+    if array.dtype != object or not all(isinstance(v, str) for v in array):
+        array = np.array(["" if v is None or v != v else str(v) for v in array], dtype=object)
+    if column.allowed:
+        bad = ~np.isin(array, column.allowed)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            fail(f"column '{column.name}' has value {plain(array[row])!r} in row '{names.iloc[row]}'; expected "
+                 f"one of {', '.join(repr(v) for v in column.allowed)}")
+    return array
+
+
+def bool_column(column: Column, array: np.ndarray) -> np.ndarray:
+    """A true/false column (text from a file read as true or false)."""
+    if array.dtype == object:
+        array = np.array([{"true": True, "false": False}.get(v.strip().lower(), v) if isinstance(v, str) else v
+                          for v in array], dtype=object)
+    if array.dtype != bool and not np.isin(array, [0, 1, True, False]).all():
+        fail(f"column '{column.name}' must be true or false")
+    return array.astype(bool)
 
 
 def validate(table: pd.DataFrame) -> pd.DataFrame:

@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .layers import LOOP_DIMS
 
 try:
     import tomllib
@@ -52,7 +54,6 @@ WIDTH_EXPONENT = {"mult": 2, "add": 1, "shift": 1, "compare": 1, "other": 2}
 MAC_SPLIT = {"mult": 0.2 / 0.23, "add": 0.03 / 0.23}
 """Shares of a MAC's energy in its multiply and its add where only a MAC energy is given (Horowitz ISSCC 2014,
 45 nm, 8-bit: multiply 0.2 pJ, add 0.03 pJ)."""
-LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
 RESERVED_LEVEL_NAMES = ACTIONS + ("energy", "memory", "arithmetic")
 """Names a level may not take: priced tables have ``<level>_pj`` columns beside these."""
 DIRECTIONS = {"fh": "written from the level above", "tl": "read out to the level below (or the array)",
@@ -186,6 +187,11 @@ class Array:
                           for d, size, pairs in zip(self.dims, self.sizes, self.unroll, strict=True))
 
 
+def hierarchy(levels: tuple[Level, ...], operand: str) -> tuple[Level, ...]:
+    """The levels among ``levels`` holding ``operand``, smallest first."""
+    return tuple(sorted((lv for lv in levels if operand in lv.operands), key=lambda lv: lv.size_bits))
+
+
 def unroll_spec(values, sizes: tuple[int, ...]) -> tuple[tuple[tuple[str, int], ...], ...]:
     """Per array dimension, (loop, most PEs) pairs from loop names or lists of them (each may take the whole
     dimension)."""
@@ -195,7 +201,14 @@ def unroll_spec(values, sizes: tuple[int, ...]) -> tuple[tuple[tuple[str, int], 
 
 @dataclass(frozen=True)
 class Derived:
-    """A value looked up or derived from the table, and how."""
+    """A value looked up in or derived from the compute table, and how.
+
+    Attributes:
+        value: energy in the model's unit.
+        derived: a rule derived it (an estimate); a table row flagged ``estimate`` is listed by
+            :meth:`HardwareModel.estimates` instead, so that each estimate is reported once.
+        rule: the rule, or the table row's source.
+    """
 
     value: float
     derived: bool
@@ -232,6 +245,7 @@ class HardwareModel:
         sram_table: SRAM sizes and energies used to rescale a resized level.
         path: the file it was loaded from.
         provenance: notes on values that are estimates or were derived while reading the file.
+        source: where the description as a whole comes from (``[model] source``).
     """
 
     name: str
@@ -245,13 +259,14 @@ class HardwareModel:
     sram_table: tuple[SramPoint, ...] = ()
     path: Path | None = None
     provenance: tuple[str, ...] = field(default=())
+    source: str = ""
 
     def __repr__(self) -> str:
         return f"HardwareModel({self.name!r}, {self.technology_nm} nm, {self.array.sizes} PEs, unit={self.unit!r})"
 
     def hierarchy(self, operand: str) -> tuple[Level, ...]:
         """The levels holding ``operand``, smallest first (the last one holds the whole tensor)."""
-        return tuple(sorted((lv for lv in self.levels if operand in lv.operands), key=lambda lv: lv.size_bits))
+        return hierarchy(self.levels, operand)
 
     def level(self, name: str) -> Level:
         for lv in self.levels:
@@ -266,30 +281,17 @@ class HardwareModel:
         family, bits = parse_format(number_format)
         exact = [c for c in self.compute if c.action == action and c.format == number_format]
         if exact:
-            return Derived(exact[0].energy, exact[0].estimate, exact[0].source)
+            return Derived(exact[0].energy, False, exact[0].source)
         same_family = [c for c in self.compute if c.action == action and parse_format(c.format)[0] == family]
         if same_family and action in WIDTH_EXPONENT:
-            nearest = min(same_family, key=lambda c: (abs(parse_format(c.format)[1] - bits), parse_format(c.format)[1]))
-            ratio = (bits / parse_format(nearest.format)[1]) ** WIDTH_EXPONENT[action]
-            return Derived(nearest.energy * ratio, True,
-                           f"{nearest.format} {action} x ({bits}/{parse_format(nearest.format)[1]})^"
-                           f"{WIDTH_EXPONENT[action]}")
-        has = {a: any(c.action == a and parse_format(c.format)[0] == family for c in self.compute)
-               for a in ("mult", "add", "mac")}
+            nearest = nearest_width(same_family, bits)
+            width = parse_format(nearest.format)[1]
+            return Derived(nearest.energy * (bits / width) ** WIDTH_EXPONENT[action], True,
+                           f"{nearest.format} {action} x ({bits}/{width})^{WIDTH_EXPONENT[action]}")
         if action == "mac":
-            if has["mult"] and has["add"]:
-                mult, add = self.action_energy("mult", number_format), self.action_energy("add", number_format)
-                return Derived(mult.value + add.value, True, "mult + add")
-            macs = [c for c in self.compute if c.action == "mac" and parse_format(c.format)[0] == family]
-            if not macs:
-                raise ValueError(f"hardware model '{self.name}' has no mac, mult or add energy for the {family} family")
-            nearest = min(macs, key=lambda c: (abs(parse_format(c.format)[1] - bits), parse_format(c.format)[1]))
-            ratio = bits / parse_format(nearest.format)[1]
-            value = nearest.energy * (MAC_SPLIT["mult"] * ratio**2 + MAC_SPLIT["add"] * ratio)
-            return Derived(value, True, f"{nearest.format} mac scaled to {bits} bits (multiply part quadratically, add "
-                                        "part linearly)")
+            return self.derived_mac(number_format)
         if action in ("mult", "add"):
-            if not has["mac"]:
+            if not any(c.action == "mac" and parse_format(c.format)[0] == family for c in self.compute):
                 raise ValueError(f"hardware model '{self.name}' has no {action} energy for the {family} family")
             mac = self.action_energy("mac", number_format)
             return Derived(mac.value * MAC_SPLIT[action], True,
@@ -299,19 +301,27 @@ class HardwareModel:
         base = self.action_energy(fallback[action], number_format)
         return Derived(base.value, True, f"{action} = {fallback[action]}")
 
+    def derived_mac(self, number_format: str) -> Derived:
+        """A MAC energy the table does not give for ``number_format``: its mult plus its add where the family has
+        both, else the nearest-width MAC scaled (multiply part quadratically, add part linearly)."""
+        family, bits = parse_format(number_format)
+        has = {a: any(c.action == a and parse_format(c.format)[0] == family for c in self.compute)
+               for a in ("mult", "add")}
+        if has["mult"] and has["add"]:
+            mult, add = self.action_energy("mult", number_format), self.action_energy("add", number_format)
+            return Derived(mult.value + add.value, True, "mult + add")
+        macs = [c for c in self.compute if c.action == "mac" and parse_format(c.format)[0] == family]
+        if not macs:
+            raise ValueError(f"hardware model '{self.name}' has no mac, mult or add energy for the {family} family")
+        nearest = nearest_width(macs, bits)
+        ratio = bits / parse_format(nearest.format)[1]
+        value = nearest.energy * (MAC_SPLIT["mult"] * ratio**2 + MAC_SPLIT["add"] * ratio)
+        return Derived(value, True, f"{nearest.format} mac scaled to {bits} bits (multiply part quadratically, add "
+                                    "part linearly)")
+
     def mac16(self) -> float:
         """Energy of one 16-bit integer MAC in the model's unit (the normalisation of ``energy_mac16``)."""
         return self.action_energy("mac", "int16").value
-
-    def resized(self, level: Level, size_kib: float) -> tuple[Level, bool]:
-        """``level`` with a capacity of ``size_kib`` KiB and its energies rescaled (returns the level and whether
-        its energies were derived)."""
-        size_bits = size_kib * 8192.0
-        if size_bits == level.size_bits:
-            return level, False
-        factor = float(self.energy_scale(np.array([size_bits]), level.size_bits)[0])
-        return replace(level, size_bits=size_bits, read_energy=level.read_energy * factor,
-                       write_energy=level.write_energy * factor, estimate=True), True
 
     def energy_scale(self, sizes_bits: np.ndarray, base_bits: float) -> np.ndarray:
         """Factor on the energy per access of an SRAM resized from ``base_bits`` to ``sizes_bits`` (vectorised)."""
@@ -343,14 +353,20 @@ class HardwareModel:
         return max(onchip, key=lambda lv: lv.size_bits)
 
     def estimates(self) -> list[str]:
-        """Every value of the description that is an estimate, in one line each."""
-        notes = [f"compute {c.format} {c.action}: {c.source}" for c in self.compute if c.estimate]
+        """Every value of the description that is an estimate, in one line each, marked "(estimate)"."""
+        notes = [f"compute {c.format} {c.action}: {c.source} (estimate)" for c in self.compute if c.estimate]
         for lv in self.levels:
             if lv.estimate:
-                notes.append(f"level {lv.name}: {lv.source}")
+                notes.append(f"level {lv.name}: {lv.source} (estimate)")
             elif lv.write_estimate:
-                notes.append(f"level {lv.name}: write energy taken equal to the read energy (not in the source)")
+                notes.append(f"level {lv.name}: write energy taken equal to the read energy, not in the source "
+                             "(estimate)")
         return notes + list(self.provenance)
+
+
+def nearest_width(rows: list[ComputeEnergy], bits: int) -> ComputeEnergy:
+    """The row whose format is nearest ``bits`` wide (the narrower on a tie)."""
+    return min(rows, key=lambda c: (abs(parse_format(c.format)[1] - bits), parse_format(c.format)[1]))
 
 
 def parse_format(text: str) -> tuple[str, int]:
@@ -561,18 +577,14 @@ def check_hierarchy(check: Validator, levels: tuple[Level, ...], where: str = "l
             check.fail(f"{where} (operand {operand})", "an off-chip level (size inf) holding it at the top")
 
 
-def load(path: str | Path) -> HardwareModel:
-    """Load and validate a hardware description: a TOML file in the format of ``hwmodels/presets`` or a ZigZag
-    accelerator YAML (see :mod:`hwmodels.zigzag`).
+def load_toml(path: str | Path) -> HardwareModel:
+    """Load and validate a TOML hardware description in the format of ``hwmodels/presets`` (a ZigZag YAML goes
+    through :func:`hwmodels.registry.load`).
 
     Raises:
         HardwareFileError: naming the file, the field and the expected form.
     """
     path = Path(path)
-    if path.suffix in (".yaml", ".yml"):
-        from .zigzag import read_accelerator
-
-        return read_accelerator(path)
     check = Validator(path)
     if not path.is_file():
         raise HardwareFileError(f"{path}: file not found; expected a TOML hardware description")
@@ -611,7 +623,8 @@ def load(path: str | Path) -> HardwareModel:
                           check.get(head, "technology_nm", "model", (int, float), "the node in nm", math.nan),
                           check.units.pop() if check.units else "pj",
                           check.positive(head, "clock_mhz", "model", "a positive clock in MHz"),
-                          array, levels, compute, tuple(table), path)
+                          array, levels, compute, tuple(table), path,
+                          source=check.get(head, "source", "model", str, "a citation string", ""))
     for family in {parse_format(c.format)[0] for c in compute}:
         fmts = [c.format for c in compute if parse_format(c.format)[0] == family]
         for action in ("mult", "add"):

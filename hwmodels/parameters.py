@@ -17,6 +17,7 @@ class Parameter:
         help: what it sets, with its unit.
         choices: the values a string parameter may take (empty: any).
         positive: numbers must be above zero.
+        maximum: the largest value a number may take (None: unbounded), with the reason in ``help``.
     """
 
     name: str
@@ -25,6 +26,7 @@ class Parameter:
     help: str
     choices: tuple[str, ...] = ()
     positive: bool = True
+    maximum: float | None = None
 
 
 DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight stationary: array unrolls K x C",
@@ -32,6 +34,11 @@ DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight sta
              "rs": "row stationary: array unrolls filter rows (then channels) x output rows"}
 """Dataflows: which loop dimensions a two-dimensional PE array unrolls (rows x columns)."""
 DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "rs": (("FY", "C"), "OY")}
+MAX_BITS = 64
+"""The widest word a number format may take, bits."""
+MAX_LOOP_FACTORS = 12
+"""The most temporal loop factors the mapper orders: its search visits 2^n subsets of them, and the latency
+model's subset tables are sized by it."""
 INTERLAYER = {"dram": "every layer reads its input from DRAM and writes its output there (ZigZag's assumption)",
               "fit": "a layer whose input and output fit on chip keeps them there"}
 
@@ -39,10 +46,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("hw", "horowitz45", str, "hardware: a preset name (hwmodels.available()), a TOML file or a ZigZag "
                                        "accelerator YAML"),
     Parameter("mapping", None, str, "ZigZag mapping YAML giving the spatial unrolling of a ZigZag accelerator"),
-    Parameter("weight_bits", 8, int, "bits per weight"),
-    Parameter("act_bits", 8, int, "bits per input activation"),
-    Parameter("psum_bits", 32, int, "bits per partial sum"),
-    Parameter("output_bits", None, int, "bits per final output (default: act_bits)"),
+    Parameter("weight_bits", 8, int, f"bits per weight; at most {MAX_BITS}", maximum=MAX_BITS),
+    Parameter("act_bits", 8, int, f"bits per input activation; at most {MAX_BITS}", maximum=MAX_BITS),
+    Parameter("psum_bits", 32, int, f"bits per partial sum; at most {MAX_BITS}", maximum=MAX_BITS),
+    Parameter("output_bits", None, int, f"bits per final output (default: act_bits); at most {MAX_BITS}",
+              maximum=MAX_BITS),
     Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB (default: the hardware's)"),
     Parameter("pe_rows", None, int, "PE-array rows (default: the hardware's)"),
     Parameter("pe_cols", None, int, "PE-array columns (default: the hardware's)"),
@@ -57,7 +65,8 @@ PARAMETERS: tuple[Parameter, ...] = (
                                             "(eyeriss65)"),
     Parameter("clock_mhz", None, float, "clock in MHz (default: the hardware's)"),
     Parameter("loop_factor_limit", 4, int, "temporal loop factors the mapper orders (ZigZag's lpf_limit; raised to "
-                                           "the number of loop dimensions)"),
+                                           f"the number of loop dimensions; at most {MAX_LOOP_FACTORS}: the search "
+                                           "visits 2^n loop subsets)", maximum=MAX_LOOP_FACTORS),
 )
 """Every pricing parameter, in the order the grid and the command line list them."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from .model import HardwareModel, load
+from .model import HardwareModel, load_toml
+from .zigzag import read_accelerator
 
 PRESETS = Path(__file__).parent / "presets"
 
@@ -22,18 +23,29 @@ def get(name: str) -> HardwareModel:
     if not path.is_file():
         raise ValueError(f"unknown hardware preset '{name}'; available: {', '.join(available())} "
                          "(or pass a path to a TOML or ZigZag YAML file)")
-    return load(path)
+    return load_toml(path)
+
+
+def load(path: str | Path, mapping: str | Path | None = None) -> HardwareModel:
+    """Load and validate a hardware file: a TOML description (the format of ``hwmodels/presets``) or a ZigZag
+    accelerator YAML with an optional ZigZag mapping YAML (see :mod:`hwmodels.zigzag`); not cached.
+
+    Raises:
+        HardwareFileError: naming the file, the field and the expected form.
+        ValueError: a mapping file given with a TOML description.
+    """
+    text = str(path)
+    if text.endswith((".yaml", ".yml")):
+        return read_accelerator(path, mapping)
+    if mapping is not None:
+        raise ValueError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to {path}")
+    return load_toml(path)
 
 
 @cache
 def read_file(path: str, mapping: str | None) -> HardwareModel:
-    if path.endswith((".yaml", ".yml")):
-        from .zigzag import read_accelerator
-
-        return read_accelerator(path, mapping)
-    if mapping is not None:
-        raise ValueError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to {path}")
-    return load(path)
+    """:func:`load`, cached by resolved path (a sweep resolves the same file many times)."""
+    return load(path, mapping)
 
 
 def resolve(hw: str | Path | HardwareModel, mapping: str | Path | None = None) -> HardwareModel:

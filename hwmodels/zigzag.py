@@ -49,6 +49,24 @@ def parse_yaml(path: Path):
         raise HardwareFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
+def unrolling_pairs(read: Validator, dim: str, loops, dims: tuple[str, ...] | None) -> tuple[tuple[str, int], ...]:
+    """The (loop, unrolling) pairs of one array dimension's ``spatial_mapping`` entry (a list of 'LOOP, size')."""
+    where = f"default.spatial_mapping.{dim}"
+    if dims is not None and dim not in dims:
+        read.fail(where, f"an array dimension of the accelerator ({', '.join(dims)})", dim)
+    if not isinstance(loops, list) or not loops or not all(isinstance(x, str) for x in loops):
+        read.fail(where, "a list of 'LOOP, size' entries", loops)
+    pairs = []
+    for entry_text in loops:
+        loop, _, size = (part.strip() for part in entry_text.partition(","))
+        if loop not in LOOP_DIMS:
+            read.fail(where, f"a loop dimension among {', '.join(LOOP_DIMS)}", loop)
+        if not size.isdigit() or int(size) < 1:
+            read.fail(where, "'LOOP, size' with a positive integer size", entry_text)
+        pairs.append((loop, int(size)))
+    return tuple(pairs)
+
+
 def read_mapping(path: str | Path, dims: tuple[str, ...] | None = None) -> tuple[tuple[tuple[str, int], ...], ...]:
     """The (loop, unrolling) pairs each array dimension unrolls, from a ZigZag mapping YAML's ``default`` entry (in
     the order of ``dims``, or of the entry itself).
@@ -67,22 +85,7 @@ def read_mapping(path: str | Path, dims: tuple[str, ...] | None = None) -> tuple
     if entry is None:
         read.fail("default", "an entry named 'default' with a spatial_mapping")
     spatial = read.get(entry, "spatial_mapping", "default", dict, "a table of array dimension -> ['LOOP, size']")
-    unroll = {}
-    for dim, loops in spatial.items():
-        where = f"default.spatial_mapping.{dim}"
-        if dims is not None and dim not in dims:
-            read.fail(where, f"an array dimension of the accelerator ({', '.join(dims)})", dim)
-        if not isinstance(loops, list) or not loops or not all(isinstance(x, str) for x in loops):
-            read.fail(where, "a list of 'LOOP, size' entries", loops)
-        pairs = []
-        for entry_text in loops:
-            loop, _, size = (part.strip() for part in entry_text.partition(","))
-            if loop not in LOOP_DIMS:
-                read.fail(where, f"a loop dimension among {', '.join(LOOP_DIMS)}", loop)
-            if not size.isdigit() or int(size) < 1:
-                read.fail(where, "'LOOP, size' with a positive integer size", entry_text)
-            pairs.append((loop, int(size)))
-        unroll[dim] = tuple(pairs)
+    unroll = {dim: unrolling_pairs(read, dim, loops, dims) for dim, loops in spatial.items()}
     order = dims or tuple(unroll)
     missing = [d for d in order if d not in unroll]
     if missing:

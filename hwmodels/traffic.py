@@ -1,8 +1,9 @@
-"""Data movement of one workload unit on one hardware variant, for many configurations at once: accesses per level,
-operand and direction, and cycles.
+"""The traffic of one workload unit on one hardware variant, for a batch of configurations at once: accesses per
+level, operand and direction, and cycles.
 
-Multiply-accumulate units are mapped by :mod:`hwmodels.mapping` (spatial unrolling, then the energy-optimal loop
-order under each level's capacity) and their accesses counted as ZigZag counts them. On top of that, what ZigZag
+Multiply-accumulate units are laid out by :mod:`hwmodels.nest` (spatial unrolling, temporal loops), mapped by
+:mod:`hwmodels.mapper` (the energy-optimal loop order under each level's capacity) and their accesses counted by
+:mod:`hwmodels.accounting`, as ZigZag counts them. On top of that, what ZigZag
 does not model:
 
 * **Weight storage.** Weights are stored in DRAM in the cheapest form for their format: dense (``weight_bits`` per
@@ -30,25 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .accounting import Widths, count_accesses, words
+from .configs import Configs, take
 from .latency import unit_cycles
-from .mapping import (
-    DIM,
-    ROLES,
-    Energies,
-    Nest,
-    Widths,
-    boundary,
-    distinct_rows,
-    innermost,
-    layout,
-    nest_of,
-    search,
-    spatial_unrolling,
-    words,
-)
-from .model import LOOP_DIMS, HardwareModel, Level
+from .layers import LOOP_DIMS
+from .mapper import distinct_rows, search
+from .model import OPERANDS, HardwareModel, Level
+from .nest import Layout, Nest, layout, nest_of, spatial_unrolling
 
-DIRECTIONS = ("reads", "writes")
 PORT_OF = {("W", "reads"): "tl", ("W", "writes"): "fh", ("I", "reads"): "tl", ("I", "writes"): "fh",
            ("O", "reads"): "th", ("O", "writes"): "fl"}
 """The port direction (:data:`hwmodels.model.DIRECTIONS`) of a read or write of an operand by a unit without
@@ -70,25 +60,6 @@ def weight_storage_bits(elems, nnz, rows, row_len, weight_format, pattern_table_
     stored = np.where(is_periodic, periodic, np.minimum(dense, unstructured))
     form = np.where(is_periodic, "periodic", np.where(unstructured < dense, "unstructured", "dense"))
     return {"dense": dense, "unstructured": unstructured, "periodic": periodic, "stored": stored, "form": form}
-
-
-@dataclass
-class Config:
-    """Per-configuration arrays (K,) of one hardware variant: word widths, policies and per-access energies."""
-
-    weight_bits: np.ndarray
-    act_bits: np.ndarray
-    psum_bits: np.ndarray
-    output_bits: np.ndarray
-    zero_skipping: np.ndarray
-    skip_padding: np.ndarray
-    keep_on_chip: np.ndarray
-    loop_factor_limit: np.ndarray
-    energies: Energies
-    capacity: dict[str, np.ndarray]  # level name -> bits per instance
-
-    def __len__(self) -> int:
-        return len(self.act_bits)
 
 
 @dataclass
@@ -114,30 +85,30 @@ class Traffic:
     notes: list[str]
 
 
-def split_matters(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray],
+def split_matters(hw: HardwareModel, configs: Configs, totals: dict[str, np.ndarray],
                   widths: dict[str, np.ndarray]) -> np.ndarray:
     """Per configuration, whether some on-chip level holding several operands cannot hold their whole tensors
     together (then how it is split between them is searched; otherwise giving each the whole level is exact)."""
-    matters = np.zeros(len(config), dtype=bool)
+    matters = np.zeros(len(configs), dtype=bool)
     for level in hw.levels:
-        sharing = [r for r in ROLES if r in level.operands]
+        sharing = [r for r in OPERANDS if r in level.operands]
         if len(sharing) > 1 and not level.offchip:
-            matters |= sum(totals[r] * widths[r] for r in sharing) > config.capacity[level.name]
+            matters |= sum(totals[r] * widths[r] for r in sharing) > configs.capacity[level.name]
     return matters
 
 
-def shared_capacities(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray],
+def shared_capacities(hw: HardwareModel, configs: Configs, totals: dict[str, np.ndarray],
                       widths: dict[str, np.ndarray], split: str) -> dict[str, np.ndarray]:
     """Bits each operand may use at each of its levels, (K, levels). A level holding several operands gives each
     the whole level when their whole tensors fit together (exact); otherwise it is split in proportion to their
     whole tensors (``split="proportional"``) or equally (``"equal"``). ``widths`` are the widest bits per element
     of each operand (partial sums for outputs)."""
     capacity = {}
-    for role in ROLES:
+    for role in OPERANDS:
         columns = []
         for level in hw.hierarchy(role):
-            bits = config.capacity[level.name]
-            sharing = [r for r in ROLES if r in level.operands]
+            bits = configs.capacity[level.name]
+            sharing = [r for r in OPERANDS if r in level.operands]
             if len(sharing) > 1 and not level.offchip:
                 need = {r: totals[r] * widths[r] for r in sharing}
                 whole = sum(need.values())
@@ -148,61 +119,25 @@ def shared_capacities(hw: HardwareModel, config: Config, totals: dict[str, np.nd
     return capacity
 
 
-def mac_unit(row, hw: HardwareModel, config: Config) -> Traffic:
+def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     """Traffic and cycles of a multiply-accumulate unit (a row of the layer table) on ``hw``."""
     nest = nest_of(row)
-    k = len(config)
+    k = len(configs)
     storage = weight_storage_bits(row.weight_elems, row.weight_nnz, row.weight_rows, row.weight_row_len,
-                                  row.weight_format, row.pattern_table_bits, row.weight_code_bits, config.weight_bits)
+                                  row.weight_format, row.pattern_table_bits, row.weight_code_bits, configs.weight_bits)
     has_weight = row.weight_operand and row.weight_elems > 0 and row.role in ("forward", "grad_input")
-    per_weight = storage["stored"] / max(row.weight_elems, 1) if has_weight else config.weight_bits.astype(float)
-    if not row.weight_operand:
-        per_weight = config.act_bits.astype(float)
-    executed = np.where(config.zero_skipping, np.where(config.skip_padding, row.nz_macs_valid, row.nz_macs), row.macs)
-    work = executed / max(row.macs, 1)
-    widths = Widths(weight_chip=np.where(config.zero_skipping & has_weight, per_weight,
-                                         config.weight_bits if row.weight_operand else config.act_bits).astype(float),
-                    weight_top=np.asarray(per_weight, dtype=float), act=config.act_bits.astype(float),
-                    psum=config.psum_bits.astype(float), final=config.output_bits.astype(float),
-                    work=np.asarray(work, dtype=float))
+    widths = unit_widths(row, configs, storage["stored"], has_weight)
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
     cycles, compute, utilization = np.zeros(k), np.zeros(k), np.zeros(k)
     order = np.empty(k, dtype=object)
     notes: list[str] = []
-    for unrolled, limit, index in spatial_groups(nest, hw, config):
+    for unrolled, limit, index in spatial_groups(nest, hw, configs):
         lay = layout(nest, hw, unrolled, limit)
-        sub = widths.subset(index)
-        part = config_subset(config, index)
-        totals = {r: np.full(len(index), lay.elements[r][-1][-1]) for r in ROLES}
-        bits = {"W": sub.weight_chip, "I": sub.act, "O": np.maximum(sub.psum, sub.final)}
-        fits = part.keep_on_chip & fits_on_chip(hw, part, totals)
-        # a saved input comes back from the top level; an output kept for the backward pass (or a weight gradient
-        # kept for the update) goes there
-        dropped = {"I": fits & (row.saved_elems == 0), "O": fits & (not row.save_output)}
+        sub, part = widths.take(index), configs.take(index)
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
-        best = evaluate(lay, hw, sub, part, shared_capacities(hw, part, totals, bits, "proportional"), dropped)
-        matters = np.flatnonzero(split_matters(hw, part, totals, bits))
-        if len(matters):  # also try an equal split where the proportional one is not exact; keep the cheaper
-            few = config_subset(part, matters)
-            pick = {r: v[matters] for r, v in totals.items()}, {r: v[matters] for r, v in bits.items()}
-            equal = evaluate(lay, hw, sub.subset(matters), few, shared_capacities(hw, few, *pick, "equal"),
-                             {r: v[matters] for r, v in dropped.items()})
-            better = mapped_energy(equal, few.energies) < mapped_energy(best, part.energies)[matters]
-            chosen = matters[better]
-            for key, value in equal.accesses.items():
-                best.accesses.setdefault(key, np.zeros(len(index)))[chosen] = value[better]
-            for key in set(best.accesses) - set(equal.accesses):
-                best.accesses[key][chosen] = 0.0
-            best.cycles[chosen], best.order[chosen] = equal.cycles[better], equal.order[better]
-            for role in ROLES:
-                best.streamed[role][chosen] = equal.streamed[role][better]
-        for role in ROLES:
-            for m, level in enumerate(lay.levels[role]):
-                if best.streamed[role][:, m].any():
-                    notes.append(f"level {level.name} ({level.size_bits:g} bits) cannot hold one spatial tile of "
-                                 f"operand {role} in some layers or configurations: the tile streams through it "
-                                 "(an approximation)")
+        best = map_unit(row, lay, hw, sub, part)
+        notes += streamed_notes(lay, best)
         top = hw.hierarchy("W")[-1].name
         best.accesses[(top, "W", "reads")] = (best.accesses.get((top, "W", "reads"), 0.0)
                                               + other_parameter_reads(row, hw, part))
@@ -214,27 +149,64 @@ def mac_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     return Traffic(accesses, cycles, compute, utilization, np.asarray(form), order, notes)
 
 
-def spatial_groups(nest: Nest, hw: HardwareModel, config: Config):
+def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool) -> Widths:
+    """Bits per element of the unit's operands per configuration, and the share of MACs executed: weights at the
+    top level in their storage form (``stored_bits`` in all), on chip compressed with zero skipping; a unit whose
+    W operand is an activation (a weight gradient) moves it at ``act_bits``."""
+    if not row.weight_operand:
+        per_weight = configs.act_bits.astype(float)
+    elif has_weight:
+        per_weight = np.asarray(stored_bits / max(row.weight_elems, 1), dtype=float)
+    else:
+        per_weight = configs.weight_bits.astype(float)
+    executed = np.where(configs.zero_skipping, np.where(configs.skip_padding, row.nz_macs_valid, row.nz_macs), row.macs)
+    plain = configs.weight_bits if row.weight_operand else configs.act_bits
+    return Widths(weight_chip=np.where(configs.zero_skipping & has_weight, per_weight, plain).astype(float),
+                  weight_top=np.broadcast_to(per_weight, (len(configs),)).astype(float),
+                  act=configs.act_bits.astype(float), psum=configs.psum_bits.astype(float),
+                  final=configs.output_bits.astype(float), work=np.asarray(executed / max(row.macs, 1), dtype=float))
+
+
+def map_unit(row, lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs) -> Mapped:
+    """The cheapest mapping of one unit under one spatial unrolling per configuration: a shared level split in
+    proportion to the operands' whole tensors, and also equally where that split is not exact."""
+    totals = {r: np.full(len(configs), lay.elements[r][-1][-1]) for r in OPERANDS}
+    bits = {"W": widths.weight_chip, "I": widths.act, "O": np.maximum(widths.psum, widths.final)}
+    fits = configs.keep_on_chip & fits_on_chip(hw, configs, totals)
+    # a saved input comes back from the top level; an output kept for the backward pass (or a weight gradient
+    # kept for the update) goes there
+    dropped = {"I": fits & (row.saved_elems == 0), "O": fits & (not row.save_output)}
+    best = evaluate(lay, hw, widths, configs, shared_capacities(hw, configs, totals, bits, "proportional"), dropped)
+    matters = np.flatnonzero(split_matters(hw, configs, totals, bits))
+    if len(matters):
+        few = configs.take(matters)
+        pick = {r: v[matters] for r, v in totals.items()}, {r: v[matters] for r, v in bits.items()}
+        equal = evaluate(lay, hw, widths.take(matters), few, shared_capacities(hw, few, *pick, "equal"),
+                         {r: v[matters] for r, v in dropped.items()})
+        better = mapped_energy(equal, few) < mapped_energy(best, configs)[matters]
+        best.update(matters[better], equal.take(np.flatnonzero(better)))
+    return best
+
+
+def streamed_notes(lay: Layout, mapped: Mapped) -> list[str]:
+    """Notes on the levels too small for an operand's spatial tile (it streams through them)."""
+    return [f"level {level.name} ({level.size_bits:g} bits) cannot hold one spatial tile of operand {role} in some "
+            "layers or configurations: the tile streams through it (an approximation)"
+            for role in OPERANDS for m, level in enumerate(lay.levels[role]) if mapped.streamed[role][:, m].any()]
+
+
+def spatial_groups(nest: Nest, hw: HardwareModel, configs: Configs):
     """(unrolling, loop factor limit, configuration indices) for each distinct spatial unrolling among the
     configurations (it depends on the word widths through the memories' bandwidth limits)."""
-    keys = np.stack([config.weight_bits, config.act_bits, config.psum_bits, config.loop_factor_limit], axis=1)
+    keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, configs.loop_factor_limit], axis=1)
     first, inverse = distinct_rows(keys)
-    rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(ROLES, map(float, keys[f, :3]), strict=True)))),
+    rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(OPERANDS, map(float, keys[f, :3]), strict=True)))),
              int(keys[f, 3])) for f in first]
     groups: dict[tuple, list[np.ndarray]] = {}
     for j, key in enumerate(rows):
         groups.setdefault(key, []).append(np.flatnonzero(inverse.ravel() == j))
     for (unrolled, limit), parts in groups.items():
         yield np.array(unrolled), limit, np.sort(np.concatenate(parts))
-
-
-def config_subset(config: Config, index: np.ndarray) -> Config:
-    return Config(config.weight_bits[index], config.act_bits[index], config.psum_bits[index],
-                  config.output_bits[index], config.zero_skipping[index], config.skip_padding[index],
-                  config.keep_on_chip[index], config.loop_factor_limit[index],
-                  Energies({n: v[index] for n, v in config.energies.read.items()},
-                           {n: v[index] for n, v in config.energies.write.items()}),
-                  {n: v[index] for n, v in config.capacity.items()})
 
 
 @dataclass
@@ -247,76 +219,61 @@ class Mapped:
     order: np.ndarray
     streamed: dict[str, np.ndarray]
 
+    def take(self, index: np.ndarray) -> Mapped:
+        """The configurations at positions ``index``."""
+        return take(self, index)
 
-def evaluate(lay, hw: HardwareModel, widths: Widths, config: Config, capacity: dict[str, np.ndarray],
+    def update(self, index: np.ndarray, other: Mapped) -> None:
+        """Replace the configurations at positions ``index`` by ``other`` (of ``len(index)`` configurations)."""
+        for key in set(self.accesses) | set(other.accesses):
+            self.accesses.setdefault(key, np.zeros(len(self.cycles)))[index] = other.accesses.get(key, 0.0)
+        self.cycles[index], self.order[index] = other.cycles, other.order
+        for role in OPERANDS:
+            self.streamed[role][index] = other.streamed[role]
+
+
+def evaluate(lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],
              dropped: dict[str, np.ndarray]) -> Mapped:
     """Search the mapping and count its accesses and cycles once per pattern of configurations (they depend on the
     mapping and the word widths, not on the energies), then expand to every configuration."""
-    choice, first, inverse, streamed = search(lay, widths, config.energies, capacity, dropped)
-    picked = widths.subset(first)
-    moved = count_accesses(lay, choice, picked, {r: v[first] for r, v in dropped.items()})
-    cycles = unit_cycles(hw, lay, choice, picked, {r: v[first] for r, v in dropped.items()},
-                         {n: v[first] for n, v in config.capacity.items()})
+    choice, first, inverse, streamed = search(lay, widths, configs, capacity, dropped)
+    picked, kept = widths.take(first), {r: v[first] for r, v in dropped.items()}
+    moved = count_accesses(lay, choice, picked, kept)
+    cycles = unit_cycles(hw, lay, choice, picked, kept, configs.take(first))
     text = np.array([" ".join(f"{LOOP_DIMS[lay.loops[x][0]]}{lay.loops[x][1]}" for x in path) for path in choice.order],
                     dtype=object)
     return Mapped({key: v[inverse] for key, v in moved.items()}, cycles[inverse], text[inverse], streamed)
 
 
-def mapped_energy(mapped: Mapped, energies: Energies) -> np.ndarray:
+def mapped_energy(mapped: Mapped, configs: Configs) -> np.ndarray:
     """Energy of a mapped unit's accesses per configuration, pJ."""
-    return sum(v * (energies.read if d == "reads" else energies.write)[lv] for (lv, _, d), v in mapped.accesses.items())
+    return sum(v * (configs.read if d == "reads" else configs.write)[lv] for (lv, _, d), v in mapped.accesses.items())
 
 
-def fits_on_chip(hw: HardwareModel, config: Config, totals: dict[str, np.ndarray]) -> np.ndarray:
+def fits_on_chip(hw: HardwareModel, configs: Configs, totals: dict[str, np.ndarray]) -> np.ndarray:
     """Whether the whole input and output fit together the largest on-chip level holding both (``fit`` policy)."""
     shared = [lv for lv in hw.levels if {"I", "O"} <= lv.operands and not lv.offchip]
     if not shared:
-        return np.zeros(len(config), dtype=bool)
+        return np.zeros(len(configs), dtype=bool)
     level = max(shared, key=lambda lv: lv.size_bits)
-    need = totals["I"] * config.act_bits + totals["O"] * config.output_bits
-    return need <= config.capacity[level.name]
+    need = totals["I"] * configs.act_bits + totals["O"] * configs.output_bits
+    return need <= configs.capacity[level.name]
 
 
-def count_accesses(lay, choice, widths: Widths,
-                   dropped: dict[str, np.ndarray]) -> dict[tuple[str, str, str], np.ndarray]:
-    """Accesses per (level, operand, direction) of the chosen mapping."""
-    moved: dict[tuple[str, str, str], np.ndarray] = {}
-
-    def add(level: Level, role: str, direction: str, value: np.ndarray) -> None:
-        key = (level.name, role, direction)
-        moved[key] = moved.get(key, 0.0) + np.asarray(value, dtype=float).ravel()
-
-    for role in ROLES:
-        chain = lay.levels[role]
-        reads, writes = innermost(lay, role, choice.stationary[role][:, None], widths)
-        add(chain[0], role, "reads", reads)
-        add(chain[0], role, "writes", writes)
-        for m in range(len(chain) - 1):
-            states = choice.bounds[role][:, m][:, None]
-            b = boundary(lay, role, m, states, widths)
-            free = dropped.get(role, np.zeros(len(widths.act), dtype=bool))[:, None] & (
-                m + 1 == len(chain) - 1) & (states == lay.states - 1)
-            add(chain[m], role, "reads", np.where(free, 0.0, b.low_reads))
-            add(chain[m], role, "writes", np.where(free, 0.0, b.low_writes))
-            add(chain[m + 1], role, "reads", np.where(free, 0.0, b.high_reads))
-            add(chain[m + 1], role, "writes", np.where(free, 0.0, b.high_writes))
-    return moved
-
-
-def other_parameter_reads(row, hw: HardwareModel, config: Config) -> np.ndarray:
+def other_parameter_reads(row, hw: HardwareModel, configs: Configs) -> np.ndarray:
     """Accesses of the top weight level to read the unit's other parameters (bias, normalisation) once."""
     if not row.other_params:
-        return np.zeros(len(config))
-    return words(row.other_params * config.weight_bits.astype(float), hw.hierarchy("W")[-1])
+        return np.zeros(len(configs))
+    return words(row.other_params * configs.weight_bits.astype(float), hw.hierarchy("W")[-1])
 
 
-def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
+def plain_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     """Traffic of a unit without MACs: its input read and output written through the largest on-chip level
     holding activations, and through the top level unless kept on chip (``fit`` policy and both fit); a saved
     activation it reads back, and an output kept for the backward pass, always cross the top level. An update
     unit reads and writes parameters, gradients and optimiser state through the largest on-chip weight level
     and the top one."""
-    k = len(config)
+    k = len(configs)
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
 
     def add(level: Level, role: str, direction: str, value) -> None:
@@ -325,13 +282,13 @@ def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
 
     onchip = [lv for lv in hw.levels if {"I", "O"} & lv.operands and not lv.offchip]
     top_in, top_out = hw.hierarchy("I")[-1], hw.hierarchy("O")[-1]
-    in_bits = row.in_elems * config.act_bits.astype(float)
-    saved_bits = row.saved_elems * config.act_bits.astype(float)
-    out_bits = row.out_elems * config.output_bits.astype(float)
+    in_bits = row.in_elems * configs.act_bits.astype(float)
+    saved_bits = row.saved_elems * configs.act_bits.astype(float)
+    out_bits = row.out_elems * configs.output_bits.astype(float)
     kept = np.zeros(k, dtype=bool)
     if onchip:
         level = max(onchip, key=lambda lv: lv.size_bits)
-        kept = config.keep_on_chip & (in_bits + saved_bits + out_bits <= config.capacity[level.name])
+        kept = configs.keep_on_chip & (in_bits + saved_bits + out_bits <= configs.capacity[level.name])
         add(level, "I", "writes", np.where(kept, 0.0, words(in_bits, level)) + words(saved_bits, level))
         add(level, "I", "reads", words(in_bits + saved_bits, level))
         add(level, "O", "writes", words(out_bits, level))
@@ -339,11 +296,11 @@ def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     add(top_in, "I", "reads", np.where(kept, 0.0, words(in_bits, top_in)) + words(saved_bits, top_in))
     add(top_out, "O", "writes", np.where(kept & (not row.save_output), 0.0, words(out_bits, top_out)))
     if row.other_params:
-        add(hw.hierarchy("W")[-1], "W", "reads", other_parameter_reads(row, hw, config))
+        add(hw.hierarchy("W")[-1], "W", "reads", other_parameter_reads(row, hw, configs))
     if row.param_reads or row.param_writes:
         chain = hw.hierarchy("W")
         weights = [lv for lv in chain if not lv.offchip]
-        bits = {d: n * config.weight_bits.astype(float) for d, n in (("reads", row.param_reads),
+        bits = {d: n * configs.weight_bits.astype(float) for d, n in (("reads", row.param_reads),
                                                                       ("writes", row.param_writes))}
         add(chain[-1], "W", "reads", words(bits["reads"], chain[-1]))
         add(chain[-1], "W", "writes", words(bits["writes"], chain[-1]))
@@ -362,4 +319,4 @@ def plain_unit(row, hw: HardwareModel, config: Config) -> Traffic:
     return Traffic(accesses, cycles, np.zeros(k), np.zeros(k), np.full(k, ""), np.full(k, "", dtype=object), [])
 
 
-__all__ = ["DIM", "Config", "Traffic", "mac_unit", "plain_unit", "weight_storage_bits"]
+__all__ = ["Traffic", "mac_unit", "plain_unit", "weight_storage_bits"]

@@ -1,0 +1,234 @@
+"""The mapper: the loop order of one mapped nest that minimises energy, vectorised over configurations.
+
+Every access term (:mod:`hwmodels.accounting`) depends only on the *set* S of loops below a boundary, never on
+their order, so the energy-optimal order is a shortest path over the subsets of the temporal loops (a dynamic
+programme over 2^n states with n <= ``loop_factor_limit``): exactly the optimum of ZigZag's loop-order search
+(LOMA) over the same loops, in one vectorised pass per distinct spatial unrolling instead of a mapping
+enumeration per configuration.
+
+NB: a level shared by several operands (a global buffer holding inputs and outputs) is split between them in
+proportion to their whole tensors (exact when both fit), or in half, whichever gives less energy
+(:mod:`hwmodels.traffic`); ZigZag searches the split by its own access proxy. The precision of partial sums used
+to size an output tile follows the loops in that tile (ZigZag decides it before filling the level).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .accounting import Choice, Widths, boundary, boundary_energy, innermost
+from .configs import Configs
+from .model import OPERANDS
+from .nest import Layout
+
+
+def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],
+           dropped: dict[str, np.ndarray]) -> tuple[Choice, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The energy-optimal loop order for every configuration: a shortest path over subsets of the temporal loops.
+
+    Configurations whose every level fits the same tiles and that share word widths and policies have the same
+    graph; the path is found once per such pattern, with the per-access energies of its first configuration
+    (NB: within a pattern, configurations differ only in those energies, e.g. of a resized buffer).
+
+    Returns:
+        The choice of each pattern, the first configuration of each pattern, each configuration's pattern, and per
+        operand the levels (K, levels) too small for its spatial tile (they stream it through).
+
+    Args:
+        lay: the nest's layout.
+        widths: per configuration.
+        configs: the configurations (their energies per access).
+        capacity: per operand, bits available to it at each of its levels, (K, levels).
+        dropped: per operand, (K,) bool: its transfers to and from the top level are free (kept on chip between
+            layers); only ``I`` and ``O`` use it.
+    """
+    k = len(widths.act)
+    first, inverse = (np.zeros(1, dtype=np.int64),) * 2 if k == 1 else patterns(lay, widths, capacity, dropped)
+    streamed = {role: np.empty((k, len(lay.levels[role])), dtype=bool) for role in OPERANDS}
+    base = {role: operand_fits(lay, role, widths, capacity, first, streamed[role]) for role in ("W", "I")}
+    scenarios, o_fits = output_fits(lay, widths, capacity, first, streamed["O"])
+    g = len(first)
+    # a scenario is possible only where its level can hold the smallest tile holding all the irrelevant loops
+    ir_state = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
+    graphs = [(i, row) for i, j in enumerate(scenarios) for row in range(g) if j < 0 or o_fits[i, row, j, ir_state]]
+    scenario, row = (np.array(v, dtype=np.int64) for v in zip(*graphs, strict=True))
+    repeat = first[row]
+    stacked = {r: base[r][row] for r in ("W", "I")} | {"O": o_fits[scenario, row]}
+    last, cost = shortest_paths(lay, widths.take(repeat), configs.take(repeat), stacked,
+                                {r: v[repeat] for r, v in dropped.items()}, np.asarray(scenarios)[scenario])
+    pick = np.zeros(g, dtype=np.int64)
+    for index in np.argsort(-cost, kind="stable"):  # the cheapest graph of each pattern is written last
+        pick[row[index]] = index
+    fits = {r: f[pick] for r, f in stacked.items()}
+    return backtrack(lay, last[pick], fits), first, inverse, streamed
+
+
+def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.ndarray], first: np.ndarray,
+                 streamed: np.ndarray) -> np.ndarray:
+    """Whether each level of a weight or input operand holds each subset's tile, (patterns, levels, states), for
+    the patterns' first configurations ``first``; fills ``streamed`` (K, levels): levels too small for the spatial
+    tile (they stream it through, an approximation)."""
+    chain = lay.levels[role]
+    fit = np.empty((len(first), len(chain), lay.states), dtype=bool)
+    for m in range(len(chain)):
+        bits = widths.precision(role, m == len(chain) - 1)
+        fit[:, m] = lay.elements[role][m][None, :] * bits[first, None] <= capacity[role][first, m:m + 1] + 1e-9
+        streamed[:, m] = ~(lay.elements[role][m][0] * bits <= capacity[role][:, m] + 1e-9)
+    fit[:, :, 0] = True
+    return fit
+
+
+def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray], first: np.ndarray,
+                streamed: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The output's scenarios and whether each level holds each subset's tile under each, (scenarios, patterns,
+    levels, states); fills ``streamed`` as :func:`operand_fits` does.
+
+    A level holds partial sums (wider) while an output-irrelevant loop is not yet below it, which depends on where
+    the level below ends (ZigZag's allocator decides the width before filling a level). Scenario j assumes the
+    irrelevant loops are complete first within level j's tile: levels up to j hold partial sums, levels above final
+    outputs; paths breaking the assumption are excluded, and the cheapest scenario wins (-1: no irrelevant loop)."""
+    chain = lay.levels["O"]
+    scenarios = [-1] if not lay.irrelevant["O"].any() else list(range(len(chain)))
+    fits = np.empty((len(scenarios), len(first), len(chain), lay.states), dtype=bool)
+    for m in range(len(chain)):
+        spatial = bool(lay.spatial_irrelevant["O"][m + 1])
+        for i, j in enumerate(scenarios):
+            bits = widths.psum if m <= j or spatial else widths.final
+            fits[i, :, m] = lay.elements["O"][m][None, :] * bits[first, None] <= capacity["O"][first, m:m + 1] + 1e-9
+        innermost_bits = widths.psum if scenarios[-1] >= 0 or lay.spatial_irrelevant["O"][1] else widths.final
+        streamed[:, m] = ~(lay.elements["O"][m][0] * innermost_bits <= capacity["O"][:, m] + 1e-9)
+    fits[:, :, :, 0] = True
+    return scenarios, fits
+
+
+def patterns(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray],
+             dropped: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The configurations whose levels fit the same tiles and that share word widths and policies (the same search
+    graph but for energies): (first configuration of each pattern, each configuration's pattern)."""
+    masks = np.arange(lay.states)
+    classes = []  # (role, level, states of the class, bits per element (K,)): tiles compared to the capacity alike
+    for role in OPERANDS:
+        chain = lay.levels[role]
+        for m in range(len(chain)):
+            if role == "O":
+                classes += [(role, m, masks, widths.psum), (role, m, masks, widths.final)]
+            else:
+                classes.append((role, m, masks, widths.precision(role, m == len(chain) - 1)))
+    ranks = np.stack([fitting(lay.elements[r][m][members], bits, capacity[r][:, m]) for r, m, members, bits in classes],
+                     axis=1)
+    key = np.concatenate([ranks.astype(np.float64), widths.key(),
+                          np.stack([dropped[r] for r in sorted(dropped)], axis=1).astype(np.float64)], axis=1)
+    return distinct_rows(key)
+
+
+def fitting(elements: np.ndarray, bits: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """For each configuration (K,), how many of the tiles ``elements`` fit ``capacity`` bits at ``bits`` per
+    element: two configurations with the same count fit the same tiles."""
+    ordered = np.sort(elements)
+    if not len(ordered):
+        return np.zeros(len(capacity), dtype=np.int64)
+    limit = capacity + 1e-9
+    count = np.searchsorted(ordered, limit / bits, side="right")
+    # the division may round across a tile's size: settle the neighbours with the exact test
+    above = np.minimum(count, len(ordered) - 1)
+    count = count + ((count < len(ordered)) & (ordered[above] * bits <= limit))
+    below = np.maximum(count - 1, 0)
+    return count - ((count > 0) & (ordered[below] * bits > limit))
+
+
+HASH_WEIGHTS = np.random.default_rng(20261125).integers(1, 2**63, size=(2, 256), dtype=np.uint64) | np.uint64(1)
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first of each distinct row, row -> its distinct row's number) of a (K, n) array of 8-byte
+    values, through a 64-bit multilinear hash of the rows (faster than sorting the rows); a second, independent
+    hash confirms that rows sharing the first are equal (if ever not, the rows themselves are compared)."""
+    rows = np.ascontiguousarray(rows)
+    words = rows.view(np.uint64).reshape(len(rows), -1)
+    with np.errstate(over="ignore"):
+        hashes = words @ HASH_WEIGHTS[:, :words.shape[1]].T
+    _, first, inverse = np.unique(hashes[:, 0], return_index=True, return_inverse=True)
+    if not np.array_equal(hashes[first[inverse], 1], hashes[:, 1]):
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str, np.ndarray],
+                   dropped: dict[str, np.ndarray], complete_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The last loop added on the cheapest path to every subset, (G, states), and the cost of the cheapest whole
+    order, (G,), for G graphs: the cost of adding a loop is every boundary it closes (the last tile a level holds)
+    and the innermost reads of an operand whose stationary run it ends. ``complete_in``: per graph, the output
+    level whose tile first holds all the output-irrelevant loops (-1: there are none); adding the last of them
+    elsewhere is excluded."""
+    n, states = len(lay.loops), lay.states
+    graphs = len(widths.act)
+    masks = np.arange(states)
+    grow = masks[:, None] | (1 << np.arange(n))[None, :]  # (states, loops): S with loop x added
+    has = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    step = np.zeros((graphs, states, n), dtype=np.float32)  # the search only ranks orders; energies are recounted
+    for role in OPERANDS:
+        chain = lay.levels[role]
+        fit = fits[role]
+        for m in range(len(chain) - 1):
+            cost = boundary_energy(boundary(lay, role, m, masks, widths), chain[m], chain[m + 1], configs)
+            if role in dropped and m + 1 == len(chain) - 1:
+                cost = np.where(dropped[role][:, None] & (masks == states - 1)[None, :], 0.0, cost)
+            closes = fit[:, m][:, :, None] & ~fit[:, m][:, grow]
+            step += np.where(closes, cost[:, :, None].astype(np.float32), np.float32(0))
+            if m > 0:  # a level that cannot hold what the level below holds: not a valid allocation
+                step[fit[:, m - 1][:, grow] & ~fit[:, m][:, grow]] = np.inf
+        if role != "O":
+            ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant[role]) if ir)
+            stationary = (masks & ~ir_bits) == 0  # S is a run of loops irrelevant to the operand
+            reads = innermost(lay, role, masks, widths)[0] * configs.read[chain[0].name][:, None]
+            ends = stationary[:, None] & ~lay.irrelevant[role][None, :]
+            step += np.where(ends[None], reads[:, :, None].astype(np.float32), np.float32(0))
+    ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
+    if ir_bits:
+        completes = ((masks & ir_bits) != ir_bits)[:, None] & ((grow & ir_bits) == ir_bits)  # (states, loops)
+        fit = fits["O"]
+        level = np.clip(complete_in, 0, None)
+        rows = np.arange(graphs)
+        holds = fit[rows, level][:, grow]  # (G, states, loops): level j holds the tile completing the loops
+        below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
+        step[completes[None] & ~(holds & ~below)] = np.inf
+    best = np.full((graphs, states), np.inf, dtype=np.float32)
+    best[:, 0] = 0.0
+    last = np.zeros((graphs, states), dtype=np.int64)
+    popcount = has.sum(axis=1)
+    loops = np.arange(n)
+    for k in range(1, n + 1):
+        targets = masks[popcount == k]
+        prev = targets[:, None] ^ (1 << loops)[None, :]  # (targets, loops): the subset without each loop
+        candidates = np.where(has[targets][None], best[:, prev] + step[:, prev, loops[None, :]], np.inf)
+        last[:, targets] = np.argmin(candidates, axis=2)
+        best[:, targets] = np.min(candidates, axis=2)
+    return last, best[:, -1]
+
+
+def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray]) -> Choice:
+    """Loop order, boundaries and stationary runs of the optimal paths."""
+    n = len(lay.loops)
+    graphs = last.shape[0]
+    rows = np.arange(graphs)
+    chain = np.zeros((graphs, n + 1), dtype=np.int64)  # states from all loops down to none
+    order = np.zeros((graphs, n), dtype=np.int64)
+    state = np.full(graphs, lay.states - 1)
+    chain[:, 0] = state
+    for k in range(n):
+        x = last[rows, state]
+        order[:, n - 1 - k] = x
+        state = state ^ (1 << x)
+        chain[:, k + 1] = state
+    chain = chain[:, ::-1]  # none ... all, the prefixes of the order
+    bounds, stationary = {}, {}
+    for role in OPERANDS:
+        fit = fits[role]
+        levels = fit.shape[1]
+        along = np.stack([fit[rows[:, None], m, chain] for m in range(levels)], axis=1)
+        last_fit = n - np.argmax(along[:, :, ::-1], axis=2)  # index of the last prefix that fits
+        bounds[role] = chain[rows[:, None], np.clip(last_fit[:, :-1], 0, n)]
+        ir = lay.irrelevant[role][order]  # (graphs, loops) in order
+        run = np.argmin(np.concatenate([ir, np.zeros((graphs, 1), dtype=bool)], axis=1), axis=1)
+        stationary[role] = chain[rows, run]
+    return Choice(bounds, stationary, order)

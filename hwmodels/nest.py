@@ -1,0 +1,251 @@
+"""The geometry of one workload unit's loop nest on a PE array and memory hierarchy: how each loop dimension
+indexes each operand, the spatial unrolling, the temporal loops and the tile every subset of them spans at every
+memory level. Configuration-independent; the accounting (:mod:`hwmodels.accounting`) and the mapper
+(:mod:`hwmodels.mapper`) build on it.
+
+* **Spatial unrolling.** Array dimension d unrolls loop L by ``min(size_d, L)`` (a 3-channel conv on a 32-wide C
+  dimension uses 3 of 32), limited, as ZigZag does (Mei et al., IEEE TC 2021), by the bandwidth of the inner
+  memories that broadcast along d. Temporal loop bounds are the ceilings ``ceil(L / unrolling)``.
+* **Temporal loops.** Each temporal bound is split into its prime factors; while there are more than
+  ``loop_factor_limit`` factors (raised to the number of dimensions), the two smallest factors of the dimension with
+  the most are merged (ZigZag's LOMA ``lpf_limit``). A loop order is an order of these factors.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import LOOP_DIMS
+from .model import OPERANDS, Array, HardwareModel, Level, hierarchy
+
+DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
+IRRELEVANT, RELEVANT, WINDOW_Y, WINDOW_X = 0, 1, 2, 3
+
+
+@functools.cache
+def relevance(kind: str, role: str, transposed: bool) -> dict[str, tuple[int, ...]]:
+    """For each memory operand (W, I, O), how each loop dimension B, K, C, G, OY, OX, FY, FX indexes it:
+    irrelevant, relevant, or through a sliding window over rows (OY with FY) or columns (OX with FX).
+
+    A forward conv reads I through the window and writes O at (OY, OX); a transposed conv (recorded over its input
+    positions) writes O through the window. An input gradient writes dX (the O operand) where the forward read
+    its input and reads dY (the I operand) where it wrote; a weight gradient writes dW (the O operand) and reads X
+    (the I operand) and dY (the W operand). A matmul is the nest with no window.
+    """
+
+    def code(relevant: str, window: bool = False) -> tuple[int, ...]:
+        values = [RELEVANT if d in relevant.split() else IRRELEVANT for d in LOOP_DIMS]
+        if window:
+            values[DIM["OY"]] = values[DIM["FY"]] = WINDOW_Y
+            values[DIM["OX"]] = values[DIM["FX"]] = WINDOW_X
+        return tuple(values)
+
+    if kind != "conv":
+        return {"W": code("K C G"), "I": code("B C G"), "O": code("B K G")}
+    weights, at_outputs = code("K C G FY FX"), code("B K G OY OX")
+    windowed_in, windowed_out = code("B C G", window=True), code("B K G", window=True)
+    at_inputs = code("B C G OY OX")
+    forward_in, forward_out = (at_inputs, windowed_out) if transposed else (windowed_in, at_outputs)
+    if role == "grad_input":
+        return {"W": weights, "I": forward_out, "O": forward_in}
+    if role == "grad_weight":
+        return {"W": forward_out, "I": forward_in, "O": weights}
+    return {"W": weights, "I": forward_in, "O": forward_out}
+
+
+@dataclass(frozen=True)
+class Nest:
+    """The loop nest of one workload unit: bounds, stride/dilation per window axis, operand relevance (a tuple of
+    (operand, codes) pairs)."""
+
+    bounds: tuple[int, ...]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    codes: tuple
+
+    @property
+    def relevance(self) -> dict[str, tuple[int, ...]]:
+        return dict(self.codes)
+
+    def elements(self, role: str, tiles: np.ndarray) -> np.ndarray:
+        """Elements of ``role`` spanned by tile sizes ``tiles`` (..., 8) per loop dimension; along a window, the
+        distinct positions it touches (see :func:`window_span`; a fractional average unrolling is truncated there,
+        as ZigZag does), at most the whole (padded) extent."""
+        codes = self.relevance[role]
+        tiles = np.asarray(tiles, dtype=np.float64)
+        size = np.prod(np.where(np.array(codes) == RELEVANT, tiles, 1.0), axis=-1)
+        if WINDOW_Y in codes:
+            for axis, (o, f) in enumerate((("OY", "FY"), ("OX", "FX"))):
+                whole = window_span(self.bounds[DIM[o]], self.bounds[DIM[f]], self.stride[axis], self.dilation[axis])
+                span = window_span(np.floor(tiles[..., DIM[o]]), np.floor(tiles[..., DIM[f]]), self.stride[axis],
+                                   self.dilation[axis])
+                size = size * np.minimum(span, whole)
+        return size
+
+
+@functools.lru_cache(maxsize=4096)
+def nest_of(row) -> Nest:
+    """The :class:`Nest` of a layer-table row (a multiply-accumulate unit; rows are hashable tuples)."""
+    return Nest(tuple(int(getattr(row, d)) for d in LOOP_DIMS), (int(row.SY), int(row.SX)), (int(row.DY), int(row.DX)),
+                tuple(relevance(row.kind, row.role, bool(row.transposed)).items()))
+
+
+def window_span(outputs, taps, stride: int, dilation: int):
+    """Distinct input positions ``stride * o + dilation * f`` for o < ``outputs``, f < ``taps``: ZigZag's
+    ``calc_pr_dimension_size`` (with g = gcd(stride, dilation): outputs x taps - max(0, taps - stride / g) x
+    max(0, outputs - dilation / g)); a 1x1 tap at stride 2 touches every other position only."""
+    g = math.gcd(stride, dilation)
+    return outputs * taps - np.maximum(0, taps - stride // g) * np.maximum(0, outputs - dilation // g)
+
+
+def spatial_unrolling(nest: Nest, hw: HardwareModel, precision: dict[str, float]) -> np.ndarray:
+    """Unrolling of every spatial loop (``hw.array.loops``): each takes ``min(its cap, the PEs its array dimension
+    has left, what is left of its loop)``, limited, as ZigZag does, by the bandwidth of the innermost memories
+    (those below no other level) broadcasting along its dimension: ``bandwidth // precision`` elements of each of
+    their operands the loop is relevant to, through the port reading inputs out to the array or writing outputs
+    in from it."""
+    inner = [lv for lv in hw.levels if all(hw.hierarchy(op)[0] is lv for op in lv.operands)]
+    left = list(nest.bounds)
+    unrolled = []
+    for j, (dim, size) in enumerate(zip(hw.array.dims, hw.array.sizes, strict=True)):
+        room = size
+        for loop, cap in hw.array.unroll[j]:
+            limit = min(cap, room, left[DIM[loop]])
+            for level in inner:
+                if dim not in level.served_dims:
+                    continue
+                for role in level.operands:
+                    if nest.relevance[role][DIM[loop]] != IRRELEVANT:
+                        port = level.port(role, "fl" if role == "O" else "tl")
+                        limit = min(limit, max(int(port.bandwidth_bits // precision[role]), 1))
+            unrolled.append(limit)
+            room //= limit
+            left[DIM[loop]] = math.ceil(left[DIM[loop]] / limit)
+    return np.array(unrolled, dtype=np.int64)
+
+
+def prime_factors(n: int) -> list[int]:
+    factors, p = [], 2
+    while p * p <= n:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors + ([n] if n > 1 else [])
+
+
+def temporal_loops(bounds: list[int], limit: int) -> list[tuple[int, int]]:
+    """(dimension index, size) of the temporal loop factors, at most ``max(limit, dimensions)`` of them: the two
+    smallest factors of the dimension with the most factors are merged until few enough (ZigZag's LOMA)."""
+    factors = {d: prime_factors(b) for d, b in enumerate(bounds) if b > 1}
+    if not factors:
+        return [(DIM["K"], 1)]
+    limit = max(limit, len(factors))
+    while sum(len(f) for f in factors.values()) > limit:
+        dim = max(factors, key=lambda d: len(factors[d]))  # first of the most, in loop-dimension order
+        values = sorted(factors[dim])
+        merged = values[0] * values[1]
+        factors[dim] = sorted(values[2:] + [merged])
+    return [(d, f) for d in sorted(factors) for f in factors[d]]
+
+
+@dataclass
+class Layout:
+    """Configuration-independent tables of one nest under one spatial unrolling: the temporal loops, the tile
+    of every subset of them, and where each operand's spatial loops sit.
+
+    As ZigZag does, energies use the average spatial unrolling of a loop over its temporal iterations (13 outputs
+    over 4 PEs: 3.25 per step) and cycles the whole unrolling; per-unit tile sizes and fan-outs are rounded.
+
+    Attributes:
+        loops: (dimension index, size) of the temporal loops; ``states`` = 2^len(loops) subsets (bitmasks).
+        cycles: iterations of each subset's loops, (states,); ``total`` = all temporal iterations.
+        unrolled: unrolling per array dimension.
+        levels: per operand, its levels (innermost first).
+        elements: per operand and level m, elements of the tile of each subset including the spatial loops at
+            or below m, (levels + 1, states); ``held`` the same rounded to whole elements.
+        fanout: per operand and arch level a, distinct elements the spatial loops at a spread one element of the
+            level above over (ZigZag's ``mem_bw_boost``), (levels + 2,).
+        instances: per operand and arch level a, instances of memory level a-1 (spatial loops at or above a).
+        irrelevant: per operand, which temporal loops do not index it, (loops,).
+        spatial_irrelevant: per operand and arch level a, whether an operand-irrelevant spatial loop sits at
+            arch level >= a (for the output: partial sums pass through).
+        utilization: MACs / (PEs x temporal iterations).
+    """
+
+    loops: list[tuple[int, int]]
+    cycles: np.ndarray
+    total: float
+    unrolled: np.ndarray
+    levels: dict[str, tuple[Level, ...]]
+    elements: dict[str, np.ndarray]
+    held: dict[str, np.ndarray]
+    fanout: dict[str, np.ndarray]
+    instances: dict[str, np.ndarray]
+    irrelevant: dict[str, np.ndarray]
+    spatial_irrelevant: dict[str, np.ndarray]
+    utilization: float
+
+    @property
+    def states(self) -> int:
+        return 1 << len(self.loops)
+
+
+def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int) -> Layout:
+    """The :class:`Layout` of ``nest`` on ``hw`` with array unrolling ``unrolled`` (cached: networks repeat
+    shapes)."""
+    return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit)
+
+
+@functools.lru_cache(maxsize=1024)
+def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolled: tuple[int, ...],
+                  limit: int) -> Layout:
+    """:func:`layout` of an array and its memory levels (hashable: the cache key)."""
+    unrolled = np.array(unrolled)
+    spatial_loops = array.loops
+    per_dim = np.ones(len(LOOP_DIMS), dtype=np.int64)
+    for (_, loop), u in zip(spatial_loops, unrolled, strict=True):
+        per_dim[DIM[loop]] *= u
+    temporal = [math.ceil(b / u) for b, u in zip(nest.bounds, per_dim, strict=True)]
+    # the average unrolling of each spatial loop over its loop dimension's temporal iterations
+    average = np.array([u * nest.bounds[DIM[loop]] / (temporal[DIM[loop]] * per_dim[DIM[loop]])
+                        for (_, loop), u in zip(spatial_loops, unrolled, strict=True)])
+    loops = temporal_loops(temporal, limit)
+    n = len(loops)
+    masks = np.arange(1 << n)
+    member = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)  # (states, loops)
+    tiles = np.ones((1 << n, len(LOOP_DIMS)))
+    for i, (d, size) in enumerate(loops):
+        tiles[:, d] *= np.where(member[:, i], size, 1)
+    cycles = np.prod(tiles, axis=1)
+    levels, elements, held, fanout, instances, irrelevant, spatial_irrelevant = {}, {}, {}, {}, {}, {}, {}
+    for role in OPERANDS:
+        chain = hierarchy(memories, role)
+        levels[role] = chain
+        codes = np.array(nest.relevance[role])
+        # a spatial loop of array dimension d sits just below the innermost level of the operand serving d (that
+        # level broadcasts along d), or above the whole hierarchy if none does (ZigZag's mapping per memory level)
+        arch = np.array([min((m for m, lv in enumerate(chain) if array.dims[j] in lv.served_dims),
+                             default=len(chain)) for j, _ in spatial_loops])
+        below = np.ones((len(chain) + 2, len(LOOP_DIMS)))  # row a: spatial loops at arch levels < a
+        for a in range(len(chain) + 2):
+            for i, (_, loop) in enumerate(spatial_loops):
+                if arch[i] < a:
+                    below[a, DIM[loop]] *= average[i]
+        elements[role] = np.stack([nest.elements(role, tiles * below[m + 1]) for m in range(len(chain) + 1)])
+        held[role] = np.round(elements[role])
+        spatial = np.array([float(nest.elements(role, below[a + 1][None, :])[0]) for a in range(len(chain) + 1)])
+        fanout[role] = np.round(np.concatenate([[spatial[0]], spatial[1:] / spatial[:-1], [1.0]]))
+        instances[role] = np.array([round(round(float(np.prod(average[arch >= a])), 3))
+                                    for a in range(len(chain) + 2)], dtype=np.float64)
+        irrelevant[role] = codes[[d for d, _ in loops]] == IRRELEVANT
+        ir_spatial = np.array([codes[DIM[loop]] == IRRELEVANT and u > 1
+                               for (_, loop), u in zip(spatial_loops, unrolled, strict=True)])
+        spatial_irrelevant[role] = np.array([bool((ir_spatial & (arch >= a)).any()) for a in range(len(chain) + 2)])
+    utilization = math.prod(nest.bounds) / (array.pes * float(cycles[-1]))
+    return Layout(loops, cycles, float(cycles[-1]), unrolled, levels, elements, held, fanout, instances, irrelevant,
+                  spatial_irrelevant, utilization)
