@@ -97,6 +97,8 @@ class Point:
         seed, epochs, recipe, threads: training settings.
         finetune_epochs: fine-tuning epochs of an approximated point.
         runs_dir: where training runs live.
+        pricing: the hardware grid it is priced over, as (parameter, JSON value) pairs, hardware files named by a
+            digest of their contents (:func:`pricing_identity`).
     """
 
     model: ModelChoice
@@ -110,6 +112,7 @@ class Point:
     threads: int = 1
     finetune_epochs: int = 0
     runs_dir: str = "runs"
+    pricing: tuple[tuple[str, str], ...] = ()
 
     @property
     def workflow(self) -> str:
@@ -123,9 +126,11 @@ class Point:
         return hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode()).hexdigest()[:16]
 
     def settings(self) -> dict:
-        """What the point computes, as plain values."""
+        """What the point computes, as plain values: everything that decides its numbers (the model and its
+        options, the variant, the data, the seed, the training settings, and every pricing parameter)."""
         settings = {"model": self.model.name, "options": dict(self.model.options), "variant": self.variant.name,
-                    "baseline": self.baseline, "data": self.data, "seed": self.seed}
+                    "baseline": self.baseline, "data": self.data, "seed": self.seed,
+                    "pricing": {name: json.loads(value) for name, value in self.pricing}}
         if self.data is not None:
             settings |= {"epochs": self.epochs, "recipe": self.recipe, "threads": self.threads}
             if self.variant.is_dyadic:
@@ -143,7 +148,7 @@ class Point:
     def dense(self) -> Point:
         """The dense point an approximated point starts from."""
         return Point(self.model, Variant.parse(DENSE), self.baseline, self.data, self.data_dir, self.seed,
-                     self.epochs, self.recipe, self.threads, 0, self.runs_dir)
+                     self.epochs, self.recipe, self.threads, 0, self.runs_dir, self.pricing)
 
 
 @dataclass(frozen=True)
@@ -166,11 +171,35 @@ class SweepSpec:
 
     def points(self) -> list[Point]:
         common = dict(data=self.data, data_dir=self.data_dir, epochs=self.epochs, recipe=self.recipe,
-                      threads=self.threads, runs_dir=self.runs_dir)
+                      threads=self.threads, runs_dir=self.runs_dir, pricing=pricing_identity(self.hardware))
         swept = [Point(m, v, False, seed=s, finetune_epochs=self.finetune_epochs if v.is_dyadic else 0, **common)
                  for m in self.models for v in self.variants for s in self.seeds]
         dense = Variant.parse(DENSE)
         return swept + [Point(m, dense, True, seed=s, **common) for m in self.baselines for s in self.seeds]
+
+
+def pricing_identity(hardware: Mapping) -> tuple[tuple[str, str], ...]:
+    """The pricing parameters of a ``[hardware]`` table with every default filled in, as sorted (name, JSON value)
+    pairs: a hardware or mapping file (or preset) is named by the SHA-256 of its contents too, so that an edited
+    file is a different configuration."""
+    from hwmodels import DEFAULTS
+    from hwmodels.registry import PRESETS
+
+    values = dict(DEFAULTS) | dict(hardware)
+    identity = {}
+    for name, value in values.items():
+        if name in ("hw", "mapping") and value is not None:
+            identity[name] = [file_identity(v, PRESETS) for v in (value if isinstance(value, list) else [value])]
+        else:
+            identity[name] = value
+    return tuple(sorted((name, json.dumps(value, sort_keys=True)) for name, value in identity.items()))
+
+
+def file_identity(value: str, presets: Path) -> str:
+    """``value`` (a preset name or a file path) with the SHA-256 of the file it names."""
+    path = Path(value) if Path(value).is_file() else presets / f"{value}.toml"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+    return f"{value}#{digest}"
 
 
 def load_spec(path: str | Path) -> SweepSpec:

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .data import Splits, load_dataset
-from .io import atomic_write, atomic_write_text
+from .io import atomic_write, atomic_write_text, exclusive_lock
 from .loading import build, reference_label
 from .recipes import RECIPES
 from .variants.variant import DENSE, Variant
@@ -103,12 +103,13 @@ class TrainConfig:
         return resolved
 
     def default_run(self) -> str:
-        """The run folder name every workflow uses: ``<model>[_<option><value>...]-<data>-<variant>-<recipe>-s<seed>``,
-        with ``-from-<source run>`` for a run initialised from another (fine-tuning). The epoch count is not part of
-        it, so that a run resumed with more epochs keeps its folder."""
+        """The run folder name every workflow uses:
+        ``<model>[_<option><value>...]-<data>-<variant>-<recipe>-e<epochs>-s<seed>``, with ``-from-<source run>``
+        for a run initialised from another (fine-tuning). The epoch count is part of it: a 3-epoch and a 6-epoch
+        run are two runs (extending a run is explicit: ``train --resume --run NAME --epochs N``)."""
         variant = Variant.parse(self.variant).name
         model = reference_label(self.model) + "".join(f"_{k}{v}" for k, v in sorted(self.model_kwargs.items()))
-        name = f"{model}-{self.data}-{variant}-{self.recipe}-s{self.seed}"
+        name = f"{model}-{self.data}-{variant}-{self.recipe}-e{self.epochs}-s{self.seed}"
         if self.init_from:
             source = Path(self.init_from)
             name += f"-from-{(source.parent if source.is_file() else source).name}"
@@ -309,6 +310,13 @@ def train(config: TrainConfig, *, transform: Callable[[nn.Module], nn.Module] | 
     """
     config = config.resolved()
     run_dir = Path(config.out) / config.run
+    with exclusive_lock(run_dir.parent / ".locks" / run_dir.name, f"run folder {run_dir}"):
+        return train_locked(config, run_dir, transform, resume, progress, splits, on_epoch_end)
+
+
+def train_locked(config: TrainConfig, run_dir: Path, transform, resume: bool, progress: bool, splits: Splits | None,
+                 on_epoch_end) -> TrainResult:
+    """:func:`train` of a resolved configuration, its run folder locked by this process."""
     checkpoint_path = run_dir / "checkpoint.pt"
     if resume and not checkpoint_path.is_file():
         raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint_path}")

@@ -75,12 +75,13 @@ def layer_table(profile: Profile, optimizer: str = "sgd") -> pd.DataFrame:
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer '{optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
     training = profile.backward
-    layers = profile.layers
-    nests = profile.nests
-    by_phase = {phase: {name: group for name, group in nests[nests["phase"] == phase].groupby("name", sort=False)}
-                for phase in ("forward", "backward")}
+    layers = dict(zip(profile.layers.index, profile.layers.to_dict("records"), strict=True))
+    by_phase: dict[str, dict[str, list[dict]]] = {"forward": {}, "backward": {}}
+    for nest in profile.nests.to_dict("records"):
+        if nest["phase"] in by_phase:
+            by_phase[nest["phase"]].setdefault(nest["name"], []).append(nest)
     rows = []
-    for name, layer in layers.iterrows():
+    for name, layer in layers.items():
         rows += forward_rows(name, layer, by_phase["forward"].get(name), training)
         if training:
             rows += backward_rows(name, layer, by_phase["backward"].get(name))
@@ -89,7 +90,7 @@ def layer_table(profile: Profile, optimizer: str = "sgd") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def forward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None, training: bool) -> list[dict]:
+def forward_rows(name: str, layer: dict, nests: list[dict] | None, training: bool) -> list[dict]:
     has_work = any(layer[k] for k in COUNT_KINDS) or layer["in_elems"] or layer["out_elems"]
     if nests is None and not has_work and not layer["params"]:
         return []
@@ -101,7 +102,7 @@ def forward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None, traini
     return nest_rows(layer, nests, base, suffix="")
 
 
-def backward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None) -> list[dict]:
+def backward_rows(name: str, layer: dict, nests: list[dict] | None) -> list[dict]:
     if nests is None and not any(layer[k + BACKWARD] for k in COUNT_KINDS):
         return []
     base = {"name": name, "type": layer["type"], "phase": "backward"}
@@ -111,39 +112,41 @@ def backward_rows(name: str, layer: pd.Series, nests: pd.DataFrame | None) -> li
     return nest_rows(layer, nests, base, suffix=BACKWARD)
 
 
-def nest_rows(layer: pd.Series, nests: pd.DataFrame, base: dict, suffix: str) -> list[dict]:
-    """One row per nest of a layer in one phase, the layer's counts of that phase shared among them."""
-    macs = nests["macs"].to_numpy(dtype=np.float64)
+def nest_rows(layer: dict, nests: list[dict], base: dict, suffix: str) -> list[dict]:
+    """One row per nest of a layer in one phase (the profile's nest records), the layer's counts of that phase
+    shared among them."""
+    macs = np.array([n["macs"] for n in nests], dtype=np.float64)
     share = macs / macs.sum() if macs.sum() else np.full(len(macs), 1.0 / len(macs))
     # padding taps skipped (forward only): in the share of the weight's nests' skipped MACs
-    weighted = (nests["weight_operand"] & (nests["role"] == "forward")).to_numpy(dtype=bool)
+    weighted = np.array([bool(n["weight_operand"]) and n["role"] == "forward" for n in nests], dtype=bool)
     skipped_valid = (layer["nz_macs"] - layer["nz_macs_valid"]) if not suffix else 0
     weighted_macs = macs[weighted].sum()
     parts = {k: split(int(layer[k + suffix]), share) for k in PRICED_KINDS}
     rows = []
-    for i, nest in enumerate(nests.itertuples(index=False)):
+    for i, nest in enumerate(nests):
         row = dict(base) if i == 0 else {"name": base["name"], "type": base["type"], "phase": base["phase"]}
-        loops = {d: int(getattr(nest, d)) for d in LOOPS}
-        if not nest.weight_operand:
-            loops["G"] *= int(nest.calls)
-        uses_weight = bool(nest.weight_operand) and nest.role != "grad_weight"  # dW's W operand is dY
+        loops = {d: int(nest[d]) for d in LOOPS}
+        if not nest["weight_operand"]:
+            loops["G"] *= int(nest["calls"])
+        uses_weight = bool(nest["weight_operand"]) and nest["role"] != "grad_weight"  # dW's W operand is dY
         valid = skipped_valid * macs[i] / weighted_macs if weighted[i] and weighted_macs else 0.0
-        row.update(loops, role=nest.role, kind=nest.kind, transposed=bool(nest.transposed),
-                   weight_operand=uses_weight, macs=int(nest.macs), arithmetic=layer["arithmetic"],
-                   nz_macs=int(nest.nz_macs), nz_macs_valid=int(round(nest.nz_macs - valid)))
+        row.update(loops, role=nest["role"], kind=nest["kind"], transposed=bool(nest["transposed"]),
+                   weight_operand=uses_weight, macs=int(nest["macs"]), arithmetic=layer["arithmetic"],
+                   nz_macs=int(nest["nz_macs"]), nz_macs_valid=int(round(nest["nz_macs"] - valid)))
         row.update({k: parts[k][i] for k in PRICED_KINDS})
         if uses_weight:
             row.update({c: layer[c] for c in WEIGHT_COLUMNS})
-        if nest.role == "grad_weight":  # reads the saved input X, keeps dW for the update
+        if nest["role"] == "grad_weight":  # reads the saved input X, keeps dW for the update
             row.update(saved_elems=int(layer["in_elems"]), save_output=True)
         rows.append(row)
     return rows
 
 
-def update_rows(layers: pd.DataFrame, optimizer: Optimizer) -> list[dict]:
-    """One update unit per layer with parameters: only the kept weights of a pre-defined pattern are updated."""
+def update_rows(layers: dict[str, dict], optimizer: Optimizer) -> list[dict]:
+    """One update unit per layer with parameters (``layers``: the profile's layer records by name): only the kept
+    weights of a pre-defined pattern are updated."""
     rows = []
-    for name, layer in layers.iterrows():
+    for name, layer in layers.items():
         if not layer["params"]:
             continue
         weights = int(layer["weight_nnz"] if layer["predefined_sparsity"] else layer["weight_elems"])

@@ -47,6 +47,9 @@ class Widths:
     final: np.ndarray
     work: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.act)
+
     def take(self, index: np.ndarray) -> Widths:
         """The configurations at positions ``index``."""
         return take(self, index)

@@ -77,8 +77,11 @@ class Configs:
 
 
 def take(batch, index: np.ndarray):
-    """A frozen dataclass of per-configuration arrays (and dicts of them) restricted to positions ``index``; other
-    fields are kept."""
+    """A frozen dataclass of per-configuration arrays (and dicts of them) restricted to positions ``index`` (sorted
+    positions covering every configuration give the batch itself); other fields are kept."""
+    if len(index) == len(batch) and (len(index) == 0 or (index[0] == 0 and index[-1] == len(index) - 1
+                                                         and np.all(np.diff(index) == 1))):
+        return batch
     picked = {}
     for f in fields(batch):
         value = getattr(batch, f.name)

@@ -175,6 +175,7 @@ class Layout:
         spatial_irrelevant: per operand and arch level a, whether an operand-irrelevant spatial loop sits at
             arch level >= a (for the output: partial sums pass through).
         utilization: MACs / (PEs x temporal iterations).
+        key: what the layout is a function of (nest, array, memory levels, unrolling, loop factor limit).
     """
 
     loops: list[tuple[int, int]]
@@ -189,6 +190,7 @@ class Layout:
     irrelevant: dict[str, np.ndarray]
     spatial_irrelevant: dict[str, np.ndarray]
     utilization: float
+    key: tuple
 
     @property
     def states(self) -> int:
@@ -248,4 +250,4 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
         spatial_irrelevant[role] = np.array([bool((ir_spatial & (arch >= a)).any()) for a in range(len(chain) + 2)])
     utilization = math.prod(nest.bounds) / (array.pes * float(cycles[-1]))
     return Layout(loops, cycles, float(cycles[-1]), unrolled, levels, elements, held, fanout, instances, irrelevant,
-                  spatial_irrelevant, utilization)
+                  spatial_irrelevant, utilization, (nest, array, memories, tuple(int(u) for u in unrolled), limit))

@@ -225,6 +225,19 @@ def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Tr
                          "energy_pj": reads * read_cost + writes * write_cost})
 
 
+def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs,
+                per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, tuple[str, ...]]:
+    """The summary rows, the per-unit and per-level tables (None unless ``per_layer``) and the notes of one chunk
+    of configurations (its intermediate (configurations, units) arrays are freed on return)."""
+    traffic = unit_traffic(rows, configs.model, configs)
+    priced = priced_chunk(table, rows, configs, traffic)
+    notes = configs.notes + tuple(note for t in traffic for note in t.notes)
+    if not per_layer:
+        return summary_columns(table, configs, priced), None, None, notes
+    return (summary_columns(table, configs, priced), unit_columns(table, configs, priced, traffic),
+            level_table(table, configs, traffic), notes)
+
+
 def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTable:
     """Price a layer table (``hwmodels.layers``) over a grid of hardware configurations.
 
@@ -243,14 +256,12 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
     for model, part in variants(grid, models):
         notes += [f"{model.name}: {note}" for note in model.estimates()]
         for start in range(0, len(part), CHUNK):
-            configs = build(model, part.iloc[start:start + CHUNK])
-            traffic = unit_traffic(rows, model, configs)
-            notes += [f"{model.name}: {note}" for note in configs.notes + tuple(n for t in traffic for n in t.notes)]
-            priced = priced_chunk(table, rows, configs, traffic)
-            summaries.append(summary_columns(table, configs, priced))
-            if per_layer:
-                unit_frames.append(unit_columns(table, configs, priced, traffic))
-                level_frames.append(level_table(table, configs, traffic))
+            summary, unit_frame, level_frame, chunk_notes = price_chunk(table, rows, build(model, part.iloc[
+                start:start + CHUNK]), per_layer)
+            summaries.append(summary)
+            unit_frames.append(unit_frame)
+            level_frames.append(level_frame)
+            notes += [f"{model.name}: {note}" for note in chunk_notes]
     summary = pd.concat(summaries).loc[grid.index]
     return EnergyTable(pd.concat(unit_frames, ignore_index=True) if per_layer else pd.DataFrame(), summary,
                        pd.concat(level_frames, ignore_index=True) if per_layer else pd.DataFrame(),

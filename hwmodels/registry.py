@@ -42,9 +42,23 @@ def load(path: str | Path, mapping: str | Path | None = None) -> HardwareModel:
     return load_toml(path)
 
 
-@cache
 def read_file(path: str, mapping: str | None) -> HardwareModel:
-    """:func:`load`, cached by resolved path (a sweep resolves the same file many times)."""
+    """:func:`load`, cached by resolved path and the files' modification times and sizes (a sweep resolves the same
+    file many times; an edited file is read again)."""
+    return read_versions(path, mapping, version(path), version(mapping))
+
+
+def version(path: str | None) -> tuple[int, int] | None:
+    """(modification time in ns, size in bytes) of a file, None for none or a missing one."""
+    if path is None or not Path(path).is_file():
+        return None
+    stat = Path(path).stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@cache
+def read_versions(path: str, mapping: str | None, path_version, mapping_version) -> HardwareModel:
+    """:func:`load` cached by the files' versions (see :func:`read_file`)."""
     return load(path, mapping)
 
 

@@ -27,6 +27,8 @@ its busiest port needs to move its input and output (transfers at full bandwidth
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,13 +178,14 @@ def map_unit(row, lay: Layout, hw: HardwareModel, widths: Widths, configs: Confi
     # a saved input comes back from the top level; an output kept for the backward pass (or a weight gradient
     # kept for the update) goes there
     dropped = {"I": fits & (row.saved_elems == 0), "O": fits & (not row.save_output)}
-    best = evaluate(lay, hw, widths, configs, shared_capacities(hw, configs, totals, bits, "proportional"), dropped)
+    best = SEARCHES.mapped(lay, hw, widths, configs, shared_capacities(hw, configs, totals, bits, "proportional"),
+                           dropped)
     matters = np.flatnonzero(split_matters(hw, configs, totals, bits))
     if len(matters):
         few = configs.take(matters)
         pick = {r: v[matters] for r, v in totals.items()}, {r: v[matters] for r, v in bits.items()}
-        equal = evaluate(lay, hw, widths.take(matters), few, shared_capacities(hw, few, *pick, "equal"),
-                         {r: v[matters] for r, v in dropped.items()})
+        equal = SEARCHES.mapped(lay, hw, widths.take(matters), few, shared_capacities(hw, few, *pick, "equal"),
+                                {r: v[matters] for r, v in dropped.items()})
         better = mapped_energy(equal, few) < mapped_energy(best, configs)[matters]
         best.update(matters[better], equal.take(np.flatnonzero(better)))
     return best
@@ -219,9 +222,17 @@ class Mapped:
     order: np.ndarray
     streamed: dict[str, np.ndarray]
 
+    def __len__(self) -> int:
+        return len(self.cycles)
+
     def take(self, index: np.ndarray) -> Mapped:
         """The configurations at positions ``index``."""
         return take(self, index)
+
+    def copy(self) -> Mapped:
+        """An independent copy (:meth:`update` writes in place)."""
+        return Mapped({k: v.copy() for k, v in self.accesses.items()}, self.cycles.copy(), self.order.copy(),
+                      {r: v.copy() for r, v in self.streamed.items()})
 
     def update(self, index: np.ndarray, other: Mapped) -> None:
         """Replace the configurations at positions ``index`` by ``other`` (of ``len(index)`` configurations)."""
@@ -230,6 +241,56 @@ class Mapped:
         self.cycles[index], self.order[index] = other.cycles, other.order
         for role in OPERANDS:
             self.streamed[role][index] = other.streamed[role]
+
+
+class SearchCache:
+    """Mapped units by everything that decides them: the layout (loop bounds, array, memory levels, spatial
+    unrolling, loop factor limit) and, per configuration, the operands' widths, the capacities each operand may
+    use, the energies per access and the inter-layer policy. A repeated layer shape, or a variant of an
+    architecture whose layer moves alike, is searched once per process. Least recently used entries are dropped
+    beyond ``max_bytes``; batches of more than ``max_configs`` configurations are not kept (large grids are priced
+    once)."""
+
+    def __init__(self, max_bytes: int = 32 << 20, max_configs: int = 1024):
+        self.max_bytes, self.max_configs = max_bytes, max_configs
+        self.entries: OrderedDict[tuple, tuple[Mapped, int]] = OrderedDict()
+        self.bytes = 0
+        self.searches = 0
+        self.reused = 0
+
+    def clear(self) -> None:
+        """Forget every entry and reset the counts."""
+        self.entries.clear()
+        self.bytes = self.searches = self.reused = 0
+
+    def mapped(self, lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs,
+               capacity: dict[str, np.ndarray], dropped: dict[str, np.ndarray]) -> Mapped:
+        """:func:`evaluate`, or a copy of its earlier result on the same inputs."""
+        if len(configs) > self.max_configs:
+            self.searches += 1
+            return evaluate(lay, hw, widths, configs, capacity, dropped)
+        digest = hashlib.blake2b(digest_size=20)
+        arrays = [widths.key()] + [capacity[r] for r in sorted(capacity)] + [dropped[r] for r in sorted(dropped)]
+        arrays += [configs.read[lv.name] for lv in hw.levels] + [configs.write[lv.name] for lv in hw.levels]
+        for array in arrays:
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        key = (lay.key, len(configs), digest.digest())
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            self.reused += 1
+            return self.entries[key][0].copy()
+        self.searches += 1
+        result = evaluate(lay, hw, widths, configs, capacity, dropped)
+        size = sum(v.nbytes for v in result.accesses.values()) + result.cycles.nbytes + 64 * len(result.order)
+        self.entries[key] = (result.copy(), size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and self.entries:
+            self.bytes -= self.entries.popitem(last=False)[1][1]
+        return result
+
+
+SEARCHES = SearchCache()
+"""The process's search cache (``SEARCHES.searches`` and ``.reused`` count the searches run and avoided)."""
 
 
 def evaluate(lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],

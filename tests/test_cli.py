@@ -154,7 +154,7 @@ def test_train_accepts_a_factory_file(capsys, tmp_path):
                     "    return nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes))\n")
     code, out, _ = run(capsys, "train", f"{path}:make", "--epochs", "1", "--out", str(tmp_path / "runs"), "--quiet")
     assert code == 0, out
-    record = json.loads((tmp_path / "runs" / "net.make-digits-dense-adam-s0" / "run.json").read_text())
+    record = json.loads((tmp_path / "runs" / "net.make-digits-dense-adam-e1-s0" / "run.json").read_text())
     assert record["status"] == "finished" and record["params"] == 64 * 10 + 10  # built with the data's 10 classes
 
 

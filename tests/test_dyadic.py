@@ -219,10 +219,10 @@ def test_accuracy_table_reuses_finished_runs(tmp_path):
     assert list(table["variant"]) == ["dense", "dyadic:t1e-4", "dyadic:t2e-4"]
     assert table.loc[0, "mults"] > 0 and (table.loc[1:, "mults"] == 0).all()
     assert table.loc[1:, "test_top1_finetuned"].notna().all() and pd.isna(table.loc[0, "test_top1_finetuned"])
-    runs = sorted(p.name for p in tmp_path.iterdir())
-    assert runs == ["digits_tanh-digits-dense-adam-s0",  # the dense model, and one fine-tuning run per level
-                    "digits_tanh-digits-dyadic_t1e-4-adam-s0-from-digits_tanh-digits-dense-adam-s0",
-                    "digits_tanh-digits-dyadic_t2e-4-adam-s0-from-digits_tanh-digits-dense-adam-s0"]
+    runs = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))  # .locks: the run locks
+    assert runs == ["digits_tanh-digits-dense-adam-e2-s0",  # the dense model, and one fine-tuning run per level
+                    "digits_tanh-digits-dyadic_t1e-4-adam-e1-s0-from-digits_tanh-digits-dense-adam-e2-s0",
+                    "digits_tanh-digits-dyadic_t2e-4-adam-e1-s0-from-digits_tanh-digits-dense-adam-e2-s0"]
     again = dyadic_accuracy_table(**kwargs)  # finished runs are read, not retrained: same numbers
     assert again.equals(table)
 

@@ -158,3 +158,25 @@ def test_a_batch_prices_each_configuration_as_alone():
                                interlayer=row.interlayer).summary.iloc[0]
         for column in ("energy_pj", "latency_cycles", "dram_pj", "sram_pj"):
             assert np.isclose(getattr(row, column), alone[column], rtol=1e-12), (row, column)
+
+
+def test_mapping_searches_are_shared_across_calls_and_never_change_a_number():
+    from hwmodels.traffic import SEARCHES
+
+    table = conv_table()
+    SEARCHES.clear()
+    first = hwmodels.price(table, per_layer=True, weight_bits=[4, 8])
+    searched = SEARCHES.searches
+    assert searched > 0 and SEARCHES.reused == 0
+    # the same units on the same hardware: every search is reused, and the cached result is a copy (the first
+    # call's tables are not aliased to it)
+    second = hwmodels.price(table, per_layer=True, weight_bits=[4, 8])
+    assert SEARCHES.searches == searched and SEARCHES.reused == searched
+    pd.testing.assert_frame_equal(first.summary, second.summary)
+    pd.testing.assert_frame_equal(first.levels, second.levels)
+    # a different energy per access is a different search (the search ranks orders by energy)
+    hwmodels.price(table, per_layer=False, weight_bits=[4, 8], buffer_kib=64.0)
+    assert SEARCHES.searches > searched
+    SEARCHES.clear()
+    cold = hwmodels.price(table, per_layer=True, weight_bits=[4, 8])
+    pd.testing.assert_frame_equal(first.summary, cold.summary)

@@ -150,3 +150,67 @@ def test_export_formats(tmp_path):
             store.export(tmp_path / "r.xlsx")
         frame = pd.read_csv(store.export(tmp_path / "r.csv"))
     assert frame.loc[0, "macs"] == 2**40 + 1 and frame.loc[0, "energy_uj"] == 1.5  # integers survive exactly
+
+
+def filled_store(path, count: int = 300) -> None:
+    """A store of ``count`` points with rows of about 1 KB each (so that they span many pages)."""
+    with ResultStore(path) as store:
+        for i in range(count):
+            rows = pd.DataFrame({"point": [f"p{i}"] * 8, "energy_uj": [i + j / 10 for j in range(8)],
+                                 "note": ["x" * 100] * 8})
+            store.put(f"p{i}", {"i": i}, rows)
+
+
+def test_pareto_leaves_a_store_byte_identical(tmp_path, capsys):
+    spec, db = tmp_path / "spec.toml", tmp_path / "r.sqlite"
+    spec.write_text(SPEC)
+    assert main(["sweep", str(spec), "--out", str(db)]) == 0
+    before = db.read_bytes()
+    assert main(["pareto", str(db), "--y", "params", "--out", str(tmp_path / "front.png")]) == 0
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"", None])
+def test_read_only_commands_never_turn_a_file_into_a_store(tmp_path, capsys, content):
+    db = tmp_path / "r.sqlite"
+    if content is None:  # another tool's SQLite file
+        with sqlite3.connect(db) as connection:
+            connection.execute("CREATE TABLE measurements (x REAL)")
+            connection.execute("INSERT INTO measurements VALUES (1.5)")
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    assert main(["pareto", str(db), "--out", str(tmp_path / "front.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"results store {db}" in err
+    assert db.read_bytes() == before and not (tmp_path / "front.png").exists()
+
+
+def test_a_sweep_refuses_another_tools_sqlite_file(tmp_path, capsys):
+    spec, db = tmp_path / "spec.toml", tmp_path / "other.sqlite"
+    spec.write_text(SPEC)
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE points (key TEXT, value REAL)")  # same table name, another schema
+    before = db.read_bytes()
+    assert main(["sweep", str(spec), "--out", str(db)]) == 2
+    assert "a SQLite file of another tool" in capsys.readouterr().err
+    assert db.read_bytes() == before
+
+
+def test_a_store_with_one_overwritten_page_still_yields_its_intact_records(tmp_path):
+    db = tmp_path / "r.sqlite"
+    filled_store(db)
+    with sqlite3.connect(db) as connection:
+        page_size, pages = (connection.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count"))
+    assert pages > 40
+    data = bytearray(db.read_bytes())
+    victim = pages // 2  # a page in the middle of the table: a leaf of records
+    data[victim * page_size:(victim + 1) * page_size] = b"\xa5" * page_size
+    db.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="damaged record"):
+        table = ResultStore(db, readonly=True).table()
+    # a 4 KiB page holds at most a few of these ~1 KB records: all the others come back, each one whole
+    survivors = table["point"].unique()
+    assert 300 - 10 <= len(survivors) < 300
+    assert table.groupby("point").size().eq(8).all()
+    assert db.read_bytes() == bytes(data)  # read-only: nothing deleted or repaired

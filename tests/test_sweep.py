@@ -74,7 +74,8 @@ def test_dyadic_points_start_from_the_trained_dense_model(tmp_path):
     assert [p.variant.name for p in executor.submitted] == ["dense", "dyadic:t2e-4"]  # the source, then the point
     assert list(table["variant"]) == ["dyadic:t2e-4"] and list(table["workflow"]) == ["approximated"]
     assert table["mults"].item() == 0 and table["test_top1_approximated"].item() > 50
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_tanh-digits-dense-adam-s0"]  # one naming scheme
+    runs = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))  # .locks: the run locks
+    assert runs == ["digits_tanh-digits-dense-adam-e2-s0"]  # one naming scheme
 
 
 def test_dask_local_cluster_executor(tmp_path):
@@ -119,3 +120,45 @@ def test_pareto_command_reads_the_store(tmp_path, capsys):
     code = main(["pareto", str(tmp_path / "r.sqlite"), "--y", "params", "--out", str(tmp_path / "p.png")])
     assert code == 0 and (tmp_path / "p.png").stat().st_size > 1000
     assert "horowitz45" in capsys.readouterr().out
+
+
+def test_a_changed_hardware_table_prices_the_new_configurations_and_returns_no_stale_row(tmp_path):
+    # The scenario of the report: a store filled at horowitz45 8-bit, then the same sweep with weight_bits [4, 8]
+    # on os45 into the same store. Every row returned (and exported) must be of the new grid.
+    store = tmp_path / "results.sqlite"
+    first = sweep(spec_of(["digits_cnn"], ["dense", "PS2_P6"], hardware={"weight_bits": 8}), store)
+    assert set(first["hw"]) == {"horowitz45"} and set(first["weight_bits"]) == {8}
+    second = sweep(spec_of(["digits_cnn"], ["dense", "PS2_P6"], hardware={"weight_bits": [4, 8], "hw": "os45"}),
+                   store, export=tmp_path / "out.csv")
+    assert len(second) == 2 * 2 and set(second["hw"]) == {"os45"} and sorted(set(second["weight_bits"])) == [4, 8]
+    exported = pd.read_csv(tmp_path / "out.csv")
+    assert set(exported["hw"]) == {"os45"} and len(exported) == 4
+    # the first grid's points are still in the store, under their own identity
+    again = sweep(spec_of(["digits_cnn"], ["dense", "PS2_P6"], hardware={"weight_bits": 8}), store)
+    pd.testing.assert_frame_equal(again[first.columns], first)
+
+
+def test_an_edited_hardware_file_is_a_new_configuration(tmp_path):
+    from tests.hardware_files import HANDCHIP
+
+    chip = tmp_path / "chip.toml"
+    chip.write_text(HANDCHIP)
+    store = tmp_path / "results.sqlite"
+    before = sweep(spec_of(["digits_cnn"], ["dense"], hardware={"hw": str(chip)}), store)
+    chip.write_text(HANDCHIP.replace("read_energy_pj = 64.0", "read_energy_pj = 640.0"))
+    after = sweep(spec_of(["digits_cnn"], ["dense"], hardware={"hw": str(chip)}), store)
+    assert after["dram_pj"].item() > before["dram_pj"].item()  # priced anew, not read from the store
+
+
+def test_concurrent_sweeps_differing_only_in_weight_bits_each_export_their_own_rows(tmp_path):
+    store = tmp_path / "results.sqlite"
+    specs = {bits: spec_of(["digits_cnn"], ["dense", "PS2_P6", "PS4_P4"], hardware={"weight_bits": bits})
+             for bits in (4, 8)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {bits: pool.submit(sweep, spec, store, export=tmp_path / f"b{bits}.csv")
+                   for bits, spec in specs.items()}
+        tables = {bits: f.result() for bits, f in futures.items()}
+    for bits in (4, 8):
+        exported = pd.read_csv(tmp_path / f"b{bits}.csv")
+        assert set(tables[bits]["weight_bits"]) == {bits} and set(exported["weight_bits"]) == {bits}
+        assert len(exported) == 3

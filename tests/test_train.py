@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -137,25 +139,57 @@ def test_run_record_has_best_epoch_and_threads(tmp_path):
     assert record["reported"] == "final"
 
 
-def test_finished_run_asked_for_more_epochs_continues_and_otherwise_is_read(tmp_path):
+def test_finished_run_is_read_and_another_epoch_count_is_another_run(tmp_path):
     config = TrainConfig("digits_tanh", out=str(tmp_path), epochs=2)
     first = train_or_resume(config)
     mtime = (config.run_dir / "checkpoint.pt").stat().st_mtime_ns
     assert train_or_resume(config) == first  # finished with this configuration: read, not retrained
     assert (config.run_dir / "checkpoint.pt").stat().st_mtime_ns == mtime
-    longer = train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3))
-    metrics = read_run(config.run_dir)
-    assert longer["epoch"] == 3 and metrics["final"]["lr"] > 0  # the added epoch trains, at a rate above 0
+    # the report's scenario: 3 epochs over a finished 2-epoch run trains a new run (its own folder) from scratch,
+    # on the 3-epoch schedule, and leaves the 2-epoch run as it was
+    three = TrainConfig("digits_tanh", out=str(tmp_path), epochs=3)
+    longer = train_or_resume(three)
+    assert three.run_dir != config.run_dir and longer["epoch"] == 3
+    assert [m["epoch"] for m in json.loads((three.run_dir / "metrics.json").read_text())] == [1, 2, 3]
+    assert (config.run_dir / "checkpoint.pt").stat().st_mtime_ns == mtime
+    fewer = train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=1))  # fewer: also a new run
+    assert fewer["epoch"] == 1
+    # extending a run stays possible, explicitly: the run named, more epochs
+    extended = train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3, run=config.run_dir.name))
+    assert extended["epoch"] == 3 and read_run(config.run_dir)["final"]["lr"] > 0
     with pytest.raises(ValueError, match=r"differs in lr \(0.003 -> 0.01\)"):
-        train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3, lr=0.01))
+        train_or_resume(TrainConfig("digits_tanh", out=str(tmp_path), epochs=3, lr=0.01, run=config.run_dir.name))
+
+
+def test_a_run_folder_being_trained_into_refuses_a_second_process(tmp_path):
+    from estimator.io import BusyError, exclusive_lock
+
+    config = TrainConfig("digits_tanh", out=str(tmp_path), epochs=1).resolved()
+    run_dir = config.run_dir
+    lock = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom estimator.io import exclusive_lock\n"
+        f"with exclusive_lock({str(run_dir.parent / '.locks' / run_dir.name)!r}, 'x'):\n"
+        "    print('held', flush=True)\n    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert lock.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError, match=f"run folder {run_dir} is in use by another process"):
+            train(config, progress=False)
+        assert not run_dir.exists()  # refused before anything was written
+    finally:
+        lock.kill()
+        lock.wait()
+    with exclusive_lock(run_dir.parent / ".locks" / run_dir.name, "x"):  # released when its holder died
+        pass
+    assert train(config, progress=False).final["epoch"] == 1
 
 
 def test_default_run_names_share_one_scheme(tmp_path):
     dense = TrainConfig("digits_cnn", model_kwargs={"width": 8}, out=str(tmp_path))
-    assert dense.resolved().run == "digits_cnn_width8-digits-dense-adam-s0"
+    assert dense.resolved().run == "digits_cnn_width8-digits-dense-adam-e30-s0"
     tuned = TrainConfig("digits_cnn", variant="dyadic:t2e-4", init_from=str(dense.run_dir))
-    assert tuned.resolved().run == "digits_cnn-digits-dyadic_t2e-4-adam-s0-from-digits_cnn_width8-digits-dense-adam-s0"
-    assert TrainConfig("net.py:make").resolved().run == "net.make-digits-dense-adam-s0"
+    assert tuned.resolved().run == ("digits_cnn-digits-dyadic_t2e-4-adam-e30-s0-from-"
+                                    "digits_cnn_width8-digits-dense-adam-e30-s0")
+    assert TrainConfig("net.py:make", epochs=3).resolved().run == "net.make-digits-dense-adam-e3-s0"
 
 
 def test_a_model_whose_outputs_do_not_match_the_classes_is_refused_before_training(tmp_path):
@@ -163,4 +197,4 @@ def test_a_model_whose_outputs_do_not_match_the_classes_is_refused_before_traini
     path.write_text("from torch import nn\ndef make():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 7))\n")
     with pytest.raises(ValueError, match=r"outputs of shape \(2, 7\) on digits; expected \(batch, 10\)"):
         train(TrainConfig(f"{path}:make", out=str(tmp_path), epochs=1), progress=False)
-    assert not (tmp_path / "net.make-digits-dense-adam-s0").exists()
+    assert not (tmp_path / "net.make-digits-dense-adam-e1-s0").exists()
