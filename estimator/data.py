@@ -134,6 +134,27 @@ def load_mnist_splits(root: Path) -> Splits:
     return Splits("mnist", arrays["train"], arrays["test"], 10, (0.1307,), (0.3081,))
 
 
+CIFAR10_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                   ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                   ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+"""The only callables a CIFAR-10 batch's pickle names (NumPy arrays, as pickled by Python 2 or 3)."""
+
+
+class RefusedPickle(pickle.UnpicklingError):
+    """A pickle naming a callable outside :data:`CIFAR10_GLOBALS`."""
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch without executing anything else: dicts, lists, bytes and NumPy arrays only (a
+    pickle naming any other callable, e.g. ``os.system``, is refused before it runs)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in CIFAR10_GLOBALS:
+            raise RefusedPickle(f"it names {module}.{name}, which a CIFAR-10 batch never holds (a crafted "
+                                         "file?); refused without running it")
+        return super().find_class(module, name)
+
+
 def load_cifar10_splits(root: Path) -> Splits:
     folder = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
 
@@ -141,9 +162,11 @@ def load_cifar10_splits(root: Path) -> Splits:
         path = folder / name
         try:
             with open(path, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
+                batch = BatchUnpickler(f, encoding="bytes").load()
             data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        except RefusedPickle as exc:
+            raise DatasetError(f"CIFAR-10 batch {path}: {exc}") from None
         except Exception as exc:
             raise DatasetError(f"CIFAR-10 batch {path} is malformed ({type(exc).__name__}: {exc}); "
                                f"expected a pickled dict with b'data' (N x 3072 uint8) and b'labels'") from exc

@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from .models import create, entry
@@ -77,17 +78,24 @@ def build(reference: str, num_classes: int | None = None, **kwargs) -> nn.Module
     return create(reference, num_classes=num_classes, **kwargs)
 
 
+BUILD_SEED = 0
+"""Seed of the random initial weights of an untrained model built by :func:`load_model`: the counts that read
+weight values (non-zeros, shift-add costs) are the same on every run."""
+
+
 def load_model(reference: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
                ) -> tuple[nn.Module, tuple[int, ...]]:
-    """The model and the input shape to profile it with.
+    """The model, with initial weights drawn from :data:`BUILD_SEED` (the global generator is left as it was),
+    and the input shape to profile it with.
 
     Args:
         reference: a registered name (``resnet18_cifar``) or ``path/to/file.py:factory``.
         input_shape: overrides the registered default input shape; required for factory files.
         num_classes: overrides the registered default number of classes.
     """
-    if is_file_reference(reference):
-        if input_shape is None:
-            raise ModelLoadError(f"model '{reference}' has no default input shape; pass --input N,C,H,W")
-        return build(reference, num_classes), input_shape
-    return build(reference, num_classes), input_shape or entry(reference).input_shape
+    if is_file_reference(reference) and input_shape is None:
+        raise ModelLoadError(f"model '{reference}' has no default input shape; pass --input N,C,H,W")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(BUILD_SEED)
+        model = build(reference, num_classes)
+    return model, input_shape or entry(reference).input_shape

@@ -15,7 +15,7 @@ RECIPES = {
              "milestones": [], "gamma": 1.0, "epochs": 30, "batch_size": 64, "init": "default", "lr_shift": 0,
              "report": "final"},
 }
-"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe as its official code runs it (REFERENCES.md s.1;
+"""Training recipes. ``seed``: the seed paper's CIFAR-10 recipe as its official code runs it (docs/references.md s.1;
 ``ksouvik52/Pre-defined-sparseCNN``): its weight initialisation (:func:`seed_initialisation`), its scheduler
 stepped before each epoch (epoch e trains at the rate of e + 1: ``lr_shift``), and the best epoch's test accuracy
 reported; ``seed120``: its other configuration, 120 epochs of batch 64. ``adam``: small models, the last epoch

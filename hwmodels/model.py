@@ -406,6 +406,13 @@ class Validator:
             self.fail(f"{where}.{key}", expected, value)
         return value
 
+    def nonnegative(self, table: dict, key: str, where: str, expected: str) -> float:
+        """A required finite number >= 0 (an energy), or a one-line error naming the field."""
+        value = self.get(table, key, where, (int, float), f"a finite number >= 0 ({expected})")
+        if not math.isfinite(value) or value < 0:
+            self.fail(f"{where}.{key}", f"a finite number >= 0 ({expected})", value)
+        return value
+
     def energy(self, table: dict, where: str, stem: str = "energy", default=...) -> float | None:
         """The row's ``<stem>_<unit>`` field (one per row), its unit recorded for the file-wide check."""
         fields = [k for k in table if k == stem or k.startswith(stem + "_")]

@@ -37,16 +37,56 @@ PORT_DIRECTIONS = {"read": ("tl", "th"), "write": ("fh", "fl"), "read_write": ("
 ASSUMED_CLOCK_MHZ = 1000.0
 
 
+MAX_YAML_NODES = 200_000
+"""The most nodes a hardware or mapping YAML may expand to (aliases counted at every use): a small file whose
+aliases expand exponentially (an alias bomb) is refused before it is built."""
+
+
 def parse_yaml(path: Path):
+    """The parsed contents of a YAML file (PyYAML's safe loader: plain data only), refused in one line when not
+    YAML or when its aliases expand beyond :data:`MAX_YAML_NODES` nodes."""
     import yaml
 
     if not path.is_file():
         raise HardwareFileError(f"{path}: file not found; expected a ZigZag YAML file")
     try:
         # libyaml's safe loader where PyYAML has it (same safety, several times faster)
-        return yaml.load(path.read_bytes().decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(path.read_bytes().decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is not None and expanded_nodes(node) > MAX_YAML_NODES:
+                raise HardwareFileError(f"{path}: aliases expand to more than {MAX_YAML_NODES:,} nodes; expected a "
+                                        "hardware description (an alias bomb?)")
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise HardwareFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def expanded_nodes(root) -> int:
+    """Nodes of a composed YAML document with every alias expanded, counted without expanding (shared nodes are
+    counted once per use); stops early past :data:`MAX_YAML_NODES`."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        value = node.value
+        children = ([n for pair in value for n in pair] if isinstance(value, list) and value and isinstance(
+            value[0], tuple) else value if isinstance(value, list) else [])
+        if children_done or not children:
+            visiting.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            continue
+        if id(node) in visiting:  # a recursive alias: a node inside itself
+            return MAX_YAML_NODES + 1
+        visiting.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
 
 
 def unrolling_pairs(read: Validator, dim: str, loops, dims: tuple[str, ...] | None) -> tuple[tuple[str, int], ...]:
@@ -141,7 +181,7 @@ def read_accelerator(path: str | Path, mapping: str | Path | None = None) -> Har
     sizes = tuple(read.get(array_table, "sizes", "operational_array", list, "one PE count per dimension"))
     if len(sizes) != len(dims) or any(not isinstance(s, int) or s < 1 for s in sizes):
         read.fail("operational_array.sizes", f"{len(dims)} positive integers", list(sizes))
-    unit_energy = read.get(array_table, "unit_energy", "operational_array", (int, float), "pJ per MAC")
+    unit_energy = read.nonnegative(array_table, "unit_energy", "operational_array", "pJ per MAC")
     notes = [f"clock: {ASSUMED_CLOCK_MHZ:g} MHz assumed (ZigZag files have no clock; cycles do not depend on it)"]
     if mapping is not None:
         unroll = read_mapping(mapping, dims)
@@ -160,13 +200,15 @@ def read_accelerator(path: str | Path, mapping: str | Path | None = None) -> Har
         if not operands or any(op not in OPERAND_NAMES for op in operands):
             read.fail(f"{where}.operands", "a non-empty list among I1, I2, O", operands)
         size = read.get(memory, "size", where, int, "the capacity in bits")
+        if size <= 0:
+            read.fail(f"{where}.size", "a positive capacity in bits", size)
         served = tuple(read.get(memory, "served_dimensions", where, list, f"array dimensions among {dims}"))
         if any(d not in dims for d in served):
             read.fail(f"{where}.served_dimensions", f"dimensions among {', '.join(dims)}", list(served))
         ports, (low, high) = memory_ports(read, memory, where, operands)
         levels.append(Level(name=name, operands=frozenset(OPERAND_NAMES[o] for o in operands), size_bits=float(size),
-                            read_energy=float(read.get(memory, "r_cost", where, (int, float), "pJ per read")),
-                            write_energy=float(read.get(memory, "w_cost", where, (int, float), "pJ per write")),
+                            read_energy=float(read.nonnegative(memory, "r_cost", where, "pJ per read")),
+                            write_energy=float(read.nonnegative(memory, "w_cost", where, "pJ per write")),
                             word_bits=high, min_bits=low, ports=ports, served_dims=served,
                             source=f"{path.name}: memories.{name}"))
     for operand, label in (("W", "I2 (weights)"), ("I", "I1 (inputs)"), ("O", "O (outputs)")):

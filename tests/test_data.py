@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +92,38 @@ def test_missing_folder_and_unknown_name(tmp_path):
         load_dataset("mnist")
     with pytest.raises(DatasetError, match="unknown dataset 'imagenet'"):
         load_dataset("imagenet")
+
+
+class RunsACommand:
+    """What a crafted batch holds: unpickling it would call os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_a_crafted_cifar10_pickle_is_refused_without_running_anything(tmp_path, protocol):
+    root = write_cifar10(tmp_path / "data")
+    marker = tmp_path / "ran"
+    batch = root / "cifar-10-batches-py" / "data_batch_2"
+    batch.write_bytes(pickle.dumps({b"data": RunsACommand(marker), b"labels": [0]}, protocol=protocol))
+    with pytest.raises(DatasetError, match=r"data_batch_2: it names (posix|os)\.system, which a CIFAR-10 batch never "
+                                           "holds"):
+        load_dataset("cifar10", root)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_batches_of_every_pickle_protocol_load(tmp_path, protocol):
+    # the real batches are Python 2 pickles (protocol 2) of a dict of bytes keys, a uint8 array and a list
+    root = tmp_path / "data"
+    write_cifar10(root)
+    for path in (root / "cifar-10-batches-py").iterdir():
+        batch = pickle.loads(path.read_bytes())
+        batch[b"batch_label"], batch[b"filenames"] = b"training batch 1 of 5", [b"a.png"] * len(batch[b"labels"])
+        path.write_bytes(pickle.dumps(batch, protocol=protocol))
+    splits = load_dataset("cifar10", root)
+    assert len(splits.train) == 5 * 4 and len(splits.test) == 4

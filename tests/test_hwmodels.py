@@ -18,7 +18,7 @@ from estimator.models import create
 from hwmodels import HardwareFileError, load
 from tests.hardware_files import HANDCHIP as CHIP
 
-# (preset, level name, read energy in the preset's unit): REFERENCES.md section 3 and the presets' sources
+# (preset, level name, read energy in the preset's unit): docs/references.md s.3 and the presets' sources
 LEVEL_SOURCES = [("horowitz45", "dram", 1300.0), ("eyeriss65", "dram", 200.0), ("eyeriss65", "glb", 6.0),
                  ("eyeriss65", "rf_w", 1.0), ("eyeriss65", "rf_i", 1.0), ("eyeriss65", "rf_o", 1.0),
                  ("tpu_like", "rf_128B", 0.095), ("tpu_like", "rf_2B", 0.021), ("tpu_like", "sram_2MB", 416.16),

@@ -67,3 +67,18 @@ def test_cff_connection_table_and_parameter_split():
     # C2 output is 14x12 = 168 positions: 20 kernels x 9 taps = 180 MACs each
     assert prof.layers.loc["c2.kernels", "macs"] == 168 * 180
     assert prof.layers.loc["c2", "adds"] == 168 * (6 + 14)  # pair sums and biases
+
+
+def test_untrained_models_are_built_from_a_fixed_seed_and_leave_the_global_generator_alone():
+    import torch
+
+    from estimator.loading import load_model
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first, _ = load_model("digits_cnn")
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's draws are not disturbed
+    torch.rand(7)  # a different global state: the build must not depend on it
+    second, _ = load_model("digits_cnn")
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

@@ -107,7 +107,27 @@ BAD_ACCELERATORS = {
     "port without bandwidth": ("bandwidth_max: 8, allocation: [\"I2, tl\"]", 'allocation: ["I2, tl"]',
                                "memories.rf_w.ports[0].bandwidth_max: missing"),
     "not YAML": ("name: small", "name: [small", "not valid YAML"),
+    # the report's cases: a negative read cost priced at -4.577 uJ, a NaN printed "nan uJ"
+    "negative read cost": ("r_cost: 0.1", "r_cost: -0.1",
+                           "memories.rf_w.r_cost: got -0.1; expected a finite number >= 0"),
+    "NaN write cost": ("w_cost: 128", "w_cost: .nan", "memories.dram.w_cost: got nan; expected a finite number >= 0"),
+    "infinite MAC energy": ("unit_energy: 1.5", "unit_energy: .inf", "operational_array.unit_energy: got inf"),
+    "zero size": ("size: 8", "size: 0", "memories.rf_w.size: got 0; expected a positive capacity in bits"),
+    "recursive alias": ("name: small", "name: &loop [*loop]", "aliases expand to more than"),
 }
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    # 3 KB of nested aliases: each level lists the previous one 9 times, 9^12 (2.8e11) nodes expanded, terabytes
+    # if built or printed: a refusal at all shows the count was taken without expanding (no timing assert here;
+    # benchmarks time things)
+    lines = ['a0: &a0 ["' + "x" * 100 + '"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 13)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n" + SMALL)
+    assert path.stat().st_size < 4096
+    with pytest.raises(HardwareFileError, match="aliases expand to more than 200,000 nodes"):
+        read_accelerator(path)
 
 
 def test_the_small_accelerator_is_valid(tmp_path):

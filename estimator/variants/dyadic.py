@@ -1,5 +1,5 @@
 """Dyadic (multiplication-free) approximation of a trained network (Cintra et al., IEEE TNNLS 2018;
-REFERENCES.md section 2).
+docs/references.md s.2).
 
 Every weight is replaced by a dyadic rational from a candidate set: signed sums of at most ``terms`` powers of
 two with exponents in [min_exp, max_exp] (the "level of approximation"), after a per-output-channel or

@@ -1,4 +1,4 @@
-"""Pre-defined periodic sparsity (Kundu et al., IEEE Trans. Computers 2020; REFERENCES.md section 1).
+"""Pre-defined periodic sparsity (Kundu et al., IEEE Trans. Computers 2020; docs/references.md s.1).
 
 Only 3x3 convolutions are thinned; the first convolution of the model, every 1x1 convolution and every Linear
 stay dense. Kernel (i, j) of a weight [C_out, C_in/groups, 3, 3] (filter i, input channel j of the weight

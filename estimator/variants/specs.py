@@ -1,8 +1,8 @@
 """The variants' parameters as plain values, with their name parsers (no torch: a sweep file is checked before
 anything heavy is imported).
 
-Periodic sparsity: Kundu et al., IEEE Trans. Computers 2020 (REFERENCES.md section 1); dyadic levels: Cintra et
-al., IEEE TNNLS 2018 (REFERENCES.md section 2).
+Periodic sparsity: Kundu et al., IEEE Trans. Computers 2020 (docs/references.md s.1); dyadic levels: Cintra et
+al., IEEE TNNLS 2018 (docs/references.md s.2).
 """
 
 from __future__ import annotations
