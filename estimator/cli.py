@@ -114,9 +114,28 @@ def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{p.help} (default: {default})")
         else:
-            parser.add_argument(flag, type=p.kind, choices=list(p.choices) or None, default=None,
-                                metavar=None if p.choices else p.kind.__name__.upper(),
-                                help=f"{p.help} (default: {default})")
+            parser.add_argument(flag, type=values_of(p), default=None,
+                                metavar="{" + ",".join(p.choices) + "}" if p.choices else p.kind.__name__.upper(),
+                                help=f"{p.help} (default: {default}; a comma-separated list sweeps it)")
+
+
+def values_of(parameter):
+    """The argparse type of a pricing option: one value, or a comma-separated list (``4,8``) that sweeps it; each
+    value converted to the parameter's type and, for a choice, checked against the choices."""
+    def parse(text: str):
+        values = []
+        for part in text.split(","):
+            try:
+                value = parameter.kind(part.strip())
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{part.strip()!r} is not a {parameter.kind.__name__}") from None
+            if parameter.choices and value not in parameter.choices:
+                raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(parameter.choices)}")
+            values.append(value)
+        return values[0] if len(values) == 1 else values
+
+    parse.__name__ = parameter.kind.__name__
+    return parse
 
 
 def pricing_config(args) -> dict:
@@ -127,8 +146,11 @@ def pricing_config(args) -> dict:
 
 
 def cmd_energy(args) -> None:
+    from hwmodels import configuration_grid
+
     from .energy import energy, energy_table_text
 
+    configuration_grid(**pricing_config(args))  # the hardware files and values, checked before any model work
     model, shape = build_model(args)
     args.backward = args.training
     result = run_profile_command(model, shape, args)
@@ -139,7 +161,7 @@ def cmd_energy(args) -> None:
     elif args.format == "json":
         text = frame.to_json(orient="records", indent=1)
     else:
-        text = energy_table_text(table)
+        text = energy_table_text(table, batch=shape[0] if shape else 1)
     write_output(text, args.out)
 
 
@@ -331,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     p.add_argument("--out", default="runs", help="parent folder of run folders")
-    p.add_argument("--run", help="run folder name (default: <model>-<data>-<variant>-<recipe>-s<seed>)")
+    p.add_argument("--run", help="run folder name (default: <model>-<data>-<variant>-<recipe>-e<epochs>-s<seed>)")
     p.add_argument("--init-from", help="checkpoint or run folder to initialise the weights from")
     p.add_argument("--workers", type=int, default=0, help="data loader workers (file datasets)")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")

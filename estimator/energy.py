@@ -53,9 +53,10 @@ NOT_LEVELS = {f"{c}_pj" for c in hwmodels.ARITHMETIC} | {f"tier_{t}_pj" for t in
 """Energy columns of a priced table that are not memory levels."""
 
 
-def energy_table_text(table: EnergyTable, config: int = 0) -> str:
+def energy_table_text(table: EnergyTable, config: int = 0, batch: int = 1) -> str:
     """Per-layer energy of one configuration as a text table (nJ per component and per level, cycles), with the
-    total, latency, the breakdown and the estimates behind the numbers."""
+    total (per image too when the profiled batch is larger than one), latency, the breakdown, the other
+    configurations' totals when several were priced, and the estimates behind the numbers."""
     rows = table.layers[table.layers["config"] == table.summary.index[config]]
     summary = table.summary.iloc[config]
     levels = [c for c in rows.columns if c.endswith("_pj") and c not in NOT_LEVELS]
@@ -80,6 +81,9 @@ def energy_table_text(table: EnergyTable, config: int = 0) -> str:
                        if summary[c])
     notes = "\n".join(f"  - {note}" for note in table.notes)
     what = "a training step" if training else "inference"
+    if batch > 1:
+        what += (f" of a batch of {batch} ({summary['energy_pj'] / 1e6 / batch:,.3f} uJ per image; weights read "
+                 "once per batch)")
     phases = (f"\nof which forward {summary['energy_forward_pj'] / 1e6:,.3f} uJ, backward "
               f"{summary['energy_backward_pj'] / 1e6:,.3f} uJ, update {summary['energy_update_pj'] / 1e6:,.3f} uJ"
               if training else "")
@@ -88,7 +92,23 @@ def energy_table_text(table: EnergyTable, config: int = 0) -> str:
             f"{summary['latency_s'] * 1e3:,.3f} ms at {summary['clock_mhz']:g} MHz; utilization "
             f"{100 * summary['utilization']:.1f}%; EDP {summary['edp_pj_s']:.3g} pJ s\n"
             f"[{settings}]\nbreakdown: {shares}\n"
-            f"util: executed MACs / (PEs x cycles). Estimates and derived values used:\n{notes}")
+            f"util: executed MACs / (PEs x cycles). Estimates and derived values used:\n{notes}"
+            + other_configurations(table, batch))
+
+
+def other_configurations(table: EnergyTable, batch: int) -> str:
+    """The total of every configuration priced, when there are several (a list on the command line)."""
+    if len(table.summary) < 2:
+        return ""
+    varying = [p.name for p in hwmodels.PARAMETERS if p.name in table.summary
+               and table.summary[p.name].astype(str).nunique() > 1]
+    shown = table.summary[varying].copy()
+    shown["energy_uj"] = table.summary["energy_pj"] / 1e6
+    if batch > 1:
+        shown["energy_uj_per_image"] = shown["energy_uj"] / batch
+    shown["latency_cycles"] = table.summary["latency_cycles"]
+    return (f"\n\nall {len(shown)} configurations (the table above is the first; energy estimates):\n"
+            + shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
 
 
 def pe_count(summary: pd.Series) -> int:

@@ -53,6 +53,9 @@ def load_factory_file(reference: str, **kwargs) -> nn.Module:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # the user's file ends the process: an error, not a silent exit 0
+        raise ModelLoadError(f"model file '{path}' called sys.exit({exc.code!r}) while imported; expected it to "
+                             "define a factory") from None
     except Exception as exc:  # the user's file: report, whatever it raised
         raise ModelLoadError(f"model file '{path}' failed to import: {type(exc).__name__}: {exc}") from exc
     factory = getattr(module, factory_name, None)
@@ -62,6 +65,9 @@ def load_factory_file(reference: str, **kwargs) -> nn.Module:
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     try:
         model = factory(**{k: v for k, v in kwargs.items() if takes_any or k in parameters})
+    except SystemExit as exc:
+        raise ModelLoadError(f"factory '{reference}' called sys.exit({exc.code!r}); expected it to return a "
+                             "torch.nn.Module") from None
     except Exception as exc:
         raise ModelLoadError(f"factory '{reference}' raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):

@@ -33,10 +33,16 @@ MARKER_SIZE = {"baseline": 90.0}
 MEMORY_COLOURS = {"dram": "#E69F00", "sram": "#56B4E9", "rf": "#009E73"}
 ARITHMETIC_COLOURS = {"mac": "#D55E00", "mult": "#CC79A7", "add": "#0072B2", "shift": "#F0E442",
                       "compare": "#999999", "other": "#000000"}
-GROUPINGS = {"model": ("model family",), "hardware": ("hardware",), "model+hardware": ("model family", "hardware"),
-             "none": ()}
-"""Ways to group points into fronts: by model family (the model without its factory options), by hardware
-configuration, by both, or one front for everything."""
+GROUPINGS = {"model": ("model",), "hardware": ("hardware",), "model+hardware": ("model", "hardware"), "none": ()}
+"""Ways to group points into fronts: by model (with its factory options: ``digits_cnn(width=8)`` and
+``digits_cnn(width=32)`` are two families), by hardware configuration, by both, or one front for everything."""
+AXIS_LABELS = {"energy_uj": "energy per inference (µJ, estimate)", "energy_pj": "energy per inference (pJ, estimate)",
+               "test_top1": "test accuracy (%)", "test_top1_approximated": "test accuracy before fine-tuning (%)",
+               "latency_s": "latency per inference (s, estimate)", "latency_cycles": "latency (cycles, estimate)",
+               "edp_pj_s": "energy-delay product (pJ·s, estimate)", "macs": "MACs", "nz_macs": "MACs (zeros skipped)",
+               "executed_mults": "multiplications executed", "params": "parameters",
+               "memory_pj": "memory energy (pJ, estimate)", "utilization": "PE utilisation"}
+"""Axis titles of the columns plotted most; any other column is titled by its name."""
 HARDWARE_COLUMNS = ("hw", "mapping", "weight_bits", "act_bits", "psum_bits", "output_bits", "buffer_kib", "pe_rows",
                     "pe_cols", "dataflow", "interlayer", "zero_skipping", "skip_padding", "number_format",
                     "mac_energy_pj", "clock_mhz", "loop_factor_limit")
@@ -87,9 +93,9 @@ def hardware_label(row: pd.Series, columns: Sequence[str]) -> str:
     return ", ".join(parts) if parts else str(row.get("hw", "hardware"))
 
 
-def model_family(model: str) -> str:
-    """``digits_cnn(width=8)`` -> ``digits_cnn``."""
-    return model.split("(", 1)[0]
+def axis_label(column: str) -> str:
+    """The axis title of a plotted column (:data:`AXIS_LABELS`, else its name)."""
+    return AXIS_LABELS.get(column, column.replace("_", " "))
 
 
 def group_names(table: pd.DataFrame, group_by: str) -> pd.Series:
@@ -99,8 +105,8 @@ def group_names(table: pd.DataFrame, group_by: str) -> pd.Series:
     hardware = varying(table, HARDWARE_COLUMNS)
     parts = []
     for key in GROUPINGS[group_by]:
-        if key == "model family":
-            parts.append(table["model"].map(model_family))
+        if key == "model":
+            parts.append(table["model"].astype(str))
         else:
             parts.append(table.apply(hardware_label, axis=1, columns=hardware))
     if not parts:
@@ -108,11 +114,13 @@ def group_names(table: pd.DataFrame, group_by: str) -> pd.Series:
     return parts[0].str.cat(parts[1:], sep=" · ") if len(parts) > 1 else parts[0]
 
 
-def point_label(row: pd.Series) -> str:
-    """Model and variant; a baseline or a dense model names its model alone."""
-    if row.get("role") == "baseline" or row["variant"] == DENSE:
-        return row["model"]
-    return f"{row['model']} {row['variant'].removeprefix('dyadic:')}"
+def point_label(row: pd.Series, widths: Sequence[str] = ()) -> str:
+    """Model and variant (a baseline or a dense model names its model alone), and the bit widths among ``widths``
+    (the width columns that vary in the table: ``w4``, ``a8``)."""
+    name = row["model"] if row.get("role") == "baseline" or row["variant"] == DENSE else (
+        f"{row['model']} {row['variant'].removeprefix('dyadic:')}")
+    marks = {"weight_bits": "w", "act_bits": "a"}
+    return " ".join([name] + [f"{marks[c]}{row[c]}" for c in widths])
 
 
 def marker_kind(row: pd.Series) -> str:
@@ -123,8 +131,9 @@ def marker_kind(row: pd.Series) -> str:
     return kind if isinstance(kind, str) and kind else Variant.parse(row["variant"]).kind
 
 
-def default_title(table: pd.DataFrame) -> str:
-    """What the data are: the dataset, the hardware and the bit widths, from the table's own columns."""
+def default_title(table: pd.DataFrame, x: str = "energy_uj", y: str = "test_top1") -> str:
+    """What is plotted and what the data are: the axes, the dataset, the hardware and the bit widths, from the
+    table's own columns."""
     def values(column: str) -> str:
         if column not in table:
             return "?"
@@ -132,24 +141,9 @@ def default_title(table: pd.DataFrame) -> str:
         return "/".join(unique) if unique else "?"
 
     data = values("data") if "data" in table and table["data"].notna().any() else "none (analytical)"
-    return (f"accuracy vs energy · data: {data} · hardware: {values('hw')} · {values('weight_bits')}-bit weights, "
+    what = f"{axis_label(y).split(' (')[0]} vs {axis_label(x).split(' (')[0]}"
+    return (f"{what} · data: {data} · hardware: {values('hw')} · {values('weight_bits')}-bit weights, "
             f"{values('act_bits')}-bit activations")
-
-
-def spread_markers(ax: Axes, xs: np.ndarray, ys: np.ndarray, radius_px: float) -> np.ndarray:
-    """Display positions of markers, with markers that would overlap an earlier one moved the least distance
-    around it (rings of growing radius) so that none hides another."""
-    placed: list[np.ndarray] = []
-    positions = ax.transData.transform(np.column_stack([xs, ys]))
-    for position in positions:
-        chosen = position
-        for ring, step in itertools.product(range(1, 6), range(12)):
-            if all(np.hypot(*(chosen - other)) >= 2 * radius_px for other in placed):
-                break
-            angle = step * np.pi / 6
-            chosen = position + 2 * radius_px * ring * np.array([np.cos(angle), np.sin(angle)])
-        placed.append(chosen)
-    return np.array(placed).reshape(-1, 2)
 
 
 LABEL_OFFSETS = tuple((dx * r, dy * r) for r in (1.0, 2.0, 3.2, 4.6, 6.4, 8.6) for dx, dy in
@@ -195,18 +189,19 @@ def place_labels(ax: Axes, texts: Sequence[str], markers_px: np.ndarray, radius_
 
 
 def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str = "test_top1",
-                group_by: str = "model+hardware", title: str | None = None,
-                xlabel: str = "energy per inference (µJ, estimate)", ylabel: str = "test accuracy (%)",
-                log_x: bool = True) -> Plot:
-    """Draw accuracy against energy on ``ax``: a Pareto front per group (:data:`GROUPINGS`), one colour per
-    group, marker shape per variant kind (stars: baselines), every point labelled with its model and variant
-    without overlaps, and no marker hidden behind another (overlapping ones are spread around their position)."""
+                group_by: str = "model+hardware", title: str | None = None, xlabel: str | None = None,
+                ylabel: str | None = None, log_x: bool = True) -> Plot:
+    """Draw ``y`` (maximised) against ``x`` (minimised) on ``ax``: a Pareto front per group (:data:`GROUPINGS`),
+    one colour per group, marker shape per variant kind (stars: baselines). Every marker sits exactly at its
+    values (the returned ``points`` carry the drawn positions, read back from the figure); labels (model,
+    variant, and the bit widths where they vary) move to avoid overlaps, with a leader line when far from their
+    marker. Axis titles and the default title follow ``x`` and ``y``."""
     if not len(table):
         raise ValueError("nothing to plot: the results table has no rows with both "
                          f"{x} and {y}")
     data = table.reset_index(drop=True).copy()
     data["group"] = group_names(data, group_by)
-    data["label"] = data.apply(point_label, axis=1)
+    data["label"] = data.apply(point_label, axis=1, widths=varying(data, ("weight_bits", "act_bits")))
     if "seed" in varying(data, ("seed",)):
         data["label"] += " s" + data["seed"].astype(str)
     data["kind"] = data.apply(marker_kind, axis=1)
@@ -222,26 +217,26 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
     pad_limits(ax, data[x].to_numpy(float), data[y].to_numpy(float), log_x)
     FigureCanvasAgg(ax.figure)  # a canvas to measure text on
     radius_px = 5.0 * ax.figure.dpi / 72
-    markers = spread_markers(ax, data[x].to_numpy(float), data[y].to_numpy(float), radius_px)
-    data["marker_x"], data["marker_y"] = markers[:, 0], markers[:, 1]
-    to_data = ax.transData.inverted()
-    drawn = to_data.transform(markers) if len(markers) else markers
+    values = data[[x, y]].to_numpy(float)
     colours = dict(zip(fronts, itertools.cycle(GROUP_COLOURS), strict=False))
     for (group, front), dash in zip(fronts.items(), itertools.cycle(DASHES), strict=False):
         ax.step(front[x], front[y], where="post", color=colours[group], linewidth=1.1, linestyle=dash, zorder=2,
                 label=f"front: {group}" if len(fronts) > 1 else "Pareto front")
+    drawn = np.full((len(data), 2), np.nan)
     for kind in MARKERS:
         chosen = (data["kind"] == kind).to_numpy()
         if chosen.any():
-            ax.scatter(drawn[chosen, 0], drawn[chosen, 1], s=MARKER_SIZE.get(kind, 34.0), marker=MARKERS[kind],
-                       c=[colours[g] for g in data.loc[chosen, "group"]], edgecolors="white", linewidths=0.6,
-                       zorder=3)
+            artist = ax.scatter(values[chosen, 0], values[chosen, 1], s=MARKER_SIZE.get(kind, 34.0),
+                                marker=MARKERS[kind], c=[colours[g] for g in data.loc[chosen, "group"]],
+                                edgecolors="white", linewidths=0.6, alpha=0.9, zorder=3)
+            drawn[chosen] = np.asarray(artist.get_offsets(), dtype=float)
             ax.scatter([], [], s=MARKER_SIZE.get(kind, 34.0), marker=MARKERS[kind], color="#777777", label=kind)
-    boxes = place_labels(ax, list(data["label"]), markers, radius_px, 6.3)
+    data["marker_x"], data["marker_y"] = drawn[:, 0], drawn[:, 1]
+    boxes = place_labels(ax, list(data["label"]), ax.transData.transform(drawn), radius_px, 6.3)
     data["label_box"] = [tuple(b.extents) for b in boxes]
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title or default_title(data), loc="left")
+    ax.set_xlabel(xlabel or axis_label(x))
+    ax.set_ylabel(ylabel or axis_label(y))
+    ax.set_title(title or default_title(data, x, y), loc="left")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return Plot(ax.figure, data, fronts)
 

@@ -102,6 +102,46 @@ def trained_model(point: Point) -> nn.Module:
     return point.variant.apply(load_run_model(train_config(point), classes))
 
 
+class WidthAccuracy:
+    """Test accuracy of trained points at the widths they are priced at (:mod:`estimator.quantize`), each
+    dataset loaded once."""
+
+    def __init__(self):
+        self.splits: dict[tuple, object] = {}
+
+    def columns(self, point: Point, model: nn.Module, priced: pd.DataFrame, accuracy: dict) -> pd.DataFrame:
+        """``priced`` with ``test_top1_float`` (the float model's accuracy) and ``test_top1`` at each row's
+        ``weight_bits``/``act_bits`` (post-training fake quantisation below 32 bits)."""
+        from .data import load_dataset
+        from .quantize import CALIBRATION_IMAGES, quantised_model
+        from .train import evaluate
+
+        key = (point.data, point.data_dir)
+        if key not in self.splits:
+            self.splits[key] = load_dataset(point.data, point.data_dir)
+        splits = self.splits[key]
+        images = torch.stack([splits.train[i][0] for i in range(min(CALIBRATION_IMAGES, len(splits.train)))])
+        calibration = splits.prepare(images, train=False)
+        at_width = {}
+        for weight_bits, act_bits in priced[["weight_bits", "act_bits"]].drop_duplicates().itertuples(index=False):
+            quantised = quantised_model(model, int(weight_bits), int(act_bits), calibration)
+            at_width[weight_bits, act_bits] = evaluate(quantised, splits, torch.device("cpu"))["test_top1"]
+        widths = list(zip(priced["weight_bits"], priced["act_bits"], strict=True))
+        return priced.assign(**accuracy).assign(test_top1_float=accuracy["test_top1"],
+                                                test_top1=[at_width[w] for w in widths],
+                                                test_top1_at=[quantisation_label(*w) for w in widths])
+
+
+def quantisation_label(weight_bits: int, act_bits: int) -> str:
+    """How ``test_top1`` was measured at these widths: ``float32``, or ``ptq-w<b>a<b>-cal<n>`` (post-training fake
+    quantisation, :mod:`estimator.quantize`, calibrated on the first n training images)."""
+    from .quantize import CALIBRATION_IMAGES, FLOAT_BITS
+
+    if weight_bits >= FLOAT_BITS and act_bits >= FLOAT_BITS:
+        return "float32"
+    return f"ptq-w{min(weight_bits, FLOAT_BITS)}a{min(act_bits, FLOAT_BITS)}-cal{CALIBRATION_IMAGES}"
+
+
 def preflight(points: Iterable[Point]) -> None:
     """Build every distinct model of the sweep on the meta device and run it on its input shape, so that a bad
     factory option or an input the model cannot take fails in seconds, before any training.
@@ -145,12 +185,14 @@ def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Pat
         todo = [p for p in points if p.key not in finished]
         preflight(todo)
         pricer = Pricer(spec.hardware)
+        widths = WidthAccuracy()
         rows: list[pd.DataFrame] = []
         bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="point",
                    disable=not progress)
 
         def record(point: Point, model: nn.Module, accuracy: dict) -> None:
-            priced = pricer.price(point.labels(), model, input_shape(point)).assign(**accuracy)
+            priced = pricer.price(point.labels(), model, input_shape(point))
+            priced = widths.columns(point, model, priced, accuracy) if accuracy else priced
             if results:
                 results.put(point.key, point.settings(), priced)
             rows.append(priced)
@@ -177,6 +219,25 @@ def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Pat
     return table
 
 
+PARENT_POLL_S = 0.5
+"""How often a sweep worker checks that the sweep's process is still alive."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Initialiser of a sweep's worker processes: a daemon thread ends the worker as soon as the process that
+    started it is gone (any signal, kill -9 included: the worker is then re-parented), so that no orphaned
+    training keeps running."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def run_training(points: list[Point], record, executor: Executor | None, workers: int | None) -> None:
     """Train the trained points and the dense runs approximated points start from (stage 1), then approximate
     (stage 2); each point is recorded as it finishes."""
@@ -186,7 +247,8 @@ def run_training(points: list[Point], record, executor: Executor | None, workers
     own_pool = executor is None
     if own_pool:
         size = workers or min(os.cpu_count() or 1, max(len(stage1) + len(sources), len(stage2)))
-        executor = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+        executor = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         for batch in (stage1 + sorted(sources, key=lambda p: p.key), stage2):
             futures = {executor.submit(train_point, p): p for p in batch}

@@ -183,3 +183,16 @@ def test_bad_hardware_files_are_one_line(capsys, tmp_path, change, message):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     code, _, err = run(capsys, "energy", "digits_cnn", "--hw", str(path))
     assert code == 2 and str(path) in err and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["factory", "import"])
+def test_a_factory_that_calls_sys_exit_is_an_error_naming_it(capsys, tmp_path, where):
+    # the report's case: a factory calling sys.exit(0) ended the tool silently with exit code 0
+    path = tmp_path / "net.py"
+    body = "import sys\nfrom torch import nn\n"
+    body += ("def make():\n    sys.exit(0)\n" if where == "factory"
+             else "sys.exit(0)\ndef make():\n    return nn.ReLU()\n")
+    path.write_text(body)
+    code, _, err = run(capsys, "profile", f"{path}:make", "--input", "1,1,8,8")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "called sys.exit(0)" in err and str(path) in err

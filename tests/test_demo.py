@@ -3,10 +3,15 @@ the finished points."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 
 from estimator.cli import main
 from estimator.demo import DEMO_SPEC, DEMO_VARIANTS, run_demo
+
+README = Path(__file__).parent.parent / "README.md"
 
 
 def test_demo_front_shows_a_trade_off_and_resumes(tmp_path, capsys):
@@ -18,6 +23,16 @@ def test_demo_front_shows_a_trade_off_and_resumes(tmp_path, capsys):
     assert len(front) >= 4 and spread >= 5.0, front[["model", "variant", "energy_uj", "test_top1"]]
     # the front is non-dominated and ordered: energy and accuracy both rise along it
     assert front["energy_uj"].is_monotonic_increasing and front["test_top1"].is_monotonic_increasing
+    # the README's figure and numbers are the demo's (docs/pareto.png is its pareto.png, regenerated)
+    stated = re.search(r"\((\d+) points on the front, from ([\d.]+)% at ([\d.]+) uJ to ([\d.]+)% at ([\d.]+) uJ",
+                       README.read_text())
+    assert stated, "the README no longer states the demo's front"
+    count, low_acc, low_energy, high_acc, high_energy = stated.groups()
+    assert int(count) == len(front)
+    assert (float(low_acc), float(low_energy)) == (round(front["test_top1"].iloc[0], 1),
+                                                   round(front["energy_uj"].iloc[0], 2))
+    assert (float(high_acc), float(high_energy)) == (round(front["test_top1"].iloc[-1], 1),
+                                                     round(front["energy_uj"].iloc[-1], 2))
     for name in ("results.sqlite", "results.csv", "pareto.png", "breakdown.png"):
         assert (out / name).stat().st_size > 1000, name
     results = pd.read_csv(out / "results.csv")
@@ -32,3 +47,4 @@ def test_demo_front_shows_a_trade_off_and_resumes(tmp_path, capsys):
     assert main(["demo", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert f"{points}/{points}" in captured.err and "Pareto front" in captured.out
+

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -214,3 +215,45 @@ def test_a_store_with_one_overwritten_page_still_yields_its_intact_records(tmp_p
     assert 300 - 10 <= len(survivors) < 300
     assert table.groupby("point").size().eq(8).all()
     assert db.read_bytes() == bytes(data)  # read-only: nothing deleted or repaired
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_kill_9_of_a_sweep_leaves_no_worker_alive(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[sweep]\nmodels = ["digits_cnn"]\nvariants = ["dense", "PS2_P6"]\ndata = "digits"\n'
+                    f'epochs = 400\nruns_dir = "{tmp_path / "runs"}"\n')
+    process = subprocess.Popen([sys.executable, "-m", "estimator.cli", "sweep", str(spec), "--out",
+                                str(tmp_path / "r.sqlite"), "--workers", "2"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = [c for c in children(process.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        if len(workers) == 2 and (tmp_path / "runs").is_dir() and any((tmp_path / "runs").glob("*/run.json")):
+            break  # both workers are training
+        time.sleep(0.2)
+    assert len(workers) == 2, "the sweep never started its two training workers"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(5)
+    assert [w for w in workers if alive(w)] == []
