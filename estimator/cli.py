@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import linecache
+import math
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def write_output(text: str, out: str | None) -> None:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name (see `estimator models`) or path/to/file.py:factory")
     parser.add_argument("--input", help="input shape N,C,H,W (default: the model's registered shape)")
-    parser.add_argument("--num-classes", type=int, help="classifier outputs (default: the model's)")
+    parser.add_argument("--num-classes", type=at_least(1), help="classifier outputs (default: the model's)")
     parser.add_argument("--variant", default="dense", help="a model variant: dense (default), periodic sparsity "
                                                            "(PS4_P4, PSD1_P16, pSC2...) or dyadic (dyadic:t2e-4)")
 
@@ -46,8 +47,8 @@ def add_dyadic_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--levels", nargs="+", default=list(DYADIC_LEVELS), help="dyadic levels, e.g. t2e-8")
     parser.add_argument("--hw", default="horowitz45")
-    parser.add_argument("--bits", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bits", type=at_least(1), default=8, help="bits per weight")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="random seed")
 
 
 def build_model(args):
@@ -100,6 +101,40 @@ def cmd_profile(args) -> None:
 
         with pd.option_context("display.width", 200, "display.max_colwidth", 90):
             print(table.to_string() if len(table) else "(no differences)")
+
+
+def at_least(low: int):
+    """An argparse type: an integer >= ``low`` (named in the one-line error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}; expected an integer >= {low}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    value = nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 is not positive; expected a number > 0")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a finite number >= 0")
+    return value
 
 
 def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -308,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="count operations, parameters and traffic layer by layer")
     add_model_arguments(p)
     add_output_arguments(p, ("table", "csv", "json"))
-    p.add_argument("--depth", type=int, help="roll rows up to this module depth (table format)")
+    p.add_argument("--depth", type=at_least(0), help="roll rows up to this module depth (table format)")
     p.add_argument("--backward", action="store_true", help="count one training step (forward + backward)")
     p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
     p.set_defaults(func=cmd_profile)
@@ -332,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--hw", required=True, help="ZigZag accelerator YAML")
     p.add_argument("--mapping", required=True, help="ZigZag mapping YAML")
-    p.add_argument("--loop-factor-limit", type=int, default=4, help="LOMA's lpf_limit, on both sides (default: 4)")
+    p.add_argument("--loop-factor-limit", type=at_least(1), default=4,
+                   help="LOMA's lpf_limit, on both sides (default: 4)")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_crosscheck_hw)
 
@@ -344,27 +380,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="adam", choices=["adam", "seed", "seed120"],
                    help="adam (small models), seed (the periodic-sparsity paper's SGD recipe as its official code runs "
                         "it: 150 epochs of 128) or seed120 (its other configuration: 120 epochs of 64)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads (results depend on it; recorded in run.json)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--threads", type=at_least(1), default=1,
+                   help="CPU threads (results depend on it; recorded in run.json)")
+    p.add_argument("--epochs", type=at_least(0), help="training epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=at_least(1), help="images per step (default: the recipe's)")
     p.add_argument("--optimizer", choices=["sgd", "adam"])
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
+    p.add_argument("--weight-decay", type=nonnegative_float, help="weight decay (default: the recipe's)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed (initial weights, data order)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     p.add_argument("--out", default="runs", help="parent folder of run folders")
     p.add_argument("--run", help="run folder name (default: <model>-<data>-<variant>-<recipe>-e<epochs>-s<seed>)")
     p.add_argument("--init-from", help="checkpoint or run folder to initialise the weights from")
-    p.add_argument("--workers", type=int, default=0, help="data loader workers (file datasets)")
+    p.add_argument("--workers", type=at_least(0), default=0, help="data loader workers (file datasets)")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("periodic-table", help="the periodic-sparsity paper's complexity table, reproduced")
     p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"])
-    p.add_argument("--bits", nargs="+", type=int, default=[8, 16])
+    p.add_argument("--bits", nargs="+", type=at_least(1), default=[8, 16])
     p.add_argument("--hw", default="horowitz45")
-    p.add_argument("--train-batch", type=int, default=32, help="images per priced training step")
+    p.add_argument("--train-batch", type=at_least(1), default=32, help="images per priced training step")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     add_output_arguments(p)
     p.set_defaults(func=cmd_periodic_table)
@@ -374,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-layer", action="store_true")
     p.add_argument("--runs", default="runs", help="folder of training runs: a finished run of the model is used, "
                                                   "or one is trained there on the bundled data its input fits")
-    p.add_argument("--epochs", type=int, default=15, help="epochs of a run trained here")
+    p.add_argument("--epochs", type=at_least(1), default=15, help="epochs of a run trained here")
     p.add_argument("--drop-lrn", action="store_true", help="replace local response normalisation by identity at "
                                                            "the dyadic levels (as later AlexNets do)")
     add_dyadic_arguments(p)
@@ -384,11 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dyadic-accuracy", help="accuracy vs dyadic level, with and without fine-tuning")
     p.add_argument("--model", default="digits_cnn")
     p.add_argument("--data", default="digits", help="digits, or digits28 for 28x28 models (digitnet_mnist)")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--finetune-epochs", type=int, default=3)
+    p.add_argument("--epochs", type=at_least(1), default=15, help="training epochs")
+    p.add_argument("--finetune-epochs", type=at_least(0), default=3,
+                   help="fine-tuning epochs of the approximated models")
     add_dyadic_arguments(p)
     p.add_argument("--out-runs", default="runs", help="folder of the training runs (finished ones are reused)")
-    p.add_argument("--workers", type=int, help="training processes (default: CPU count)")
+    p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")
     p.add_argument("--quiet", action="store_true")
     add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_accuracy)
@@ -399,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "kept; default: results.sqlite)")
     p.add_argument("--export", help="also write the results to this .csv or .parquet file (parquet: the parquet "
                                     "extra)")
-    p.add_argument("--workers", type=int, help="local training processes (default: CPU count)")
+    p.add_argument("--workers", type=at_least(1), help="local training processes (default: CPU count)")
     p.add_argument("--dask", help="address of a Dask scheduler to train on instead of local processes (the dask "
                                   "extra)")
     p.set_defaults(func=cmd_sweep)
@@ -417,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train and price variants and baselines on the bundled digits; write results "
                                     "and plots (about a minute on 2 cores)")
     p.add_argument("--out", default="demo_out")
-    p.add_argument("--workers", type=int, help="training processes (default: CPU count)")
+    p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("models", help="list registered models")

@@ -37,6 +37,8 @@ def configuration_grid(**params) -> tuple[pd.DataFrame, dict[str, HardwareModel]
     for parameter in PARAMETERS:
         value = params.get(parameter.name, parameter.default)
         values = list(value) if isinstance(value, (list, tuple, np.ndarray, pd.Series)) else [value]
+        if not values:
+            raise ValueError(f"pricing parameter {parameter.name}: got an empty list; expected at least one value")
         axes[parameter.name] = [check_value(parameter, v) for v in values]
     resolved = {(str(hw), mapping): resolve(hw, mapping) for hw in axes["hw"] for mapping in axes["mapping"]}
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(axes))

@@ -180,3 +180,8 @@ def test_mapping_searches_are_shared_across_calls_and_never_change_a_number():
     SEARCHES.clear()
     cold = hwmodels.price(table, per_layer=True, weight_bits=[4, 8])
     pd.testing.assert_frame_equal(first.summary, cold.summary)
+
+
+def test_an_empty_list_of_values_is_a_one_line_error():
+    with pytest.raises(ValueError, match="pricing parameter weight_bits: got an empty list; expected at least one"):
+        hwmodels.price(conv_table(), weight_bits=[])
