@@ -12,7 +12,7 @@ from torch import nn
 
 from .counting import profile
 from .energy import energy
-from .literature import citation, load
+from .literature import COMPARISON_FIGURE, KUNDU2020, READ_ERROR_GMAC, REGISTRY_MODELS, citation, load
 from .models import create, entry, unit_weight_model
 from .plan import ModelChoice, SweepSpec
 from .points import Pricer, price_profile, structural_params
@@ -177,14 +177,33 @@ def dyadic_accuracy_table(model: str = "digits_cnn", data: str = "digits", level
     return table[["variant"] + kinds + ["energy_uj"]].assign(test_top1=approximated, test_top1_finetuned=tuned)
 
 
-def priced_literature(name: str = "kundu2020_cifar10", hardware: dict | None = None) -> pd.DataFrame:
-    """A literature table's published accuracy beside the energy this tool estimates for the same models and
-    variants (analytical, on ``hardware``); ``table.attrs["citation"]`` names the source."""
+def priced_literature(name: str = KUNDU2020, hardware: dict | None = None, dataset: str | None = "cifar10",
+                      figures: tuple[str, ...] | None = ("Res_CIFAR-10", "VGG_CIFAR-10", COMPARISON_FIGURE)
+                      ) -> pd.DataFrame:
+    """The published points' accuracy (``test_top1``: the figure's accuracy) beside what this tool counts and
+    estimates for the same models and variants (analytical, on ``hardware``): ``gmac_ours`` (MACs of conv and
+    linear layers with zero weights skipped, G) next to the figure's ``gmac_read``, their difference and whether
+    it is within the read error (:data:`~estimator.literature.READ_ERROR_GMAC`), and every priced column.
+    ``dataset`` and ``figures`` select the points (the default: every CIFAR-10 point once, the per-model figures
+    and the comparison figure's baselines); ``table.attrs["citation"]`` names the source."""
     published = load(name)
-    rows = [sweep(SweepSpec(models=(ModelChoice(model),), variants=tuple(Variant.parse(v) for v in group["variant"]),
+    if dataset is not None:
+        published = published[published["dataset"] == dataset]
+    if figures is not None:
+        published = published[published["figure"].isin(figures)]
+        duplicate = published.duplicated(["model", "dataset", "variant"], keep="first")
+        published = published[~duplicate]  # a variant in a per-model figure and the comparison: the former
+    published = published.assign(registry=[REGISTRY_MODELS[m, d] for m, d in zip(
+        published["model"], published["dataset"], strict=True)])
+    rows = [sweep(SweepSpec(models=(ModelChoice(model),), variants=tuple(Variant.parse(v) for v in
+                                                                           group["variant"].unique()),
                             hardware=dict(hardware or {})))
-            for model, group in published.groupby("model", sort=False)]
+            for model, group in published.groupby("registry", sort=False)]
     priced = pd.concat(rows, ignore_index=True).drop(columns=["test_top1"], errors="ignore")
-    table = priced.merge(published, on=["model", "variant"], how="inner")
+    priced = priced.rename(columns={"model": "registry"}).assign(gmac_ours=lambda t: t["nz_macs"] / 1e9)
+    table = published.merge(priced, on=["registry", "variant"], how="inner")
+    error = table["gmac_ours"] - table["gmac_read"]
+    table = table.assign(test_top1=table["accuracy_pct"], model=table["registry"], gmac_difference=error,
+                         gmac_within_read_error=error.abs() <= table["dataset"].map(READ_ERROR_GMAC))
     table.attrs["citation"] = citation(name)
     return table

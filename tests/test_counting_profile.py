@@ -213,3 +213,44 @@ def test_counting_copy_shares_no_storage_it_could_write():
     real = prepare_copy(model, meta=False)
     assert real[0].weight.data_ptr() == model[0].weight.data_ptr()  # read-only during the run: not copied
     assert real[1].running_mean.data_ptr() != model[1].running_mean.data_ptr()  # a training run updates it
+
+
+def test_tied_parameters_count_once_in_their_first_owner():
+    # the report's case: an embedding tied to its output head counted twice (a T5 read 93.4 M against 60.5 M)
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(100, 16)
+            self.mid = nn.Linear(16, 16)
+            self.head = nn.Linear(16, 100, bias=False)
+            self.head.weight = self.emb.weight
+
+        def forward(self, x):
+            return self.head(self.mid(self.emb(x)))
+
+    model = Tied()
+    layers = profile(model, torch.randint(0, 100, (1, 5))).layers
+    # 100 x 16 shared + 16 x 16 + 16 = 1,600 + 272 = 1,872, what model.parameters() yields
+    assert layers["params"].sum() == sum(p.numel() for p in model.parameters()) == 1872
+    assert list(layers.loc[["emb", "mid", "head"], "params"]) == [1600, 272, 0]
+    assert layers["nnz_params"].sum() == 1872
+    # the head still reads its (shared) weight: 5 tokens x 16 x 100 MACs, weight priced where it is read
+    assert layers.loc["head", "macs"] == 8000 and layers.loc["head", "weight_elems"] == 1600
+
+
+def test_in_place_updates_of_buffers_are_counted_and_the_bn_counter_stays_free():
+    # the report's silent zero: self.acc.add_(x) on a buffer (an accumulator or EMA) was dropped unlisted
+    class Accumulate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("acc", torch.zeros(8))
+            self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+        def forward(self, x):
+            self.acc.add_(x.sum(0))
+            self.steps.add_(1)  # an integer counter (as BatchNorm's num_batches_tracked): bookkeeping, free
+            return x
+
+    layers = profile(Accumulate(), torch.randn(4, 8)).layers
+    # x.sum(0) over 4 rows: 8 x 3 adds = 24; acc.add_: 8 adds; the counter: none
+    assert layers.loc["(root)", "adds"] == 24 + 8

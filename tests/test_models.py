@@ -82,3 +82,16 @@ def test_untrained_models_are_built_from_a_fixed_seed_and_leave_the_global_gener
     second, _ = load_model("digits_cnn")
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_the_published_points_ship_with_their_citation_and_the_baseline_gain_is_the_papers():
+    from estimator.literature import KUNDU2020, baseline_gains, citation, load
+
+    points = load(KUNDU2020)
+    assert len(points) == 64 and set(points["dataset"]) == {"cifar10", "tinyimagenet"}
+    assert "IEEE Transactions on Computers 69(7), 2020" in citation(KUNDU2020) and "+-0.002 GMAC" in citation(KUNDU2020)
+    gains = baseline_gains(points)
+    # ResNet18 PSD1_P16 over ShuffleNet and MobileNetV2: 91.99 - 88.88, 91.99 - 90.32 (CIFAR-10), 58.92 - 55.43,
+    # 58.92 - 55.70 (Tiny ImageNet top-1) = 3.11, 1.67, 3.49, 3.22; mean 2.8725 (the abstract says 2.8)
+    assert list(gains["gain_pct"]) == [3.11, 1.67, 3.49, 3.22]
+    assert abs(gains["gain_pct"].mean() - 2.87) < 0.05

@@ -443,8 +443,9 @@ class CountingMode(TorchDispatchMode):
         if formula is None:
             return self.count_decomposed(func, args, kwargs, name)
         out = self.execute(func, args, kwargs, name)
-        if args and id(args[0]) in self.weight_ids and func._schema.name.endswith("_"):
-            return out  # in-place update of a buffer (e.g. BN's num_batches_tracked): bookkeeping
+        if (args and id(args[0]) in self.weight_ids and func._schema.name.endswith("_")
+                and not args[0].is_floating_point()):
+            return out  # an integer counter updated in place (BN's num_batches_tracked): bookkeeping, free
         count = formula(*[shape_of(a) for a in args], out_shape=shape_of(out),
                         **{k: shape_of(v) for k, v in kwargs.items()} if kwargs else {})
         self.record(count, args, out, name, packet)

@@ -34,6 +34,7 @@ class ModuleEntry:
     depth: int
     params: int
     values: ModuleValues | None
+    shares_weight: str = ""
 
 
 class Profile:
@@ -278,16 +279,24 @@ WEIGHT_COLUMNS = ["params", "nnz_params", "weight_elems", "weight_nnz", "weight_
 
 
 def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> list[ModuleEntry]:
-    """The modules that did work or own parameters, in ``named_modules()`` order, with their values read now."""
+    """The modules that did work or own parameters, in ``named_modules()`` order, with their values read now. A
+    parameter tensor held by several modules (tied weights) counts in the first one's ``params`` only, as
+    ``model.parameters()`` counts it; the others record whose weight they share."""
     entries = []
+    first_owner: dict[int, str] = {}
     for qualified, module in counted_modules(model):
         name = qualified or ROOT
         owns = bool(module._parameters or module._buffers or parametrize.is_parametrized(module))
         if not owns and name not in tallies:
             continue
+        held = own_parameters(module)
+        weight = module._parameters.get("weight")
+        shares = first_owner.get(id(weight), "") if weight is not None else ""
+        params = sum(p.numel() for p in held if id(p) not in first_owner)
+        for p in held:
+            first_owner.setdefault(id(p), name)
         entries.append(ModuleEntry(name, module_type(module), 0 if not qualified else qualified.count(".") + 1,
-                                   sum(p.numel() for p in own_parameters(module)),
-                                   module_values(module, values) if owns else None))
+                                   params, module_values(module, values) if owns else None, shares))
     return entries
 
 
@@ -320,7 +329,8 @@ def build_columns(entries: list[ModuleEntry], tallies: dict[str, LayerTally], io
         columns["in_elems"].append(elements[0])
         columns["out_elems"].append(elements[1])
         columns["params"].append(entry.params)
-        columns["nnz_params"].append((info.nnz if info else 0) + (own.other_nnz if own else 0))
+        columns["nnz_params"].append((info.nnz if info and not entry.shares_weight else 0)
+                                     + (own.other_nnz if own else 0))
         columns["weight_elems"].append(info.numel if info else 0)
         columns["weight_nnz"].append(info.nnz if info else 0)
         columns["weight_rows"].append(info.rows if info else 0)
