@@ -254,3 +254,22 @@ def test_in_place_updates_of_buffers_are_counted_and_the_bn_counter_stays_free()
     layers = profile(Accumulate(), torch.randn(4, 8)).layers
     # x.sum(0) over 4 rows: 8 x 3 adds = 24; acc.add_: 8 adds; the counter: none
     assert layers.loc["(root)", "adds"] == 24 + 8
+
+
+@pytest.mark.parametrize("call", ["child.forward", "F.linear"])
+def test_a_weight_used_outside_its_module_counts_in_its_owner_with_its_zeros(call):
+    # the report's case: the MACs landed on (root) and nz_macs read dense (2,048 where half-zero weights give 1,024)
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(32, 64, bias=False)
+            with torch.no_grad():
+                self.lin.weight[:, :16] = 0  # half of the 32 x 64 weights
+
+        def forward(self, x):
+            return self.lin.forward(x) if call == "child.forward" else F.linear(x, self.lin.weight)
+
+    layers = profile(Parent(), torch.randn(1, 32)).layers
+    # 1 x 32 inputs x 64 outputs = 2,048 MACs, 1,024 on non-zero weights, all on the owner's row
+    assert layers.loc["lin", "macs"] == 2048 and layers.loc["lin", "nz_macs"] == 1024
+    assert layers["macs"].sum() == 2048

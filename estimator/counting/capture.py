@@ -389,13 +389,17 @@ def decomposition_of(func):
 
 
 class CountingMode(TorchDispatchMode):
-    """Counts every op into the tally of the innermost module issuing it (shapes only; the weights'
-    values enter when the profile's rows are built)."""
+    """Counts every op into the tally of the innermost module issuing it, but for an op whose weight operand is a
+    parameter, which counts in the module owning that parameter wherever it is called from (``F.linear(x,
+    self.lin.weight)``, ``self.lin.forward(x)``), so that the value columns follow the weight (shapes only; the
+    weights' values enter when the profile's rows are built)."""
 
-    def __init__(self, stack: ModuleStack, weights: set[int], strict: bool):
+    def __init__(self, stack: ModuleStack, weights: set[int], strict: bool,
+                 owners: dict[int, tuple[str, ...]] | None = None):
         super().__init__()
         self.stack = stack
         self.weight_ids = weights
+        self.owners = dict(owners or {})  # id of a parameter (or a view of one) -> the rows holding it, first first
         self.derived_weights: dict[int, torch.Tensor] = {}  # views of weights, held so ids stay unique
         self.tallies: dict[str, LayerTally] = {}
         self.unsupported: dict[str, dict] = {}
@@ -436,8 +440,8 @@ class CountingMode(TorchDispatchMode):
         if packet in FREE_OPS:
             out = self.execute(func, args, kwargs, name)
             self.free_seen.add(packet)
-            if args and self.is_weight(args[0]):  # a view of a weight is still a weight
-                self.mark_weights(out)
+            if args and self.is_weight(args[0]):  # a view of a weight is still a weight, of the same owner
+                self.mark_weights(out, self.owners.get(id(args[0])))
             return out
         formula = formula_for(packet)
         if formula is None:
@@ -469,11 +473,14 @@ class CountingMode(TorchDispatchMode):
         return self.execute(func, args, kwargs, name)
 
     def record(self, count: OpCount, args, out, name: str, packet) -> None:
+        weight_operand = (count.weight_arg is not None and len(args) > count.weight_arg and count.macs > 0
+                          and self.is_weight(args[count.weight_arg]))
+        holders = self.owners.get(id(args[count.weight_arg]), ()) if weight_operand and not self.backward else ()
+        if holders and name not in holders:  # used outside the modules holding it: counts in its (first) owner
+            name = holders[0]
         tally = self.tally(name)
         if count.estimate:
             tally.estimated.add(str(packet))
-        weight_operand = (count.weight_arg is not None and len(args) > count.weight_arg and count.macs > 0
-                          and self.is_weight(args[count.weight_arg]))
         for nest in count.nests:
             tally.nests[self.nest_role(nest, args, out, tally, weight_operand)] += 1
         if weight_operand and not self.backward:
@@ -498,7 +505,9 @@ class CountingMode(TorchDispatchMode):
             return nest.with_role("grad_weight", True)
         return nest.with_role("backward", False)
 
-    def mark_weights(self, out) -> None:
+    def mark_weights(self, out, holders: tuple[str, ...] | None = None) -> None:
         for t in tree_flatten(out)[0]:
             if isinstance(t, torch.Tensor):
                 self.derived_weights[id(t)] = t
+                if holders:
+                    self.owners[id(t)] = holders

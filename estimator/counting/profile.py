@@ -179,17 +179,21 @@ def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
     return clone
 
 
-def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], bool]:
+def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], dict[int, tuple[str, ...]], bool]:
     """One pass over ``model``: module -> row name (qualified name; the root is :data:`ROOT`; parametrization
     modules, whose work is not model work, map to :data:`BOOKKEEPING`), the ids of its parameters and buffers,
-    and whether it has recurrent layers."""
-    names, tensors, recurrent = {}, set(), False
+    the rows holding each parameter (first owner first), and whether it has recurrent layers."""
+    names, tensors, owners, recurrent = {}, set(), {}, False
     for name, module in model.named_modules():
         names[module] = BOOKKEEPING if ".parametrizations." in f".{name}." else (name or ROOT)
-        tensors.update(id(t) for t in module._parameters.values() if t is not None)
+        for t in module._parameters.values():
+            if t is not None:
+                tensors.add(id(t))
+                if names[module] != BOOKKEEPING:
+                    owners[id(t)] = owners.get(id(t), ()) + (names[module],)
         tensors.update(id(t) for t in module._buffers.values() if t is not None)
         recurrent = recurrent or isinstance(module, nn.RNNBase)
-    return names, tensors, recurrent
+    return names, tensors, owners, recurrent
 
 
 def as_inputs(inputs, input_shape, device) -> tuple:
@@ -249,9 +253,9 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
     args = as_inputs(inputs, input_shape, "meta")
     clone = prepare_copy(model, meta)
     clone.train(backward)
-    names, tracked, recurrent = survey(clone)
+    names, tracked, owners, recurrent = survey(clone)
     stack = ModuleStack(names, tracked, backward)
-    mode = CountingMode(stack, tracked, strict)
+    mode = CountingMode(stack, tracked, strict, owners)
     run_counted(clone, args, mode, stack, backward, recurrent)
     entries = snapshot(model, mode.tallies, values)
     if mode.unsupported:
