@@ -328,9 +328,16 @@ def other_parameter_reads(row, hw: HardwareModel, configs: Configs) -> np.ndarra
     return words(row.other_params * configs.weight_bits.astype(float), hw.hierarchy("W")[-1])
 
 
+def largest_on_chip(hw: HardwareModel, operand: str) -> Level | None:
+    """The largest on-chip level holding ``operand`` (None when only the off-chip level does)."""
+    held = [lv for lv in hw.hierarchy(operand) if not lv.offchip]
+    return max(held, key=lambda lv: lv.size_bits) if held else None
+
+
 def plain_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
-    """Traffic of a unit without MACs: its input read and output written through the largest on-chip level
-    holding activations, and through the top level unless kept on chip (``fit`` policy and both fit); a saved
+    """Traffic of a unit without MACs: its input read through the largest on-chip level holding inputs and its
+    output written through the largest holding outputs (one level, or two separate buffers), and through the top
+    level unless kept on chip (``fit`` policy and both fit where they are held); a saved
     activation it reads back, and an output kept for the backward pass, always cross the top level. An update
     unit reads and writes parameters, gradients and optimiser state through the largest on-chip weight level
     and the top one."""
@@ -341,19 +348,23 @@ def plain_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
         key = (level.name, role, direction)
         accesses[key] = accesses.get(key, 0.0) + np.broadcast_to(value, (k,)).astype(float)
 
-    onchip = [lv for lv in hw.levels if {"I", "O"} & lv.operands and not lv.offchip]
     top_in, top_out = hw.hierarchy("I")[-1], hw.hierarchy("O")[-1]
     in_bits = row.in_elems * configs.act_bits.astype(float)
     saved_bits = row.saved_elems * configs.act_bits.astype(float)
     out_bits = row.out_elems * configs.output_bits.astype(float)
+    in_level, out_level = largest_on_chip(hw, "I"), largest_on_chip(hw, "O")
     kept = np.zeros(k, dtype=bool)
-    if onchip:
-        level = max(onchip, key=lambda lv: lv.size_bits)
-        kept = configs.keep_on_chip & (in_bits + saved_bits + out_bits <= configs.capacity[level.name])
-        add(level, "I", "writes", np.where(kept, 0.0, words(in_bits, level)) + words(saved_bits, level))
-        add(level, "I", "reads", words(in_bits + saved_bits, level))
-        add(level, "O", "writes", words(out_bits, level))
-        add(level, "O", "reads", np.where(kept & (not row.save_output), 0.0, words(out_bits, level)))
+    if in_level is not None and in_level is out_level:  # one level holds both: they fit together or not at all
+        kept = configs.keep_on_chip & (in_bits + saved_bits + out_bits <= configs.capacity[in_level.name])
+    elif in_level is not None and out_level is not None:  # separate input and output buffers: each must fit its own
+        kept = (configs.keep_on_chip & (in_bits + saved_bits <= configs.capacity[in_level.name])
+                & (out_bits <= configs.capacity[out_level.name]))
+    if in_level is not None:
+        add(in_level, "I", "writes", np.where(kept, 0.0, words(in_bits, in_level)) + words(saved_bits, in_level))
+        add(in_level, "I", "reads", words(in_bits + saved_bits, in_level))
+    if out_level is not None:
+        add(out_level, "O", "writes", words(out_bits, out_level))
+        add(out_level, "O", "reads", np.where(kept & (not row.save_output), 0.0, words(out_bits, out_level)))
     add(top_in, "I", "reads", np.where(kept, 0.0, words(in_bits, top_in)) + words(saved_bits, top_in))
     add(top_out, "O", "writes", np.where(kept & (not row.save_output), 0.0, words(out_bits, top_out)))
     if row.other_params:

@@ -163,6 +163,25 @@ def memory_ports(read: Validator, memory: dict, where: str,
     read.fail(f"{where}.ports", f"a port reading or writing operand {first}")
 
 
+def read_memory(read: Validator, name: str, memory: dict, dims: tuple, path: Path) -> Level:
+    """One ``memories`` entry as a :class:`Level` (its capacity, per-access energies, operands, ports)."""
+    where = f"memories.{name}"
+    operands = read.get(memory, "operands", where, list, "a list among I1, I2, O")
+    if not operands or any(op not in OPERAND_NAMES for op in operands):
+        read.fail(f"{where}.operands", "a non-empty list among I1, I2, O", operands)
+    size = read.get(memory, "size", where, int, "the capacity in bits")
+    if size <= 0:
+        read.fail(f"{where}.size", "a positive capacity in bits", size)
+    served = tuple(read.get(memory, "served_dimensions", where, list, f"array dimensions among {dims}"))
+    if any(d not in dims for d in served):
+        read.fail(f"{where}.served_dimensions", f"dimensions among {', '.join(dims)}", list(served))
+    ports, (low, high) = memory_ports(read, memory, where, operands)
+    return Level(name=name, operands=frozenset(OPERAND_NAMES[o] for o in operands), size_bits=float(size),
+                 read_energy=float(read.nonnegative(memory, "r_cost", where, "pJ per read")),
+                 write_energy=float(read.nonnegative(memory, "w_cost", where, "pJ per write")),
+                 word_bits=high, min_bits=low, ports=ports, served_dims=served, source=f"{path.name}: memories.{name}")
+
+
 def read_accelerator(path: str | Path, mapping: str | Path | None = None) -> HardwareModel:
     """A :class:`HardwareModel` from a ZigZag accelerator YAML, with the spatial unrolling of ``mapping`` (a ZigZag
     mapping YAML) or, without one, ZigZag's default order K, C, OX, OY over the array dimensions.
@@ -193,24 +212,7 @@ def read_accelerator(path: str | Path, mapping: str | Path | None = None) -> Har
     memories = read.get(data, "memories", "", dict, "a table of memories")
     if not memories:
         read.fail("memories", "at least one memory")
-    levels = []
-    for name, memory in memories.items():
-        where = f"memories.{name}"
-        operands = read.get(memory, "operands", where, list, "a list among I1, I2, O")
-        if not operands or any(op not in OPERAND_NAMES for op in operands):
-            read.fail(f"{where}.operands", "a non-empty list among I1, I2, O", operands)
-        size = read.get(memory, "size", where, int, "the capacity in bits")
-        if size <= 0:
-            read.fail(f"{where}.size", "a positive capacity in bits", size)
-        served = tuple(read.get(memory, "served_dimensions", where, list, f"array dimensions among {dims}"))
-        if any(d not in dims for d in served):
-            read.fail(f"{where}.served_dimensions", f"dimensions among {', '.join(dims)}", list(served))
-        ports, (low, high) = memory_ports(read, memory, where, operands)
-        levels.append(Level(name=name, operands=frozenset(OPERAND_NAMES[o] for o in operands), size_bits=float(size),
-                            read_energy=float(read.nonnegative(memory, "r_cost", where, "pJ per read")),
-                            write_energy=float(read.nonnegative(memory, "w_cost", where, "pJ per write")),
-                            word_bits=high, min_bits=low, ports=ports, served_dims=served,
-                            source=f"{path.name}: memories.{name}"))
+    levels = [read_memory(read, name, memory, dims, path) for name, memory in memories.items()]
     for operand, label in (("W", "I2 (weights)"), ("I", "I1 (inputs)"), ("O", "O (outputs)")):
         if not any(operand in lv.operands for lv in levels):
             read.fail("memories", f"a memory holding operand {label}", f"operand {label} held by no memory")

@@ -132,3 +132,88 @@ def test_units_without_macs_move_their_input_and_output(handchip):
     # the busiest port: the SRAM's read port sends the input down (4 words) and the output up (4 words), 64 bits a
     # cycle: 8 cycles (its write port takes the same 8; DRAM's ports 4 each)
     assert row["cycles"] == 8
+
+
+SEPARATE_BUFFERS = """
+[model]
+name = "separate"
+clock_mhz = 100
+
+[array]
+dims = ["D1"]
+sizes = [1]
+unroll = ["K"]
+
+[[compute]]
+format = "int8"
+action = "mult"
+energy_pj = 1.0
+source = "round number"
+
+[[compute]]
+format = "int8"
+action = "add"
+energy_pj = 0.5
+source = "round number"
+
+[[level]]
+name = "sram_w"
+operands = ["W"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 1.0
+source = "round number"
+
+[[level]]
+name = "sram_i"
+operands = ["I"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 2.0
+write_energy_pj = 3.0
+source = "round number"
+
+[[level]]
+name = "sram_o"
+operands = ["O"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 4.0
+write_energy_pj = 5.0
+source = "round number"
+
+[[level]]
+name = "dram"
+operands = ["W", "I", "O"]
+size_bits = inf
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 10.0
+write_energy_pj = 20.0
+source = "round number"
+"""
+
+
+def test_units_without_macs_on_separate_input_and_output_buffers(tmp_path):
+    # the fidelity report's case: a hardware file with separate input and output SRAMs could not price a
+    # BN/ReLU network (units without MACs were routed through one level holding both)
+    path = tmp_path / "separate.toml"
+    path.write_text(SEPARATE_BUFFERS)
+    relu = profile(nn.Sequential(nn.ReLU()), input_shape=(1, 1, 4, 4))  # 16 elements in, 16 out
+    for interlayer, dram in (("dram", True), ("fit", False)):
+        table = energy(relu, str(path), interlayer=interlayer)
+        moved = accesses(table)
+        # (reads, writes) of 8-bit words: the input is read from sram_i (16) after arriving from DRAM (16 writes;
+        # with "fit" it is already there); the output is written to sram_o (16) and read out to DRAM (16; with
+        # "fit" it stays); with "dram" both cross DRAM: 16 input reads, 16 output writes
+        assert moved[("sram_i", "I")] == (16.0, 16.0 if dram else 0.0)
+        assert moved[("sram_o", "O")] == (16.0 if dram else 0.0, 16.0)
+        assert moved.get(("dram", "I"), (0.0, 0.0))[0] == (16.0 if dram else 0.0)
+        assert moved.get(("dram", "O"), (0.0, 0.0))[1] == (16.0 if dram else 0.0)
