@@ -76,11 +76,20 @@ def run_profile_command(model, shape, args):
                        f"{first_line}") from exc
 
 
+def check_out(args, what: str) -> None:
+    """``--out``'s folder exists and is writable: checked before any work (nothing is created)."""
+    if getattr(args, "out", None):
+        from .io import check_writable
+
+        check_writable(args.out, what)
+
+
 def cmd_profile(args) -> None:
     import torch
 
     from .counting.crosscheck import crosscheck
 
+    check_out(args, "output file")
     model, shape = build_model(args)
     result = run_profile_command(model, shape, args)
     if args.format == "csv":
@@ -186,6 +195,7 @@ def cmd_energy(args) -> None:
     from .energy import energy, energy_table_text
 
     configuration_grid(**pricing_config(args))  # the hardware files and values, checked before any model work
+    check_out(args, "output file")
     model, shape = build_model(args)
     args.backward = args.training
     result = run_profile_command(model, shape, args)
@@ -303,6 +313,7 @@ def cmd_pareto(args) -> None:
     from .plots import plot_pareto
     from .store import read_results
 
+    check_out(args, "figure")  # as every command: the folder must exist (nothing is created)
     results = read_results(args.results)
     missing = {args.x, args.y, "model", "variant"} - set(results.columns)
     if missing:
@@ -329,7 +340,10 @@ def cmd_demo(args) -> None:
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
-    for name in list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
+        raise CliError(f"no registered model matches '{args.pattern}'; `estimator models` lists all {len(REGISTRY)}")
+    for name in names:
         spec = REGISTRY[name]
         print(f"{name:28s} input {','.join(map(str, spec.input_shape)):14s} classes {spec.num_classes}")
 

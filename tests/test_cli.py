@@ -215,3 +215,24 @@ def test_user_mistakes_exit_2_naming_the_option(capsys, argv, named):
         code = stop.code
     assert code == 2
     assert named in capsys.readouterr().err
+
+
+def test_models_matching_nothing_says_so(capsys):
+    code, out, err = run(capsys, "models", "zzz")
+    assert code == 2 and out == "" and "no registered model matches 'zzz'" in err
+
+
+@pytest.mark.parametrize("command", [("profile", "digits_cnn"), ("energy", "digits_cnn")])
+def test_out_into_a_missing_folder_is_refused_before_any_work(capsys, tmp_path, command):
+    out = tmp_path / "missing" / "table.txt"
+    code, _, err = run(capsys, *command, "--out", str(out))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and str(out.parent) in err
+    assert not out.parent.exists()  # nothing created, no hidden temporary file left
+
+
+def test_pareto_does_not_create_folders(capsys, tmp_path):
+    results = tmp_path / "r.csv"
+    results.write_text("model,variant,energy_uj,test_top1\nm,dense,1.0,90.0\n")
+    figure = tmp_path / "new" / "front.png"
+    code, _, err = run(capsys, "pareto", str(results), "--out", str(figure))
+    assert code == 2 and not figure.parent.exists()
