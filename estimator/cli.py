@@ -459,10 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pareto", help="plot accuracy vs energy with a Pareto front per group from sweep results")
     p.add_argument("results", help="a sweep's results: .sqlite store, .csv or .parquet")
     p.add_argument("--out", default="pareto.png", help="PNG or SVG")
-    p.add_argument("--x", default="energy_uj")
-    p.add_argument("--y", default="test_top1")
+    p.add_argument("--x", default="energy_uj",
+                   help="column minimised along the x axis (default: energy_uj, energy per inference of one image)")
+    p.add_argument("--y", default="test_top1",
+                   help="column maximised along the y axis (default: test_top1, accuracy at the priced width)")
     p.add_argument("--group-by", default="model+hardware", choices=["model", "hardware", "model+hardware", "none"],
-                   help="one front per model family, per hardware configuration, per both (default) or one front")
+                   help="one front per model (with its options), per hardware configuration, per both (default) or "
+                        "one front")
     p.add_argument("--title", help="default: the data, hardware and bit widths of the results")
     p.set_defaults(func=cmd_pareto)
 
