@@ -43,7 +43,7 @@ def demo_note(out: str | Path) -> str:
             "epochs) and two baselines, trained 8 epochs (Adam, seed 0) on the bundled digits (1,437 train / 360 test "
             "images). nz_macs: MACs with zero weights skipped (FLOPs = 2 x MACs); executed_mults: multiplications "
             "done when zero weights are skipped; energy_uj: per inference on horowitz45 at 8 bits (an estimate); "
-            "test_top1 in %; * = on the Pareto front.\n"
+            "test_top1: accuracy in % at the priced 8 bits (post-training quantisation); * = on the Pareto front.\n"
             f"wrote {out}/results.sqlite, results.csv, pareto.png (right: the seed paper's published CIFAR-10 "
             "accuracy at this tool's energy estimate), breakdown.png")
 

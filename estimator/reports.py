@@ -12,7 +12,15 @@ from torch import nn
 
 from .counting import profile
 from .energy import energy
-from .literature import COMPARISON_FIGURE, KUNDU2020, READ_ERROR_GMAC, REGISTRY_MODELS, citation, load
+from .literature import (
+    BASELINES,
+    COMPARISON_FIGURE,
+    KUNDU2020,
+    READ_ERROR_GMAC,
+    REGISTRY_MODELS,
+    citation,
+    load,
+)
 from .models import create, entry, unit_weight_model
 from .plan import ModelChoice, SweepSpec
 from .points import Pricer, price_profile, structural_params
@@ -204,6 +212,7 @@ def priced_literature(name: str = KUNDU2020, hardware: dict | None = None, datas
     table = published.merge(priced, on=["registry", "variant"], how="inner")
     error = table["gmac_ours"] - table["gmac_read"]
     table = table.assign(test_top1=table["accuracy_pct"], model=table["registry"], gmac_difference=error,
+                         role=table["model"].map(lambda m: "baseline" if m in BASELINES else "variant"),
                          gmac_within_read_error=error.abs() <= table["dataset"].map(READ_ERROR_GMAC))
     table.attrs["citation"] = citation(name)
     return table

@@ -197,7 +197,7 @@ def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Pat
                 results.put(point.key, point.settings(), priced)
             rows.append(priced)
             bar.set_postfix_str(f"{point.model.label} {point.variant.name}" + (
-                f": {accuracy['test_top1']:.2f}%" if accuracy else ""), refresh=False)
+                f": {accuracy['test_top1']:.2f}% (float)" if accuracy else ""), refresh=False)
             bar.update()
 
         for point in [p for p in todo if p.workflow == "analytical"]:
