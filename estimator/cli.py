@@ -295,6 +295,7 @@ def cmd_sweep(args) -> None:
     check_writable(args.out, "results store")
     if args.export:
         check_writable(args.export, "export file")
+    announce_size(spec, args.yes)
     from .sweep import sweep
 
     executor = None
@@ -307,6 +308,29 @@ def cmd_sweep(args) -> None:
     table = sweep(spec, args.out, export=args.export, executor=executor, workers=args.workers, progress=True)
     points = table["point"].nunique() if "point" in table else 0
     print(f"{points} points, {len(table)} rows in {args.out}" + (f"; exported to {args.export}" if args.export else ""))
+
+
+SWEEP_BOUNDS = {"rows": 1_000_000, "trainings": 500}
+"""Sweeps larger than these (priced rows, training runs) start only with --yes."""
+SECONDS_PER_ROW = 0.003
+"""A rough pricing cost per (point, configuration) row on 2 CPU cores (benchmarks/sweep_speed.py: 2 ms a row)."""
+
+
+def announce_size(spec, yes: bool) -> None:
+    """Say how big a sweep is (points, configurations, rows, training runs and epochs, a rough pricing time) before
+    it starts, and refuse one beyond :data:`SWEEP_BOUNDS` unless ``yes``."""
+    points = spec.points()
+    configurations = math.prod(len(v) if isinstance(v, list) else 1 for v in spec.hardware.values())
+    rows = len(points) * configurations
+    trainings = sum(p.workflow != "analytical" for p in points)
+    epochs = sum(p.epochs + p.finetune_epochs for p in points if p.workflow != "analytical")
+    print(f"sweep: {len(points):,} points x {configurations:,} hardware configurations = {rows:,} rows; "
+          f"{trainings:,} training runs ({epochs:,} epochs in all); pricing about {rows * SECONDS_PER_ROW:,.0f} s "
+          "(an estimate)", file=sys.stderr)
+    over = [f"{n:,} {what} (bound {SWEEP_BOUNDS[what]:,})" for what, n in (("rows", rows), ("trainings", trainings))
+            if n > SWEEP_BOUNDS[what]]
+    if over and not yes:
+        raise CliError(f"this sweep has {' and '.join(over)}; pass --yes to run it anyway")
 
 
 def cmd_pareto(args) -> None:
@@ -454,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=at_least(1), help="local training processes (default: CPU count)")
     p.add_argument("--dask", help="address of a Dask scheduler to train on instead of local processes (the dask "
                                   "extra)")
+    p.add_argument("--yes", action="store_true", help="run a sweep beyond the size bounds (over 1,000,000 priced rows "
+                                                      "or 500 training runs)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("pareto", help="plot accuracy vs energy with a Pareto front per group from sweep results")

@@ -162,3 +162,16 @@ def test_concurrent_sweeps_differing_only_in_weight_bits_each_export_their_own_r
         exported = pd.read_csv(tmp_path / f"b{bits}.csv")
         assert set(tables[bits]["weight_bits"]) == {bits} and set(exported["weight_bits"]) == {bits}
         assert len(exported) == 3
+
+
+def test_a_sweep_states_its_size_and_refuses_a_huge_one_without_yes(tmp_path, capsys):
+    # the report's case: 1e5 seeds started without a word
+    spec = tmp_path / "huge.toml"
+    spec.write_text('[sweep]\nmodels = ["digits_cnn"]\ndata = "digits"\nseeds = [' + ", ".join(map(str, range(600)))
+                    + f']\nruns_dir = "{tmp_path / "runs"}"\n[hardware]\nweight_bits = [4, 8]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "r.sqlite")]) == 2
+    err = capsys.readouterr().err
+    # 600 seeds x 1 variant = 600 points, x 2 configurations = 1,200 rows; 600 trainings of 15 epochs
+    assert "600 points x 2 hardware configurations = 1,200 rows; 600 training runs (9,000 epochs in all)" in err
+    assert "600 trainings (bound 500); pass --yes" in err
+    assert not (tmp_path / "r.sqlite").exists() and not (tmp_path / "runs").exists()
