@@ -295,6 +295,10 @@ def cmd_sweep(args) -> None:
     check_writable(args.out, "results store")
     if args.export:
         check_writable(args.export, "export file")
+    if Path(args.out).is_file() and Path(args.out).stat().st_size:  # an existing file must be a store: say so first
+        from .store import ResultStore
+
+        ResultStore(args.out, readonly=True).close()
     announce_size(spec, args.yes)
     from .sweep import sweep
 
