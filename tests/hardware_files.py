@@ -99,3 +99,70 @@ read_energy_pj = 1.0
 write_energy_pj = 2.0
 source = "round numbers: 1 pJ per 8-bit read, 2 pJ per 8-bit write"
 """
+
+# Separate weight, input and output SRAMs (no level holds two operands), for units routed by operand.
+SEPARATE_BUFFERS = """
+[model]
+name = "separate"
+clock_mhz = 100
+
+[array]
+dims = ["D1"]
+sizes = [1]
+unroll = ["K"]
+
+[[compute]]
+format = "int8"
+action = "mult"
+energy_pj = 1.0
+source = "round number"
+
+[[compute]]
+format = "int8"
+action = "add"
+energy_pj = 0.5
+source = "round number"
+
+[[level]]
+name = "sram_w"
+operands = ["W"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 1.0
+source = "round number"
+
+[[level]]
+name = "sram_i"
+operands = ["I"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 2.0
+write_energy_pj = 3.0
+source = "round number"
+
+[[level]]
+name = "sram_o"
+operands = ["O"]
+size_kib = 1
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 4.0
+write_energy_pj = 5.0
+source = "round number"
+
+[[level]]
+name = "dram"
+operands = ["W", "I", "O"]
+size_bits = inf
+word_bits = 8
+bandwidth_bits = 8
+served_dims = ["D1"]
+read_energy_pj = 10.0
+write_energy_pj = 20.0
+source = "round number"
+"""

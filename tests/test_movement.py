@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from estimator import energy, profile
-from tests.hardware_files import HANDCHIP
+from tests.hardware_files import HANDCHIP, SEPARATE_BUFFERS
 
 
 @pytest.fixture(scope="module")
@@ -128,77 +128,10 @@ def test_units_without_macs_move_their_input_and_output(handchip):
     assert moved["dram", "I"] == (4.0, 0.0) and moved["dram", "O"] == (0.0, 4.0)
     assert moved["sram", "I"] == (4.0, 4.0) and moved["sram", "O"] == (4.0, 4.0)
     row = table.layers.iloc[0]
-    assert row["compare_pj"] == pytest.approx(32 * 0.5)  # compare = add (derived)
+    assert row["compare_pj"] == pytest.approx(32 * 0.5)  # compare = add (an estimate)
     # the busiest port: the SRAM's read port sends the input down (4 words) and the output up (4 words), 64 bits a
     # cycle: 8 cycles (its write port takes the same 8; DRAM's ports 4 each)
     assert row["cycles"] == 8
-
-
-SEPARATE_BUFFERS = """
-[model]
-name = "separate"
-clock_mhz = 100
-
-[array]
-dims = ["D1"]
-sizes = [1]
-unroll = ["K"]
-
-[[compute]]
-format = "int8"
-action = "mult"
-energy_pj = 1.0
-source = "round number"
-
-[[compute]]
-format = "int8"
-action = "add"
-energy_pj = 0.5
-source = "round number"
-
-[[level]]
-name = "sram_w"
-operands = ["W"]
-size_kib = 1
-word_bits = 8
-bandwidth_bits = 8
-served_dims = ["D1"]
-read_energy_pj = 1.0
-source = "round number"
-
-[[level]]
-name = "sram_i"
-operands = ["I"]
-size_kib = 1
-word_bits = 8
-bandwidth_bits = 8
-served_dims = ["D1"]
-read_energy_pj = 2.0
-write_energy_pj = 3.0
-source = "round number"
-
-[[level]]
-name = "sram_o"
-operands = ["O"]
-size_kib = 1
-word_bits = 8
-bandwidth_bits = 8
-served_dims = ["D1"]
-read_energy_pj = 4.0
-write_energy_pj = 5.0
-source = "round number"
-
-[[level]]
-name = "dram"
-operands = ["W", "I", "O"]
-size_bits = inf
-word_bits = 8
-bandwidth_bits = 8
-served_dims = ["D1"]
-read_energy_pj = 10.0
-write_energy_pj = 20.0
-source = "round number"
-"""
 
 
 def test_units_without_macs_on_separate_input_and_output_buffers(tmp_path):
