@@ -1,22 +1,19 @@
-"""The ``estimator`` command line. An expected failure (bad input, a missing or malformed file, a configuration
-that cannot run) is one line on stderr and exit code 2; anything else is reported as an internal error with exit
+"""The ``estimator`` command line. An expected failure (a :class:`~hwmodels.errors.UserError`: bad input, a missing
+or malformed file, a configuration that cannot run; or an ``OSError``) is one line on stderr and exit code 2,
+recognised by type, also when a worker process raised it; anything else is reported as an internal error with exit
 code 3 and a hint to rerun with ``--debug`` (anywhere on the line), which shows the traceback. Commands import what
 they need when they run, so ``--help`` starts without loading torch."""
 
 from __future__ import annotations
 
 import argparse
-import linecache
 import math
 import sys
 from pathlib import Path
 
-PACKAGES = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "hwmodels")
-"""Where this tool's own code lives (errors raised there deliberately are expected ones)."""
+from hwmodels.errors import UserError
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, no traceback."""
+HW_HELP = "hardware: a preset (horowitz45, eyeriss65, ...: hwmodels.available()), a TOML file or a ZigZag YAML"
 
 
 def write_output(text: str, out: str | None) -> None:
@@ -38,7 +35,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, formats=("table", "csv")) -> None:
-    parser.add_argument("--format", choices=list(formats), default="table")
+    parser.add_argument("--format", choices=list(formats), default="table",
+                        help=f"output format: {', '.join(formats)} (default: table)")
     parser.add_argument("--out", help="write to this file instead of stdout")
 
 
@@ -46,7 +44,7 @@ def add_dyadic_arguments(parser: argparse.ArgumentParser) -> None:
     from .variants.specs import DYADIC_LEVELS
 
     parser.add_argument("--levels", nargs="+", default=list(DYADIC_LEVELS), help="dyadic levels, e.g. t2e-8")
-    parser.add_argument("--hw", default="horowitz45")
+    parser.add_argument("--hw", default="horowitz45", help=HW_HELP)
     parser.add_argument("--bits", type=at_least(1), default=8, help="bits per weight")
     parser.add_argument("--seed", type=at_least(0), default=0, help="random seed")
 
@@ -67,12 +65,15 @@ def build_model(args):
 def run_profile_command(model, shape, args):
     """Profile ``model`` on meta inputs of ``shape``, reporting a rejected input as a user error."""
     from . import profile
+    from .counting.capture import InputShapeError
 
     try:
         return profile(model, input_shape=shape, backward=args.backward)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        if isinstance(exc, UserError) and not isinstance(exc, InputShapeError):
+            raise  # names its op, module or file already
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"model '{args.model}' rejected an input of shape {','.join(map(str, shape))}: "
+        raise UserError(f"model '{args.model}' rejected an input of shape {','.join(map(str, shape))}: "
                        f"{first_line}") from exc
 
 
@@ -307,7 +308,7 @@ def cmd_sweep(args) -> None:
         try:
             from distributed import Client
         except ModuleNotFoundError:
-            raise CliError("--dask needs Dask: pip install 'cnn-energy-estimator[dask]'") from None
+            raise UserError("--dask needs Dask: pip install 'cnn-energy-estimator[dask]'") from None
         executor = Client(args.dask).get_executor()
     table = sweep(spec, args.out, export=args.export, executor=executor, workers=args.workers, progress=True)
     points = table["point"].nunique() if "point" in table else 0
@@ -334,7 +335,7 @@ def announce_size(spec, yes: bool) -> None:
     over = [f"{n:,} {what} (bound {SWEEP_BOUNDS[what]:,})" for what, n in (("rows", rows), ("trainings", trainings))
             if n > SWEEP_BOUNDS[what]]
     if over and not yes:
-        raise CliError(f"this sweep has {' and '.join(over)}; pass --yes to run it anyway")
+        raise UserError(f"this sweep has {' and '.join(over)}; pass --yes to run it anyway")
 
 
 def cmd_pareto(args) -> None:
@@ -345,7 +346,7 @@ def cmd_pareto(args) -> None:
     results = read_results(args.results)
     missing = {args.x, args.y, "model", "variant"} - set(results.columns)
     if missing:
-        raise CliError(f"{args.results} has no column(s) {', '.join(sorted(missing))}; expected a sweep's results")
+        raise UserError(f"{args.results} has no column(s) {', '.join(sorted(missing))}; expected a sweep's results")
     plot = plot_pareto(results.dropna(subset=[args.y]), args.out, x=args.x, y=args.y, group_by=args.group_by,
                        title=args.title)
     front = plot.points[plot.points["front"]]
@@ -370,7 +371,7 @@ def cmd_models(args) -> None:
 
     names = list_models(args.pattern)
     if not names:
-        raise CliError(f"no registered model matches '{args.pattern}'; `estimator models` lists all {len(REGISTRY)}")
+        raise UserError(f"no registered model matches '{args.pattern}'; `estimator models` lists all {len(REGISTRY)}")
     for name in names:
         spec = REGISTRY[name]
         print(f"{name:28s} input {','.join(map(str, spec.input_shape)):14s} classes {spec.num_classes}")
@@ -426,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads (results depend on it; recorded in run.json)")
     p.add_argument("--epochs", type=at_least(0), help="training epochs (default: the recipe's)")
     p.add_argument("--batch-size", type=at_least(1), help="images per step (default: the recipe's)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"])
+    p.add_argument("--optimizer", choices=["sgd", "adam"], help="optimiser (default: the recipe's)")
     p.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
     p.add_argument("--weight-decay", type=nonnegative_float, help="weight decay (default: the recipe's)")
     p.add_argument("--seed", type=at_least(0), default=0, help="random seed (initial weights, data order)")
@@ -440,17 +441,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("periodic-table", help="the periodic-sparsity paper's complexity table, reproduced")
-    p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"])
-    p.add_argument("--bits", nargs="+", type=at_least(1), default=[8, 16])
-    p.add_argument("--hw", default="horowitz45")
+    p.add_argument("--models", nargs="+", default=["resnet18_cifar", "vgg16_cifar", "resnet18_tiny", "vgg16_tiny"],
+                   help="registered models to tabulate (default: the paper's ResNet18 and VGG16 on CIFAR-10 and "
+                        "Tiny ImageNet)")
+    p.add_argument("--bits", nargs="+", type=at_least(1), default=[8, 16],
+                   help="weight widths the energy is priced at (default: 8 16)")
+    p.add_argument("--hw", default="horowitz45", help=HW_HELP)
     p.add_argument("--train-batch", type=at_least(1), default=32, help="images per priced training step")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="optimiser of the priced training step (its state traffic; default: sgd, the paper's)")
     add_output_arguments(p)
     p.set_defaults(func=cmd_periodic_table)
 
     p = sub.add_parser("dyadic-table", help="operations and energy per dyadic approximation level")
     p.add_argument("model", help="registered model name, e.g. cff or alexnet_caffe")
-    p.add_argument("--per-layer", action="store_true")
+    p.add_argument("--per-layer", action="store_true",
+                   help="one row per layer of each dyadic level instead of one total per level")
     p.add_argument("--runs", default="runs", help="folder of training runs: a finished run of the model is used, "
                                                   "or one is trained there on the bundled data its input fits")
     p.add_argument("--epochs", type=at_least(1), default=15, help="epochs of a run trained here")
@@ -461,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dyadic_table)
 
     p = sub.add_parser("dyadic-accuracy", help="accuracy vs dyadic level, with and without fine-tuning")
-    p.add_argument("--model", default="digits_cnn")
+    p.add_argument("--model", default="digits_cnn", help="registered model to train and approximate "
+                                                          "(default: digits_cnn)")
     p.add_argument("--data", default="digits", help="digits, or digits28 for 28x28 models (digitnet_mnist)")
     p.add_argument("--epochs", type=at_least(1), default=15, help="training epochs")
     p.add_argument("--finetune-epochs", type=at_least(0), default=3,
@@ -469,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dyadic_arguments(p)
     p.add_argument("--out-runs", default="runs", help="folder of the training runs (finished ones are reused)")
     p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     add_output_arguments(p)
     p.set_defaults(func=cmd_dyadic_accuracy)
 
@@ -501,27 +508,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train and price variants and baselines on the bundled digits; write results "
                                     "and plots (about a minute on 2 cores)")
-    p.add_argument("--out", default="demo_out")
+    p.add_argument("--out", default="demo_out", help="folder of the results store, CSV and figures (default: "
+                                                     "demo_out; finished points there are reused)")
     p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("models", help="list registered models")
-    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("pattern", nargs="?", default="*", help="a substring or shell pattern of the names (default: all)")
     p.set_defaults(func=cmd_models)
     return parser
-
-
-def deliberate(exc: BaseException) -> bool:
-    """True when this tool's own code raised ``exc`` with a ``raise`` statement (a checked condition: bad input,
-    a file, a configuration), rather than a library failing or a bug."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    where = Path(tb.tb_frame.f_code.co_filename).resolve()
-    ours = any(where.is_relative_to(package) for package in PACKAGES)
-    return ours and linecache.getline(str(where), tb.tb_lineno).lstrip().startswith("raise")
 
 
 def first_line(exc: BaseException) -> str:
@@ -541,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        if isinstance(exc, (CliError, OSError)) or deliberate(exc):
+        if isinstance(exc, (UserError, OSError)):
             print(f"estimator {args.command}: error: {first_line(exc)}", file=sys.stderr)
             return 2
         print(f"estimator {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} (a bug: rerun with "

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from hwmodels.errors import UserError
+
 from .datasets import DATASETS, DatasetError, check_dataset
 
 
@@ -140,7 +142,7 @@ CIFAR10_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode
 """The only callables a CIFAR-10 batch's pickle names (NumPy arrays, as pickled by Python 2 or 3)."""
 
 
-class RefusedPickle(pickle.UnpicklingError):
+class RefusedPickle(UserError, pickle.UnpicklingError):
     """A pickle naming a callable outside :data:`CIFAR10_GLOBALS`."""
 
 

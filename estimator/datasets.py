@@ -8,8 +8,10 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwmodels.errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError):
     """A dataset that is unknown, missing or malformed; the message names the path and the layout expected."""
 
 

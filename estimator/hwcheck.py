@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from torch import nn
 
+from hwmodels.errors import MissingExtraError
 from hwmodels.zigzag_run import CrossCheck, crosscheck
 
 from .counting import profile
@@ -19,7 +20,7 @@ def zigzag_inputs() -> Path:
     """The folder of ZigZag's bundled example inputs (``hardware/`` and ``mapping/`` YAMLs)."""
     spec = importlib.util.find_spec("zigzag")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("ZigZag is not installed: pip install -e '.[zigzag]'")
+        raise MissingExtraError("ZigZag is not installed: pip install -e '.[zigzag]'")
     return Path(list(spec.submodule_search_locations)[0]) / "inputs"
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hwmodels.errors import UserError
 
-class BusyError(RuntimeError):
+
+class BusyError(UserError, RuntimeError):
     """Another process holds a lock this one needs (a run folder being trained into)."""
 
 

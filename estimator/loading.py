@@ -1,18 +1,23 @@
-"""Resolve a model given on the command line: a registry name or ``path/to/file.py:factory``."""
+"""Resolve a model given on the command line or in a sweep file: a registry name or ``path/to/file.py:factory``.
+Imports torch only when a model is built, so that sweep files are checked without it."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+from hwmodels.errors import UserError
 
 from .models import create, entry
 
+if TYPE_CHECKING:
+    from torch import nn
 
-class ModelLoadError(ValueError):
+
+class ModelLoadError(UserError):
     """A model reference that cannot be resolved or built."""
 
 
@@ -23,7 +28,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(d <= 0 for d in shape):
-        raise ValueError(f"input shape '{text}' is malformed; expected positive integers like 1,3,32,32")
+        raise UserError(f"input shape '{text}' is malformed; expected positive integers like 1,3,32,32")
     return shape
 
 
@@ -33,22 +38,35 @@ def is_file_reference(reference: str) -> bool:
 
 
 def reference_label(reference: str) -> str:
-    """A file-name-safe label of a model reference: the name, or ``<file stem>.<factory>`` for a file."""
+    """A file-name-safe label of a model reference: the name, or ``<file stem>.<factory>-<digest>`` for a file
+    (the first 8 hex digits of its contents' SHA-256, so that an edited file labels another model)."""
     if is_file_reference(reference):
         path_text, _, factory = reference.rpartition(":")
-        return f"{Path(path_text).stem}.{factory}"
+        path = Path(path_text)
+        return f"{path.stem}.{factory}-{file_digest(path)[:8] if path.is_file() else 'missing'}"
     return reference
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's contents (16 hex digits)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def factory_path(reference: str) -> Path:
+    """The file of ``path/to/file.py:factory``, checked to exist (the file is not run)."""
+    if ":" not in reference.rsplit(".py", 1)[-1]:
+        raise ModelLoadError(f"model file reference '{reference}' needs a factory: path/to/file.py:factory")
+    path = Path(reference.rpartition(":")[0])
+    if not path.is_file():
+        raise ModelLoadError(f"model file '{path}' does not exist; expected path/to/file.py:factory")
+    return path
 
 
 def load_factory_file(reference: str, **kwargs) -> nn.Module:
     """Build the model returned by ``factory(**kwargs)`` in ``path/to/file.py:factory`` (keywords the factory
     does not take, such as ``num_classes``, are left out)."""
-    if ":" not in reference.rsplit(".py", 1)[-1]:
-        raise ModelLoadError(f"model file reference '{reference}' needs a factory: path/to/file.py:factory")
-    path_text, _, factory_name = reference.rpartition(":")
-    path = Path(path_text)
-    if not path.is_file():
-        raise ModelLoadError(f"model file '{path}' does not exist; expected path/to/file.py:factory")
+    path = factory_path(reference)
+    factory_name = reference.rpartition(":")[2]
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     try:
@@ -70,6 +88,8 @@ def load_factory_file(reference: str, **kwargs) -> nn.Module:
                              "torch.nn.Module") from None
     except Exception as exc:
         raise ModelLoadError(f"factory '{reference}' raised {type(exc).__name__}: {exc}") from exc
+    from torch import nn
+
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"factory '{reference}' returned {type(model).__name__}, expected a torch.nn.Module")
     return model
@@ -101,6 +121,8 @@ def load_model(reference: str, input_shape: tuple[int, ...] | None = None, num_c
     """
     if is_file_reference(reference) and input_shape is None:
         raise ModelLoadError(f"model '{reference}' has no default input shape; pass --input N,C,H,W")
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(BUILD_SEED)
         model = build(reference, num_classes)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hwmodels.errors import UserError
+
 
 def pareto_front(df: pd.DataFrame, minimize: Sequence[str] = (), maximize: Sequence[str] = ()) -> pd.DataFrame:
     """The rows of ``df`` that no other row dominates, with their original index, in ``df``'s order.
@@ -17,10 +19,10 @@ def pareto_front(df: pd.DataFrame, minimize: Sequence[str] = (), maximize: Seque
     """
     columns = list(minimize) + list(maximize)
     if not columns:
-        raise ValueError("pareto_front needs at least one column to minimize or maximize")
+        raise UserError("pareto_front needs at least one column to minimize or maximize")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise KeyError(f"pareto_front: no column(s) {', '.join(missing)} in the table")
+        raise UserError(f"pareto_front: no column(s) {', '.join(missing)} in the table")
     costs = np.column_stack([df[c].to_numpy(dtype=np.float64) for c in minimize]
                             + [-df[c].to_numpy(dtype=np.float64) for c in maximize])
     valid = ~np.isnan(costs).any(axis=1)

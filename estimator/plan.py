@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwmodels.errors import UserError
+
 from .datasets import DatasetError, check_dataset
+from .loading import ModelLoadError, factory_path, file_digest, is_file_reference
 from .models.registry import UnknownModelError, entry
 from .recipes import RECIPES
 from .variants.variant import DENSE, Variant, VariantError
@@ -32,7 +35,7 @@ WORKFLOWS = {
 """How a point gets its model (and its accuracy when there is data)."""
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A sweep specification that cannot run; one line naming the file, the table and the key."""
 
 
@@ -48,8 +51,10 @@ class Key:
 
 SWEEP_KEYS = (
     Key("models", "list of model names or {name = ..., <option> = ...} tables", None,
-        "models whose variants are swept (required; `estimator models` lists them); options go to the factory, "
-        "e.g. {name = \"digits_cnn\", width = 8}"),
+        "models whose variants are swept (required): registered names (`estimator models` lists them) or "
+        "path/to/file.py:factory (the file is run; its path is relative to the working directory); options go to "
+        "the factory, e.g. {name = \"digits_cnn\", width = 8}; input = [N, C, H, W] sets an analytical point's "
+        "input (required for a factory file without data)"),
     Key("variants", "list of variant names", [DENSE], "variants of every model: dense, PS<k>_P<P>, PSD<k>_P<P>, "
         "pSC<k>, dyadic:t<terms>e<exp>"),
     Key("baselines", "list like models", [], "models priced (and trained) dense only, for comparison"),
@@ -69,10 +74,19 @@ TABLES = ("sweep", "hardware")
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A registered model with factory options (e.g. a width)."""
+    """A model of a sweep: a registered name or ``path/to/file.py:factory``, with factory options (e.g. a width).
+
+    Attributes:
+        name: the registered name, or the factory file reference (its path relative to the working directory).
+        options: factory keyword options, sorted by name.
+        input_shape: the input an analytical point is priced at (N, C, H, W); None: the registered model's.
+        source: a factory file's contents' SHA-256 (16 hex digits): an edited file is another model.
+    """
 
     name: str
     options: tuple[tuple[str, object], ...] = ()
+    input_shape: tuple[int, ...] | None = None
+    source: str | None = None
 
     @property
     def label(self) -> str:
@@ -83,6 +97,15 @@ class ModelChoice:
     @property
     def kwargs(self) -> dict:
         return dict(self.options)
+
+    def identity(self) -> dict:
+        """What of the model decides a point's numbers, as plain values."""
+        identity = {"model": self.name, "options": dict(self.options)}
+        if self.input_shape is not None:
+            identity["input"] = list(self.input_shape)
+        if self.source is not None:
+            identity["source"] = self.source
+        return identity
 
 
 @dataclass(frozen=True)
@@ -128,8 +151,8 @@ class Point:
     def settings(self) -> dict:
         """What the point computes, as plain values: everything that decides its numbers (the model and its
         options, the variant, the data, the seed, the training settings, and every pricing parameter)."""
-        settings = {"model": self.model.name, "options": dict(self.model.options), "variant": self.variant.name,
-                    "baseline": self.baseline, "data": self.data, "seed": self.seed,
+        settings = self.model.identity() | {"variant": self.variant.name, "baseline": self.baseline,
+                                            "data": self.data, "seed": self.seed,
                     "pricing": {name: json.loads(value) for name, value in self.pricing}}
         if self.data is not None:
             settings |= {"epochs": self.epochs, "recipe": self.recipe, "threads": self.threads}
@@ -198,7 +221,7 @@ def pricing_identity(hardware: Mapping) -> tuple[tuple[str, str], ...]:
 def file_identity(value: str, presets: Path) -> str:
     """``value`` (a preset name or a file path) with the SHA-256 of the file it names."""
     path = Path(value) if Path(value).is_file() else presets / f"{value}.toml"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+    digest = file_digest(path) if path.is_file() else "missing"
     return f"{value}#{digest}"
 
 
@@ -237,10 +260,13 @@ def parse_spec(data: Mapping, source: str = "sweep spec") -> SweepSpec:
     if "models" not in table:
         raise SpecError(f"{where('models')} is missing; expected a list of model names")
     values = {k.name: table.get(k.name, k.default) for k in SWEEP_KEYS}
+    analytical = values["data"] is None
     spec = SweepSpec(
-        models=tuple(model_choice(m, where("models")) for m in as_list(values["models"], where("models"), True)),
+        models=tuple(model_choice(m, where("models"), analytical)
+                     for m in as_list(values["models"], where("models"), True)),
         variants=tuple(variant(v, where("variants")) for v in as_list(values["variants"], where("variants"), True)),
-        baselines=tuple(model_choice(m, where("baselines")) for m in as_list(values["baselines"], where("baselines"))),
+        baselines=tuple(model_choice(m, where("baselines"), analytical)
+                        for m in as_list(values["baselines"], where("baselines"))),
         data=optional_text(values["data"], where("data")),
         data_dir=optional_text(values["data_dir"], where("data_dir")),
         seeds=tuple(integer(s, where("seeds"), 0) for s in as_list(values["seeds"], where("seeds"), True)),
@@ -304,23 +330,45 @@ def variant(value, where: str) -> Variant:
         raise SpecError(f"{where}: {exc}") from None
 
 
-def model_choice(value, where: str) -> ModelChoice:
-    """A model name, or a table with ``name`` and factory options (plain values)."""
+def model_choice(value, where: str, analytical: bool) -> ModelChoice:
+    """A model name or ``path/to/file.py:factory``, or a table with ``name``, an optional ``input`` (N, C, H, W:
+    the shape an analytical point is priced at) and factory options (plain values). A factory file is checked to
+    exist but not run here (it runs when the sweep builds its models); an analytical point of a file needs
+    ``input``."""
     if isinstance(value, Mapping):
         options = dict(value)
         name = options.pop("name", None)
+        shape = options.pop("input", None)
         bad = [k for k, v in options.items() if not isinstance(v, (int, float, str, bool))]
         if bad:
             raise SpecError(f"{where}: option {bad[0]} = {options[bad[0]]!r}; expected a number, string or boolean")
     else:
-        name, options = value, {}
+        name, options, shape = value, {}, None
     if not isinstance(name, str):
         raise SpecError(f"{where}: {value!r}; expected a model name or a table with name = \"...\"")
+    input_shape = None if shape is None else input_of(shape, f"{where}: {name} input")
+    if is_file_reference(name):
+        try:
+            source = file_digest(factory_path(name))
+        except ModelLoadError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        if analytical and input_shape is None:
+            raise SpecError(f"{where}: model '{name}' is a factory file, which has no registered input shape; "
+                            "expected a table {name = \"...\", input = [N, C, H, W]} or a [sweep] data set")
+        return ModelChoice(name, tuple(sorted(options.items())), input_shape, source)
     try:
         entry(name)
     except UnknownModelError as exc:
         raise SpecError(f"{where}: {exc}") from None
-    return ModelChoice(name, tuple(sorted(options.items())))
+    return ModelChoice(name, tuple(sorted(options.items())), input_shape)
+
+
+def input_of(value, where: str) -> tuple[int, ...]:
+    """An input shape from a list of positive integers (N, C, H, W...)."""
+    if (not isinstance(value, list) or not value
+            or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in value)):
+        raise SpecError(f"{where} = {value!r}; expected a list of positive integers like [1, 3, 32, 32]")
+    return tuple(value)
 
 
 def check_creatable(folder: Path, where: str) -> None:

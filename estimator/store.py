@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hwmodels.errors import UserError
+
 from .io import atomic_write
 
 SCHEMA = """
@@ -42,7 +44,7 @@ SCAN_GAP = 1000
 """Row ids read past the last readable one when a damaged file hides how many records it has."""
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """A store file that cannot be opened, read or written (not SQLite, another tool's, damaged, a full disk);
     names the file."""
 
@@ -215,7 +217,7 @@ def export_table(table: pd.DataFrame, path: str | Path) -> Path:
     elif path.suffix == ".parquet":
         atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
     else:
-        raise ValueError(f"export file {path}: expected a {' or '.join(EXPORTS)} suffix")
+        raise UserError(f"export file {path}: expected a {' or '.join(EXPORTS)} suffix")
     return path
 
 

@@ -25,9 +25,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from hwmodels.errors import UserError
+
 from .datasets import DATASETS
 from .io import check_writable
-from .models import create, entry, unit_weight_model
+from .loading import build as build_model
+from .models import entry, unit_weight_model
 from .plan import Point, SweepSpec
 from .points import Pricer
 from .recipes import FINETUNE_LR
@@ -38,14 +41,14 @@ from .train import TrainConfig
 def input_shape(point: Point) -> tuple[int, ...]:
     """The input a point is priced at: one image of its dataset, or the model's registered input."""
     if point.data is None:
-        return tuple(entry(point.model.name).input_shape)
+        return point.model.input_shape or tuple(entry(point.model.name).input_shape)
     return (1,) + DATASETS[point.data].image_shape
 
 
 def build(point: Point) -> nn.Module:
     """A freshly built model of the point, its variant applied."""
     torch.manual_seed(point.seed)
-    return point.variant.apply(create(point.model.name, **point.model.kwargs))
+    return point.variant.apply(build_model(point.model.name, **point.model.kwargs))
 
 
 def analytical_model(point: Point) -> nn.Module:
@@ -53,7 +56,8 @@ def analytical_model(point: Point) -> nn.Module:
     make zeros; dyadic variants on the seeded initial weights (their CSD costs depend on the values)."""
     if point.variant.is_dyadic:
         return build(point)
-    return point.variant.apply(unit_weight_model(point.model.name, **point.model.kwargs), inplace=True)
+    model = unit_weight_model(lambda: build_model(point.model.name, **point.model.kwargs))
+    return point.variant.apply(model, inplace=True)
 
 
 def train_config(point: Point) -> TrainConfig:
@@ -92,9 +96,9 @@ def train_point(point: Point) -> dict:
 
 def trained_model(point: Point) -> nn.Module:
     """The trained model of a finished point, as it computes (masks and dyadic weights included)."""
-    from .train import load_run_model
+    from .train import load_run_model, read_run
 
-    classes = DATASETS[point.data].num_classes or entry(point.model.name).num_classes
+    classes = read_run(train_config(point).run_dir)["num_classes"]
     if point.workflow == "trained":
         return load_run_model(train_config(point), classes)
     if point.finetune_epochs:
@@ -152,9 +156,11 @@ def preflight(points: Iterable[Point]) -> None:
     for model, shape in {(p.model, input_shape(p)) for p in points}:
         try:
             with torch.device("meta"):
-                create(model.name, **model.kwargs).eval()(torch.empty(shape))
+                build_model(model.name, **model.kwargs).eval()(torch.empty(shape))
+        except UserError:
+            raise
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"model {model.label} cannot be built and run on input {shape}: "
+            raise UserError(f"model {model.label} cannot be built and run on input {shape}: "
                              f"{str(exc).splitlines()[0]}") from None
 
 
@@ -177,7 +183,7 @@ def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Pat
         if path is not None:
             check_writable(path, what)
     if export is not None and Path(export).suffix not in EXPORTS:
-        raise ValueError(f"export file {export}: expected a {' or '.join(EXPORTS)} suffix")
+        raise UserError(f"export file {export}: expected a {' or '.join(EXPORTS)} suffix")
     points = spec.points()
     results = ResultStore(store) if store is not None else None
     try:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from hwmodels.errors import UserError
 
 from .data import Splits, load_dataset
 from .io import atomic_write, atomic_write_text, exclusive_lock
@@ -92,7 +96,7 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with every recipe field filled in."""
         if self.recipe not in RECIPES:
-            raise ValueError(f"unknown recipe '{self.recipe}'; expected one of {', '.join(RECIPES)}")
+            raise UserError(f"unknown recipe '{self.recipe}'; expected one of {', '.join(RECIPES)}")
         values = asdict(self)
         values["variant"] = Variant.parse(self.variant).name
         for key, default in RECIPES[self.recipe].items():
@@ -156,7 +160,7 @@ def build_model(config: TrainConfig, num_classes: int, transform: Callable[[nn.M
     if config.init == "seed":
         seed_initialisation(model)
     elif config.init != "default":
-        raise ValueError(f"unknown initialisation '{config.init}'; expected default or seed")
+        raise UserError(f"unknown initialisation '{config.init}'; expected default or seed")
     if config.init_from:
         source = Path(config.init_from)
         model.load_state_dict(load_checkpoint(source / "checkpoint.pt" if source.is_dir() else source)["model"])
@@ -171,10 +175,16 @@ def check_outputs(model: nn.Module, splits: Splits, device: torch.device, name: 
     two images; no state changes)."""
     images, _ = next(batches(splits.test, 2, None, 0))
     model.eval()
-    with torch.no_grad():
-        shape = tuple(model(splits.prepare(images.to(device), train=False)).shape)
+    batch = splits.prepare(images.to(device), train=False)
+    try:
+        with torch.no_grad():
+            shape = tuple(model(batch).shape)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"model {name} cannot run on {splits.name}'s images of shape {tuple(batch.shape[1:])} "
+                        f"(channels, height, width): {reason}") from None
     if len(shape) != 2 or shape[1] != splits.num_classes:
-        raise ValueError(f"model {name} gives outputs of shape {shape} on {splits.name}; expected (batch, "
+        raise UserError(f"model {name} gives outputs of shape {shape} on {splits.name}; expected (batch, "
                          f"{splits.num_classes}) for its {splits.num_classes} classes")
 
 
@@ -201,7 +211,7 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer '{config.optimizer}'; expected sgd or adam")
+    raise UserError(f"unknown optimizer '{config.optimizer}'; expected sgd or adam")
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -212,12 +222,36 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
         return config.lr * config.gamma ** sum(step >= m for m in config.milestones)
     if config.schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * min(step, config.epochs) / max(config.epochs, 1)))
-    raise ValueError(f"unknown schedule '{config.schedule}'; expected multistep or cosine")
+    raise UserError(f"unknown schedule '{config.schedule}'; expected multistep or cosine")
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be read: truncated or not a checkpoint, holding objects other than tensors and
+    plain values, or without the model's weights; names the file."""
 
 
 def load_checkpoint(path: Path) -> dict:
-    """A checkpoint's contents, loaded without executing code (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint's contents, loaded without executing code (``weights_only=True``).
+
+    Raises:
+        CheckpointError: the file is truncated or not a torch checkpoint, holds objects that only a full unpickler
+            could build (refused: loading them would run code from the file), or has no ``model`` state.
+        OSError: the file cannot be opened.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+        what = f"it names {found.group(1)}" if found else "objects other than tensors and plain values"
+        raise CheckpointError(f"checkpoint {path} is refused: {what}, and loading it would run code from the "
+                              "file; expected tensors and plain values only") from None
+    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+        detail = str(exc).strip().split(". ")[0] or type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or not a torch checkpoint ({detail})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"checkpoint {path} has no 'model' state; expected a checkpoint written by this tool's "
+                              "training (a dict with 'model', 'optimizer', 'epoch', 'history')")
+    return state
 
 
 def batches(dataset, batch_size: int, order: torch.Tensor | None, workers: int):
@@ -377,10 +411,10 @@ def check_resumable(config: TrainConfig, stored: dict, completed: int, run_dir: 
     differing = [f"{k} ({stored.get(k)!r} -> {current[k]!r})" for k in current
                  if k not in RESUMABLE and stored.get(k) != current[k]]
     if differing:
-        raise ValueError(f"cannot resume {run_dir}: its configuration differs in {', '.join(differing)}; start a "
+        raise UserError(f"cannot resume {run_dir}: its configuration differs in {', '.join(differing)}; start a "
                          "new run (another --run name) or restore them")
     if config.epochs < completed:
-        raise ValueError(f"cannot resume {run_dir} with {config.epochs} epochs: it has completed {completed}")
+        raise UserError(f"cannot resume {run_dir} with {config.epochs} epochs: it has completed {completed}")
 
 
 def read_run(run_dir: str | Path) -> dict:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hwmodels.errors import UserError
 from hwmodels.layers import COUNT_KINDS as PRICED_KINDS
 
 from .counting import Profile
@@ -73,7 +74,7 @@ def layer_table(profile: Profile, optimizer: str = "sgd") -> pd.DataFrame:
     """The units of ``profile`` as a ``hwmodels.layers`` table: forward; for a training-step profile also backward
     and the ``optimizer``'s update (``sgd`` with momentum, or ``adam``)."""
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer '{optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
+        raise UserError(f"unknown optimizer '{optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
     training = profile.backward
     layers = dict(zip(profile.layers.index, profile.layers.to_dict("records"), strict=True))
     by_phase: dict[str, dict[str, list[dict]]] = {"forward": {}, "backward": {}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import lazy_loader
 
 EXPORTS = {
+    "errors": ("MissingExtraError", "UserError"),
     "layers": ("COUNT_KINDS", "SCHEMA", "LayerTableError", "validate"),
     "model": ("ACTIONS", "OPERANDS", "Array", "ComputeEnergy", "HardwareFileError", "HardwareModel", "Level", "Port"),
     "traffic": ("weight_storage_bits",),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
+from .errors import UserError
 from .model import ACTIONS, HardwareModel
 from .parameters import PARAMETERS
 
@@ -136,7 +137,7 @@ def unit_conversion(model: HardwareModel, mac_energy_pj: np.ndarray) -> np.ndarr
     if model.unit == "pj":
         return np.ones(len(mac_energy_pj))
     if any(v is None for v in mac_energy_pj):
-        raise ValueError(f"hardware model '{model.name}' is normalised to a 16-bit MAC (unit mac16); pass "
+        raise UserError(f"hardware model '{model.name}' is normalised to a 16-bit MAC (unit mac16); pass "
                          "mac_energy_pj=<pJ per 16-bit MAC> to price it in pJ")
     return mac_energy_pj.astype(float) / model.mac16()
 

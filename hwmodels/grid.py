@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .errors import UserError
 from .model import Array, HardwareModel, unroll_spec
 from .parameters import BY_NAME, DATAFLOW_UNROLL, PARAMETERS, Parameter
 from .registry import resolve
@@ -32,13 +33,13 @@ def configuration_grid(**params) -> tuple[pd.DataFrame, dict[str, HardwareModel]
         if name not in BY_NAME:
             close = difflib.get_close_matches(name, list(BY_NAME), n=1)
             hint = f"; did you mean {close[0]}?" if close else f"; expected one of {', '.join(BY_NAME)}"
-            raise TypeError(f"unknown pricing parameter '{name}'{hint}")
+            raise UserError(f"unknown pricing parameter '{name}'{hint}")
     axes = {}
     for parameter in PARAMETERS:
         value = params.get(parameter.name, parameter.default)
         values = list(value) if isinstance(value, (list, tuple, np.ndarray, pd.Series)) else [value]
         if not values:
-            raise ValueError(f"pricing parameter {parameter.name}: got an empty list; expected at least one value")
+            raise UserError(f"pricing parameter {parameter.name}: got an empty list; expected at least one value")
         axes[parameter.name] = [check_value(parameter, v) for v in values]
     resolved = {(str(hw), mapping): resolve(hw, mapping) for hw in axes["hw"] for mapping in axes["mapping"]}
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(axes))
@@ -58,18 +59,18 @@ def check_value(parameter: Parameter, value):
           isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) if kind is float
           else isinstance(value, str))
     if not ok:
-        raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected {kind.__name__} "
+        raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected {kind.__name__} "
                          f"({parameter.help})")
     if parameter.choices and value not in parameter.choices:
-        raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected one of "
+        raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected one of "
                          f"{', '.join(parameter.choices)}")
     if kind in (int, float):
         if not math.isfinite(value):
-            raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected a finite number")
+            raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected a finite number")
         if parameter.positive and not value > 0:
-            raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected a positive number")
+            raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected a positive number")
         if parameter.maximum is not None and value > parameter.maximum:
-            raise ValueError(f"pricing parameter {parameter.name}: got {value!r}; expected at most "
+            raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected at most "
                              f"{parameter.maximum:g} ({parameter.help})")
     return bool(value) if kind is bool else value
 
@@ -93,7 +94,7 @@ def hardware_variant(model: HardwareModel, pe_rows: int | None, pe_cols: int | N
     if pe_rows is None and pe_cols is None and dataflow == "native":
         return model
     if len(array.dims) != 2:
-        raise ValueError(f"hardware '{model.name}' has a {len(array.dims)}-dimensional PE array; pe_rows, pe_cols and "
+        raise UserError(f"hardware '{model.name}' has a {len(array.dims)}-dimensional PE array; pe_rows, pe_cols and "
                          "dataflows other than native need two dimensions")
     sizes = (int(pe_rows or array.sizes[0]), int(pe_cols or array.sizes[1]))
     if dataflow == "native":

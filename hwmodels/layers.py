@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import UserError
+
 COUNT_KINDS = ("mults", "adds", "shifts", "compares", "other_ops")
 """The arithmetic kinds priced, one vocabulary with the counter (``estimator.counting.COUNT_KINDS`` less ``macs``,
 which is the loop nest's own column)."""
@@ -29,7 +31,7 @@ UNIT_ARITHMETIC = ("mac", "shift_add", "")
 LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
 
 
-class LayerTableError(ValueError):
+class LayerTableError(UserError):
     """A layer table that breaks the contract; the message names the column (and row) in one line."""
 
 

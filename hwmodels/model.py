@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
 from .layers import LOOP_DIMS
 
 try:
@@ -61,7 +62,7 @@ DIRECTIONS = {"fh": "written from the level above", "tl": "read out to the level
 """The four directions of data through a level's ports (ZigZag's names)."""
 
 
-class HardwareFileError(ValueError):
+class HardwareFileError(UserError):
     """A hardware description that does not validate; the message names the file and the field."""
 
 
@@ -277,7 +278,7 @@ class HardwareModel:
     def action_energy(self, action: str, number_format: str) -> Derived:
         """Energy of ``action`` on ``number_format`` in the model's unit, by the rules in the module doc."""
         if action not in ACTIONS:
-            raise ValueError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
+            raise UserError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
         family, bits = parse_format(number_format)
         exact = [c for c in self.compute if c.action == action and c.format == number_format]
         if exact:
@@ -292,7 +293,7 @@ class HardwareModel:
             return self.derived_mac(number_format)
         if action in ("mult", "add"):
             if not any(c.action == "mac" and parse_format(c.format)[0] == family for c in self.compute):
-                raise ValueError(f"hardware model '{self.name}' has no {action} energy for the {family} family")
+                raise UserError(f"hardware model '{self.name}' has no {action} energy for the {family} family")
             mac = self.action_energy("mac", number_format)
             return Derived(mac.value * MAC_SPLIT[action], True,
                            f"{action} = mac x {MAC_SPLIT[action]:.3f} (the Horowitz 45 nm 8-bit split: multiply "
@@ -312,7 +313,7 @@ class HardwareModel:
             return Derived(mult.value + add.value, True, "mult + add")
         macs = [c for c in self.compute if c.action == "mac" and parse_format(c.format)[0] == family]
         if not macs:
-            raise ValueError(f"hardware model '{self.name}' has no mac, mult or add energy for the {family} family")
+            raise UserError(f"hardware model '{self.name}' has no mac, mult or add energy for the {family} family")
         nearest = nearest_width(macs, bits)
         ratio = bits / parse_format(nearest.format)[1]
         value = nearest.energy * (MAC_SPLIT["mult"] * ratio**2 + MAC_SPLIT["add"] * ratio)
@@ -373,7 +374,7 @@ def parse_format(text: str) -> tuple[str, int]:
     """``"int8"`` -> ``("int", 8)``."""
     match = FORMAT_PATTERN.match(text)
     if not match:
-        raise ValueError(f"number format '{text}' is not of the form intN or fpN")
+        raise UserError(f"number format '{text}' is not of the form intN or fpN")
     return match.group(1), int(match.group(2))
 
 

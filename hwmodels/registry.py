@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from .errors import UserError
 from .model import HardwareModel, load_toml
 from .zigzag import read_accelerator
 
@@ -21,7 +22,7 @@ def get(name: str) -> HardwareModel:
     """A shipped preset by name (see :func:`available`)."""
     path = PRESETS / f"{name}.toml"
     if not path.is_file():
-        raise ValueError(f"unknown hardware preset '{name}'; available: {', '.join(available())} "
+        raise UserError(f"unknown hardware preset '{name}'; available: {', '.join(available())} "
                          "(or pass a path to a TOML or ZigZag YAML file)")
     return load_toml(path)
 
@@ -38,7 +39,7 @@ def load(path: str | Path, mapping: str | Path | None = None) -> HardwareModel:
     if text.endswith((".yaml", ".yml")):
         return read_accelerator(path, mapping)
     if mapping is not None:
-        raise ValueError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to {path}")
+        raise UserError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to {path}")
     return load_toml(path)
 
 

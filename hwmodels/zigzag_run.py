@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import MissingExtraError
 from .layers import validate
 from .model import LOOP_DIMS
 
@@ -66,7 +67,7 @@ def run(table: pd.DataFrame, accelerator: str | Path, mapping: str | Path, *, lp
     try:
         from zigzag.api import get_hardware_performance_zigzag
     except ImportError as exc:
-        raise ImportError("the ZigZag cross-check needs zigzag-dse and six: pip install -e '.[zigzag]'") from exc
+        raise MissingExtraError("the ZigZag cross-check needs zigzag-dse and six: pip install -e '.[zigzag]'") from exc
     layers = workload(table, **precision)
     logging.disable(logging.CRITICAL)  # ZigZag configures the root logger at INFO
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -154,7 +155,8 @@ def test_train_accepts_a_factory_file(capsys, tmp_path):
                     "    return nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes))\n")
     code, out, _ = run(capsys, "train", f"{path}:make", "--epochs", "1", "--out", str(tmp_path / "runs"), "--quiet")
     assert code == 0, out
-    record = json.loads((tmp_path / "runs" / "net.make-digits-dense-adam-e1-s0" / "run.json").read_text())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]  # the run folder names the file's version
+    record = json.loads((tmp_path / "runs" / f"net.make-{digest}-digits-dense-adam-e1-s0" / "run.json").read_text())
     assert record["status"] == "finished" and record["params"] == 64 * 10 + 10  # built with the data's 10 classes
 
 
@@ -236,3 +238,81 @@ def test_pareto_does_not_create_folders(capsys, tmp_path):
     figure = tmp_path / "new" / "front.png"
     code, _, err = run(capsys, "pareto", str(results), "--out", str(figure))
     assert code == 2 and not figure.parent.exists()
+
+
+def write_checkpoint(path, kind):
+    """A checkpoint file of the given damage: truncated halfway, or naming a callable (print) that only
+    a full unpickler would call."""
+    import torch
+
+    class Runs:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    torch.save({"model": Runs() if kind == "code" else {"w": torch.ones(3)}}, path)
+    if kind == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("truncated", "is truncated or not a torch checkpoint"),
+    ("code", "is refused: it names print, and loading it would run code from the file"),
+])
+def test_unreadable_checkpoints_exit_2_naming_the_file(capsys, tmp_path, kind, message):
+    # the report's item 8: a truncated checkpoint ended as "internal error"; a refused one printed torch's advice
+    # to turn weights_only off
+    path = tmp_path / "checkpoint.pt"
+    write_checkpoint(path, kind)
+    code, out, err = run(capsys, "train", "digits_cnn", "--init-from", str(path), "--epochs", "1",
+                         "--out", str(tmp_path / "runs"), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and message in err and "weights_only" not in err and "this ran" not in out
+
+
+def test_a_model_for_other_images_exits_2_before_training(capsys, tmp_path):
+    # the report's item 8: a 3-channel model trained on the 1-channel digits ended as "internal error"
+    path = tmp_path / "rgb.py"
+    path.write_text("from torch import nn\n"
+                    "def make(num_classes=10):\n"
+                    "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(num_classes))\n")
+    code, _, err = run(capsys, "train", f"{path}:make", "--epochs", "1", "--out", str(tmp_path / "runs"), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "cannot run on digits's images of shape (1, 8, 8)" in err and "expected input" in err
+    assert not any((tmp_path / "runs").rglob("checkpoint.pt"))
+
+
+def test_every_user_error_crosses_a_process_boundary_as_itself():
+    # the CLI recognises users' mistakes by type, also when a sweep worker raised them: each subclass must pickle
+    # back to its own type and message
+    import pickle
+
+    import estimator.cli  # noqa: F401  (imports every module defining an error)
+    import estimator.counting.capture  # noqa: F401
+    import estimator.plan  # noqa: F401
+    import estimator.store  # noqa: F401
+    import estimator.train  # noqa: F401
+    import hwmodels.layers  # noqa: F401
+    import hwmodels.model  # noqa: F401
+    from hwmodels.errors import UserError
+
+    def subclasses(cls):
+        return {cls} | {s for c in cls.__subclasses__() for s in subclasses(c)}
+
+    found = subclasses(UserError)
+    assert len(found) >= 15
+    for cls in found:
+        back = pickle.loads(pickle.dumps(cls("file x.toml: field y; expected z")))
+        assert type(back) is cls and str(back) == "file x.toml: field y; expected z"
+
+
+def test_every_option_has_help_text():
+    # the report's item 9: about 25 options had no help text
+    import argparse
+
+    from estimator.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [f"{name} {action.option_strings or action.dest}" for name, parser in commands.choices.items()
+               for action in parser._actions if not action.help and not isinstance(action, argparse._HelpAction)]
+    assert missing == []

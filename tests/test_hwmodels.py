@@ -16,6 +16,7 @@ import hwmodels
 from estimator import energy, profile
 from estimator.models import create
 from hwmodels import HardwareFileError, load
+from hwmodels.errors import UserError
 from tests.hardware_files import HANDCHIP as CHIP
 
 # (preset, level name, read energy in the preset's unit): docs/references.md s.3 and the presets' sources
@@ -145,7 +146,7 @@ def test_more_nonzeros_or_wider_words_never_cost_less(preset, digits_profile):
 
 
 def test_unknown_and_bad_pricing_parameters(digits_profile):
-    with pytest.raises(TypeError, match="did you mean weight_bits"):
+    with pytest.raises(UserError, match="did you mean weight_bits"):
         energy(digits_profile, weigth_bits=8)
     with pytest.raises(ValueError, match="dataflow: got 'diagonal'; expected one of native, ws, os, rs"):
         energy(digits_profile, dataflow="diagonal")

@@ -5,9 +5,12 @@ error."""
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from estimator import profile
 from estimator.counting import MetaInputError
@@ -61,9 +64,62 @@ def test_value_dependent_op_on_meta_is_one_clear_line():
     with pytest.raises(MetaInputError) as error:
         profile(TwoStageDetector().eval(), input_shape=(1, 3, 32, 32))
     message = str(error.value)
-    assert message == ("op aten.nonzero (issued by module '(root)') cannot run on meta tensors: its result depends "
-                       "on tensor values; profile this model with real inputs (inputs=...)")
+    assert message == ("op aten.nonzero (issued by module '(root)') cannot run on meta tensors: its result's shape "
+                       "depends on tensor values (a boolean mask x[mask], nonzero, masked_select, item); profile this "
+                       "model with real inputs (inputs=...)")
     assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+class CpuConstant(nn.Module):
+    """Builds its causal mask on the CPU in forward: fine on real CPU inputs, impossible on meta ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.proj(x) * torch.ones(4, 4).tril()
+
+
+class BooleanMask(nn.Module):
+    def forward(self, x):
+        return x[x > 0].sum()
+
+
+@torch.library.custom_op("estimator_tests::doubled", mutates_args=())
+def doubled(x: torch.Tensor) -> torch.Tensor:
+    """A custom op with a CPU kernel and no meta (fake) kernel."""
+    return x * 2
+
+
+class CustomOp(nn.Module):
+    def forward(self, x):
+        return doubled(x)
+
+
+@pytest.mark.parametrize("model, op, cause", [
+    (CpuConstant(), "aten.mul", "the model mixes them with a tensor created on the CPU in forward"),
+    (BooleanMask(), "aten.index", "its result's shape depends on tensor values"),
+    (CustomOp(), "estimator_tests.doubled", "it has no meta kernel"),
+], ids=["cpu_constant", "boolean_mask", "no_meta_kernel"])
+def test_meta_failures_name_their_real_cause_in_one_line(model, op, cause):
+    with pytest.raises(MetaInputError) as error:
+        profile(model, input_shape=(2, 4, 4))
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"op {op} (issued by module '(root)') cannot run on meta")
+    assert cause in message
+    with warnings.catch_warnings():  # the custom op has no formula: a warning, not a failure
+        warnings.simplefilter("ignore")
+        profile(model, inputs=torch.randn(2, 4, 4))  # each runs on real inputs
+
+
+def test_a_shape_mismatch_on_meta_is_the_error_real_inputs_give():
+    model = nn.Conv2d(3, 8, 3)
+    with pytest.raises(RuntimeError, match="expected input with 3 channels") as error:
+        profile(model, input_shape=(1, 5, 8, 8))
+    assert not isinstance(error.value, MetaInputError)
+    with pytest.raises(RuntimeError, match="expected input"):
+        profile(model, inputs=torch.randn(1, 5, 8, 8))
 
 
 def test_fused_attention_and_recurrent_paths_are_restored_after_counting():

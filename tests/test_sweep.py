@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from estimator import energy, profile
 from estimator.cli import main
 from estimator.models import create
-from estimator.plan import ModelChoice, SweepSpec, parse_spec
+from estimator.plan import ModelChoice, SpecError, SweepSpec, parse_spec
 from estimator.store import ResultStore
 from estimator.sweep import sweep
 from estimator.variants import Variant, apply_variant
@@ -175,3 +176,52 @@ def test_a_sweep_states_its_size_and_refuses_a_huge_one_without_yes(tmp_path, ca
     assert "600 points x 2 hardware configurations = 1,200 rows; 600 training runs (9,000 epochs in all)" in err
     assert "600 trainings (bound 500); pass --yes" in err
     assert not (tmp_path / "r.sqlite").exists() and not (tmp_path / "runs").exists()
+
+
+FACTORY = ("from torch import nn\n"
+           "def make(num_classes=10, width=4):\n"
+           "    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),\n"
+           "                         nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.Flatten(),\n"
+           "                         nn.Linear(width * 64, num_classes))\n")
+
+
+def test_a_sweep_file_can_name_a_factory_file(tmp_path):
+    # the report's item 9: a sweep file could not name a file.py:factory model
+    path = tmp_path / "net.py"
+    path.write_text(FACTORY)
+    spec = parse_spec({"sweep": {"models": [{"name": f"{path}:make", "width": 2, "input": [1, 1, 8, 8]}],
+                                 "variants": ["dense", "PS2_P6"]}})
+    table = sweep(spec)
+    # dense, 8x8 outputs: conv 1 -> 2 channels 2 * 9 * 64 = 1,152 MACs; conv 2 -> 2: 2 * 2 * 9 * 64 = 2,304;
+    # linear 128 -> 10: 1,280
+    assert list(table["model"]) == [f"{path}:make(width=2)"] * 2
+    assert table.loc[0, "macs"] == 1152 + 2304 + 1280
+    # PS2_P6 keeps 2 of each 3x3 kernel's 9 weights in every conv but the first: 2 * 2 * 2 * 64 = 512 non-zero MACs
+    assert table.loc[1, "nz_macs"] == 1152 + 512 + 1280
+    first = spec.points()[0].key
+    path.write_text(FACTORY + "# edited\n")
+    edited = parse_spec({"sweep": {"models": [{"name": f"{path}:make", "width": 2, "input": [1, 1, 8, 8]}]}})
+    assert edited.points()[0].key != first  # an edited factory file is another model
+
+
+def test_a_factory_file_trains_in_a_sweep_and_its_run_names_the_file_version(tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text(FACTORY)
+    spec = parse_spec({"sweep": {"models": [f"{path}:make"], "data": "digits", "epochs": 1,
+                                 "runs_dir": str(tmp_path / "runs")}})
+    table = sweep(spec, executor=ThreadPoolExecutor(1))
+    # width 4: 4 * 9 * 64 + 4 * 4 * 9 * 64 + 4 * 64 * 10 MACs
+    assert table["test_top1"].notna().all() and table.loc[0, "macs"] == 2304 + 9216 + 2560
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+    assert run.name.startswith("net.make-") and "-digits-dense-adam-e1-s0" in run.name
+
+
+@pytest.mark.parametrize("model,message", [
+    ("{tmp}/absent.py:make", "model file '{tmp}/absent.py' does not exist"),
+    ("{tmp}/net.py", "needs a factory: path/to/file.py:factory"),
+    ("{tmp}/net.py:make", "is a factory file, which has no registered input shape; expected a table"),
+])
+def test_a_bad_factory_reference_in_a_sweep_file_is_one_line(tmp_path, model, message):
+    (tmp_path / "net.py").write_text(FACTORY)
+    with pytest.raises(SpecError, match=re.escape(message.replace("{tmp}", str(tmp_path)))):
+        parse_spec({"sweep": {"models": [model.replace("{tmp}", str(tmp_path))]}}, "s.toml")

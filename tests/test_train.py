@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -189,7 +190,10 @@ def test_default_run_names_share_one_scheme(tmp_path):
     tuned = TrainConfig("digits_cnn", variant="dyadic:t2e-4", init_from=str(dense.run_dir))
     assert tuned.resolved().run == ("digits_cnn-digits-dyadic_t2e-4-adam-e30-s0-from-"
                                     "digits_cnn_width8-digits-dense-adam-e30-s0")
-    assert TrainConfig("net.py:make", epochs=3).resolved().run == "net.make-digits-dense-adam-e3-s0"
+    path = tmp_path / "net.py"
+    path.write_text("def make():\n    pass\n")
+    digest = hashlib.sha256(b"def make():\n    pass\n").hexdigest()[:8]  # an edited file is another run
+    assert TrainConfig(f"{path}:make", epochs=3).resolved().run == f"net.make-{digest}-digits-dense-adam-e3-s0"
 
 
 def test_a_model_whose_outputs_do_not_match_the_classes_is_refused_before_training(tmp_path):
@@ -197,4 +201,4 @@ def test_a_model_whose_outputs_do_not_match_the_classes_is_refused_before_traini
     path.write_text("from torch import nn\ndef make():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 7))\n")
     with pytest.raises(ValueError, match=r"outputs of shape \(2, 7\) on digits; expected \(batch, 10\)"):
         train(TrainConfig(f"{path}:make", out=str(tmp_path), epochs=1), progress=False)
-    assert not (tmp_path / "net.make-digits-dense-adam-e1-s0").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("net.make-")]

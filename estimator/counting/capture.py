@@ -25,6 +25,8 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from hwmodels.errors import UserError
+
 from . import detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo
@@ -43,11 +45,16 @@ VALUE_DEPENDENT_OPS = frozenset({"aten.nonzero", "aten.argwhere", "aten.masked_s
 """Ops whose output shape (or value on the host) depends on tensor values: no meta result can exist."""
 
 
-class UnsupportedOpError(RuntimeError):
+class UnsupportedOpError(UserError, RuntimeError):
     """Raised in strict mode for an op the counter has no formula for."""
 
 
-class MetaInputError(ValueError):
+class InputShapeError(UserError, RuntimeError):
+    """A model that cannot run on the input it was given: a meta kernel's shape check failed (in torch's words, so
+    meta and real inputs fail alike)."""
+
+
+class MetaInputError(UserError):
     """An op that cannot run on meta tensors; the message names the op and the module, in one line."""
 
 
@@ -263,7 +270,7 @@ def conv_output(x: torch.Tensor, w: torch.Tensor, stride, padding, dilation, tra
     checks the kernel would make."""
     expected = w.shape[0] if transposed else w.shape[1] * groups
     if x.dim() != w.dim() or x.shape[1] != expected:
-        raise RuntimeError(f"convolution expected input with {expected} channels and {w.dim()} dimensions, "
+        raise InputShapeError(f"convolution expected input with {expected} channels and {w.dim()} dimensions, "
                            f"got input of shape {list(x.shape)}")
     sizes = []
     for i, n in enumerate(x.shape[2:]):
@@ -273,7 +280,7 @@ def conv_output(x: torch.Tensor, w: torch.Tensor, stride, padding, dilation, tra
         else:
             sizes.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
     if min(sizes) < 1:
-        raise RuntimeError(f"convolution output size {sizes} is too small for input of shape {list(x.shape)}")
+        raise InputShapeError(f"convolution output size {sizes} is too small for input of shape {list(x.shape)}")
     channels = w.shape[1] * groups if transposed else w.shape[0]
     return torch.empty((x.shape[0], channels, *sizes), dtype=x.dtype, device="meta")
 
@@ -294,7 +301,7 @@ def max_pool_output(x: torch.Tensor, kernel, stride=(), padding=0, dilation=1, c
     sizes = [pool_size(x.shape[2 + i], kernel[i % len(kernel)], stride[i % len(stride)], padding[i % len(padding)],
                        dilation[i % len(dilation)], ceil_mode) for i in range(2)]
     if min(sizes) < 1:
-        raise RuntimeError(f"max_pool2d output size {sizes} is too small for input of shape {list(x.shape)}")
+        raise InputShapeError(f"max_pool2d output size {sizes} is too small for input of shape {list(x.shape)}")
     shape = (*x.shape[:2], *sizes)
     return (torch.empty(shape, dtype=x.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
 
@@ -308,12 +315,13 @@ def matmul_output(packet, args) -> torch.Tensor | None:
     elif packet in (aten.bmm, aten.baddbmm):
         a, b = args if packet is aten.bmm else args[1:3]
         if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
-            raise RuntimeError(f"batch1 and batch2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
+            raise InputShapeError(f"batch1 and batch2 shapes cannot be multiplied ({list(a.shape)} and "
+                                  f"{list(b.shape)})")
         return a.new_empty((a.shape[0], a.shape[1], b.shape[2]))
     else:
         return None
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
+        raise InputShapeError(f"mat1 and mat2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
     return a.new_empty((a.shape[0], b.shape[1]))
 
 
@@ -341,6 +349,27 @@ def run_on_meta(func, args, kwargs):
     if packet in (aten._native_batch_norm_legit_no_training, aten.native_batch_norm):
         return torch.empty_like(x), x.new_empty(0), x.new_empty(0)  # output, unused saved statistics
     return x if func._schema.name.endswith("_") else torch.empty_like(x)
+
+
+def meta_failure(func, args, kwargs, exc: BaseException) -> str | None:
+    """Why ``func`` failed on meta tensors, as advice in one clause: a tensor the model created on the CPU in
+    forward, a result whose shape depends on tensor values, or a missing meta kernel; None for any other failure
+    (a shape mismatch, which real inputs meet alike)."""
+    text = str(exc)
+    tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+    if "not on the expected device meta" in text or any(t.device.type != "meta" and t.dim() > 0 for t in tensors):
+        return ("the model mixes them with a tensor created on the CPU in forward (a constant such as "
+                "torch.tensor(...) or torch.ones(...).tril()); create it with device=x.device or register it as a "
+                "buffer")
+    op = str(func.overloadpacket)
+    boolean_index = op == "aten.index" and any(t.dtype == torch.bool for t in tensors[1:])
+    if (op in VALUE_DEPENDENT_OPS or boolean_index or "data-dependent" in text or "item()" in text
+            or "nonzero" in text):
+        return ("its result's shape depends on tensor values (a boolean mask x[mask], nonzero, masked_select, "
+                "item); profile this model with real inputs (inputs=...)")
+    if "'Meta' backend" in text or "fake impl" in text or "meta kernel" in text:
+        return "it has no meta kernel; profile this model with real inputs (inputs=...)"
+    return None
 
 
 def shape_of(x):
@@ -417,17 +446,17 @@ class CountingMode(TorchDispatchMode):
         return tally
 
     def execute(self, func, args, kwargs, name: str):
-        """Run ``func``; on meta tensors, an op that cannot exist there is one clear error naming op and module."""
+        """Run ``func``; on meta tensors, an op that cannot run there is one line naming op, module and cause."""
         try:
             return run_on_meta(func, args, kwargs)
+        except UserError:
+            raise
         except (NotImplementedError, RuntimeError) as exc:
-            if not on_meta((args, kwargs)):
+            cause = meta_failure(func, args, kwargs, exc) if on_meta((args, kwargs)) else None
+            if cause is None:
                 raise
-            op = str(func.overloadpacket)
-            reason = ("its result depends on tensor values" if op in VALUE_DEPENDENT_OPS or
-                      "data-dependent" in str(exc) or "item" in str(exc) else "it has no meta kernel")
-            raise MetaInputError(f"op {op} (issued by module '{name}') cannot run on meta tensors: {reason}; "
-                                 "profile this model with real inputs (inputs=...)") from None
+            raise MetaInputError(f"op {func.overloadpacket} (issued by module '{name}') cannot run on meta tensors: "
+                                 f"{cause}") from None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize, prune
 
+from hwmodels.errors import UserError
+
 from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels, skipped_macs
 from .clone import clone_model
 from .registry import COUNT_KINDS, Nest
@@ -99,10 +101,10 @@ class Profile:
         modules = {e.name for e in entries}
         for name, tally in self._tallies.items():
             if name not in modules:
-                raise ValueError(f"reweigh: module '{name}' of the profiled model is not in the given model")
+                raise UserError(f"reweigh: module '{name}' of the profiled model is not in the given model")
             sizes = {numel for _, numel in tally.weighted}
             if sizes and (weights[name] is None or sizes != {weights[name].numel}):
-                raise ValueError(f"reweigh: module '{name}' has a weight of another size than the profiled one")
+                raise UserError(f"reweigh: module '{name}' has a weight of another size than the profiled one")
         return Profile(entries, self._tallies, self._io, self.unsupported, self.free_ops, self.backward, True)
 
     def total(self) -> pd.Series:
@@ -199,13 +201,13 @@ def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], dict[int, 
 def as_inputs(inputs, input_shape, device) -> tuple:
     """The positional inputs of the run: given tensors, or meta tensors of the given shape(s)."""
     if (inputs is None) == (input_shape is None):
-        raise ValueError("profile() needs exactly one of inputs= (tensors) or input_shape= (a shape)")
+        raise UserError("profile() needs exactly one of inputs= (tensors) or input_shape= (a shape)")
     if inputs is not None:
         return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
     for shape in shapes:
         if not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ValueError(f"input_shape must be positive integers, e.g. (1, 3, 32, 32); got {tuple(shape)}")
+            raise UserError(f"input_shape must be positive integers, e.g. (1, 3, 32, 32); got {tuple(shape)}")
     return tuple(torch.empty(tuple(s), device=device) for s in shapes)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hwmodels.errors import UserError
+
 FOLDER = Path(__file__).parent
 
 
@@ -14,7 +16,7 @@ def load(name: str) -> pd.DataFrame:
     path = FOLDER / f"{name}.csv"
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in FOLDER.glob("*.csv")))
-        raise ValueError(f"no literature table '{name}'; available: {available}")
+        raise UserError(f"no literature table '{name}'; available: {available}")
     return pd.read_csv(path, comment="#")
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hwmodels.errors import UserError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -122,7 +124,7 @@ def register_model(name: str, *, input_shape: tuple[int, ...], num_classes: int,
     return decorate
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(UserError, KeyError):
     """A model name that is not registered."""
 
     def __str__(self) -> str:
@@ -144,14 +146,14 @@ def create(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:
     return spec.build(num_classes=spec.num_classes if num_classes is None else num_classes, **kwargs)
 
 
-def unit_weight_model(name: str, **kwargs) -> nn.Module:
-    """Registered model ``name`` (factory options ``kwargs``) with every parameter and buffer 1, built without
-    running its initialisers (on the meta device, then allocated), so that only masks make zeros (random initial
-    values can be exactly 0)."""
+def unit_weight_model(factory: str | Callable[[], nn.Module], **kwargs) -> nn.Module:
+    """The model of registered name ``factory`` (options ``kwargs``), or that a zero-argument ``factory`` returns,
+    with every parameter and buffer 1, built without running its initialisers (on the meta device, then
+    allocated), so that only masks make zeros (random initial values can be exactly 0)."""
     import torch
 
     with torch.device("meta"):
-        model = create(name, **kwargs)
+        model = create(factory, **kwargs) if isinstance(factory, str) else factory()
     model.to_empty(device="cpu")
     with torch.no_grad():
         for tensor in list(model.parameters()) + list(model.buffers()):

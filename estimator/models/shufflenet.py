@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hwmodels.errors import UserError
+
 from .mobilenet import conv_bn_act
 
 V2_WIDTHS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024), 1.5: (176, 352, 704, 1024),
@@ -51,7 +53,7 @@ class ShuffleNetV2(nn.Module):
         super().__init__()
         if channels is None:
             if width not in V2_WIDTHS:
-                raise ValueError(f"ShuffleNetV2 width must be one of {sorted(V2_WIDTHS)}; got {width}")
+                raise UserError(f"ShuffleNetV2 width must be one of {sorted(V2_WIDTHS)}; got {width}")
             channels = V2_WIDTHS[width]
         stem = conv_bn_act(in_channels, stem_channels, 3, 1 if cifar else 2)
         self.stem = nn.Sequential(*stem) if cifar else nn.Sequential(*stem, nn.MaxPool2d(3, 2, 1))
@@ -96,7 +98,7 @@ class ShuffleNetV1(nn.Module):
     def __init__(self, num_classes: int, groups: int):
         super().__init__()
         if groups not in V1_GROUPS:
-            raise ValueError(f"ShuffleNet groups must be one of {sorted(V1_GROUPS)}; got {groups}")
+            raise UserError(f"ShuffleNet groups must be one of {sorted(V1_GROUPS)}; got {groups}")
         self.stem = nn.Sequential(*conv_bn_act(3, 24, 1))
         c_in, stages = 24, []
         for c_out, repeat in zip(V1_GROUPS[groups], (4, 8, 4), strict=True):

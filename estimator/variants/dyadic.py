@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from hwmodels.errors import UserError
+
 from ..counting.csd import csd_digits, multiply_cost
 from ..counting.shiftadd import plan_sigmoid, plan_tanh, shift_add_mul
 from .specs import DyadicLevel, parse_level
@@ -120,7 +122,7 @@ def solve_milp(w: np.ndarray, cset: CandidateSet, budget: float | None = None, c
     result = milp(errors.ravel(), constraints=constraints, integrality=np.ones(n * m), bounds=Bounds(0, 1),
                   options={"time_limit": time_limit})
     if result.x is None:
-        raise ValueError(f"the dyadic program is infeasible or unsolved: {result.message}")
+        raise UserError(f"the dyadic program is infeasible or unsolved: {result.message}")
     choice = result.x.reshape(n, m).argmax(axis=1)
     return cset.values[choice].reshape(np.shape(w))
 
@@ -133,7 +135,7 @@ def candidate_costs(cset: CandidateSet, cost: str) -> np.ndarray:
     """The cost of multiplying by each candidate under budget kind ``cost`` (:data:`BUDGET_COSTS`)."""
     by_kind = {"terms": cset.terms, "adds": cset.adds, "shifts": cset.shifts, "ops": cset.adds + cset.shifts}
     if cost not in by_kind:
-        raise ValueError(f"budget cost '{cost}' is unknown; expected one of {', '.join(BUDGET_COSTS)}")
+        raise UserError(f"budget cost '{cost}' is unknown; expected one of {', '.join(BUDGET_COSTS)}")
     return by_kind[cost].astype(np.float64)
 
 
@@ -178,7 +180,7 @@ def solve_budgeted(filters: np.ndarray, cset: CandidateSet, budget: float, cost:
     spent = np.rint(spent).astype(np.int64)
     limit = int(np.floor(budget))
     if limit < 0:
-        raise ValueError(f"budget must be non-negative; got {budget}")
+        raise UserError(f"budget must be non-negative; got {budget}")
     n_filters, n = w.shape
     levels = values.shape[-1]
     result = np.empty_like(w)
@@ -206,7 +208,7 @@ def budgeted_chunk(values: np.ndarray, errors: np.ndarray, spent: np.ndarray, li
         choices[i] = np.argmin(candidates, axis=0)
         best = np.min(candidates, axis=0)
     if not np.isfinite(best[:, limit]).all():
-        raise ValueError(f"a budget of {limit} is below the least cost of some filter")
+        raise UserError(f"a budget of {limit} is below the least cost of some filter")
     out = np.empty((f, n))
     left = np.full(f, limit)
     filters = np.arange(f)
@@ -428,9 +430,9 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
     """
     level = parse_level(level)
     if budget_scope not in ("filter", "layer"):
-        raise ValueError(f"budget_scope must be filter or layer; got {budget_scope!r}")
+        raise UserError(f"budget_scope must be filter or layer; got {budget_scope!r}")
     if lrn not in ("keep", "drop"):
-        raise ValueError(f"lrn must be keep or drop; got {lrn!r}")
+        raise UserError(f"lrn must be keep or drop; got {lrn!r}")
     model = copy.deepcopy(model)
     if fold_bn:
         model.eval()

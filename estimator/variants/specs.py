@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hwmodels.errors import UserError
+
 KERNEL_POSITIONS = 9
 PATTERNS: dict[int, tuple[tuple[int, ...], ...]] = {
     4: ((0, 1, 3, 4), (1, 2, 4, 5), (3, 4, 6, 7), (4, 5, 7, 8)),  # A, B, C, D: the 2x2 corner blocks
@@ -46,17 +48,17 @@ class PeriodicSpec:
 
     def __post_init__(self):
         if self.kind not in ("PS", "PSD", "pSC", "dense"):
-            raise ValueError(f"sparsity kind '{self.kind}' is unknown; expected PS, PSD, pSC or dense")
+            raise UserError(f"sparsity kind '{self.kind}' is unknown; expected PS, PSD, pSC or dense")
         if self.period < 1:
-            raise ValueError(f"period P must be at least 1; got {self.period}")
+            raise UserError(f"period P must be at least 1; got {self.period}")
         if not 1 <= self.k <= KERNEL_POSITIONS:
-            raise ValueError(f"k (non-zeros per kernel) must be 1..9; got {self.k}")
+            raise UserError(f"k (non-zeros per kernel) must be 1..9; got {self.k}")
         if self.kind in ("PS", "PSD") and self.patterns is None and self.k not in PATTERNS:
-            raise ValueError(f"no pattern table for k={self.k}; expected k in {sorted(PATTERNS)} "
+            raise UserError(f"no pattern table for k={self.k}; expected k in {sorted(PATTERNS)} "
                              "or custom patterns")
         for pattern in self.patterns or ():
             if len(pattern) != self.k or not all(0 <= p < KERNEL_POSITIONS for p in pattern):
-                raise ValueError(f"pattern {pattern} must list {self.k} distinct positions in 0..8")
+                raise UserError(f"pattern {pattern} must list {self.k} distinct positions in 0..8")
 
     @property
     def name(self) -> str:
@@ -103,7 +105,7 @@ def parse_spec(spec: str | PeriodicSpec) -> PeriodicSpec:
         match = pattern.match(spec)
         if match:
             return build(match)
-    raise ValueError(f"sparsity variant '{spec}' is unknown; expected PS<k>_P<P>, PSD<k>_P<P>, pSC<k> or dense "
+    raise UserError(f"sparsity variant '{spec}' is unknown; expected PS<k>_P<P>, PSD<k>_P<P>, pSC<k> or dense "
                      f"(the paper's: {', '.join(PAPER_VARIANTS)})")
 
 
@@ -127,9 +129,9 @@ class DyadicLevel:
 
     def __post_init__(self):
         if self.terms < 1 or self.min_exp > self.max_exp:
-            raise ValueError(f"dyadic level needs terms >= 1 and min_exp <= max_exp; got {self}")
+            raise UserError(f"dyadic level needs terms >= 1 and min_exp <= max_exp; got {self}")
         if self.scale not in ("pow2", "fold", "none") or self.granularity not in ("channel", "tensor"):
-            raise ValueError("dyadic scale must be pow2, fold or none, and granularity channel or tensor")
+            raise UserError("dyadic scale must be pow2, fold or none, and granularity channel or tensor")
 
     @property
     def name(self) -> str:
@@ -148,7 +150,7 @@ def parse_level(text: str | DyadicLevel) -> DyadicLevel:
         return text
     match = LEVEL_PATTERN.match(text.removeprefix("dyadic:"))
     if not match:
-        raise ValueError(f"dyadic level '{text}' is malformed; expected t<terms>[e<min_exp>[..<max_exp>]]"
+        raise UserError(f"dyadic level '{text}' is malformed; expected t<terms>[e<min_exp>[..<max_exp>]]"
                          "[_fold|_none][_tensor], e.g. t2e-8")
     terms, lo, hi, scale, tensor = match.groups()
     return DyadicLevel(int(terms), int(lo) if lo else -8, int(hi) if hi else 0, scale or "pow2",

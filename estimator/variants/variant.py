@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hwmodels.errors import UserError
+
 from .specs import PATTERNS, DyadicLevel, PeriodicSpec, parse_level, parse_spec
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ FORMS = ("dense", "PS<k>_P<P> (periodic: k in 1, 2, 4; P = 9, 6, 4 patterns)",
 """The valid forms of a variant name, listed by every parse error."""
 
 
-class VariantError(ValueError):
+class VariantError(UserError):
     """A variant name that is not one of :data:`FORMS`."""
 
 
