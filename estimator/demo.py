@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .counting import profile
-from .energy import energy
+from .energy import energy, weight_residency_note
 from .plan import ModelChoice, SweepSpec
 from .plots import STYLE, Plot, draw_pareto, plot_breakdown, save
 from .reports import priced_literature
@@ -33,6 +33,8 @@ DEMO_SPEC = SweepSpec(
     baselines=(ModelChoice("mobilenetv2_digits"), ModelChoice("shufflenetv2_digits")),
     data="digits", epochs=8, finetune_epochs=2, hardware=DEMO_HARDWARE)
 """The demo's sweep (its runs folder is set under the output folder)."""
+BREAKDOWN_BATCH = 32
+"""The batch the breakdown figure prices beside batch 1 (weights read once per batch)."""
 SUMMARY_COLUMNS = ["model", "variant", "params", "nz_macs", "executed_mults", "shifts", "energy_uj", "test_top1",
                    "pareto"]
 
@@ -63,19 +65,31 @@ def plot_demo(results: pd.DataFrame, literature: pd.DataFrame, out: Path) -> Plo
     return plot
 
 
+def plot_breakdown_of(model, shape: tuple[int, ...], out: Path) -> Plot:
+    """The breakdown figure of ``model``: energy per layer of one inference (batch 1, as the sweep prices it),
+    with the whole network's split at batch 1 and at :data:`BREAKDOWN_BATCH` per image, and a note when the
+    weights fit on chip yet are read from DRAM for every batch-1 inference."""
+    alone = profile(model, input_shape=shape)
+    table = energy(alone, **DEMO_HARDWARE)
+    batched = energy(profile(model, input_shape=(BREAKDOWN_BATCH, *shape[1:])), **DEMO_HARDWARE).layers
+    per_image = batched.assign(**{c: batched[c] / BREAKDOWN_BATCH for c in batched.columns if c.endswith("_pj")})
+    return plot_breakdown(table.layers, out, title="digits_cnn(width=32), dense: energy per layer at batch 1 "
+                          "(horowitz45, 8-bit)", unit="nJ", label="batch 1",
+                          cases={f"batch {BREAKDOWN_BATCH}": per_image}, note=weight_residency_note(alone, table))
+
+
 def run_demo(out: str | Path = "demo_out", workers: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the demo into ``out`` (resumable) and return its summary: one row per point, cheapest first, with
-    Pareto membership. The drawn plot's data is in ``summary.attrs["plot"]``."""
+    Pareto membership. The drawn plots' data are in ``summary.attrs["plot"]`` and ``summary.attrs["breakdown"]``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spec = replace(DEMO_SPEC, runs_dir=str(out / "runs"))
     results = sweep(spec, out / "results.sqlite", export=out / "results.csv", workers=workers, progress=progress)
     plot = plot_demo(results, priced_literature(hardware=DEMO_HARDWARE), out / "pareto.png")
     widest = next(p for p in spec.points() if p.model.kwargs.get("width") == 32 and p.variant.is_dense)
-    layers = energy(profile(trained_model(widest), input_shape=input_shape(widest)), **DEMO_HARDWARE).layers
-    plot_breakdown(layers, out / "breakdown.png", title="digits_cnn(width=32), dense: energy per layer (horowitz45, "
-                   "8-bit)", unit="nJ")
+    breakdown = plot_breakdown_of(trained_model(widest), input_shape(widest), out / "breakdown.png")
     summary = plot.points.assign(pareto=plot.points["front"].map({True: "*", False: ""}))
     summary = summary[SUMMARY_COLUMNS].sort_values("energy_uj").reset_index(drop=True)
     summary.attrs["plot"] = plot
+    summary.attrs["breakdown"] = breakdown
     return summary

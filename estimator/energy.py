@@ -113,3 +113,17 @@ def other_configurations(table: EnergyTable, batch: int) -> str:
 
 def pe_count(summary: pd.Series) -> int:
     return int(summary["pe_rows"]) * int(summary["pe_cols"])
+
+
+def weight_residency_note(profile: Profile, table: EnergyTable, config: int = 0) -> str | None:
+    """A line saying that the model's weights fit on chip yet are read from DRAM for every inference (each
+    inference is priced alone: nothing stays on chip between two), or None when they do not fit (or the hardware
+    has no resizable buffer). A batch of N reads them once per N images."""
+    summary = table.summary.iloc[config]
+    buffer_kib = summary.get("buffer_kib")
+    weight_kib = int(profile.total()["params"]) * int(summary["weight_bits"]) / 8 / 1024
+    if buffer_kib is None or pd.isna(buffer_kib) or weight_kib > float(buffer_kib):
+        return None
+    return (f"The weights ({weight_kib:,.1f} KiB at {int(summary['weight_bits'])} bits) fit the {float(buffer_kib):g} "
+            "KiB on-chip buffer, yet each inference is priced alone and reads them from DRAM; a batch of N reads "
+            "them once per N images.")

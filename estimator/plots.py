@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
+
+from hwmodels.errors import UserError
 
 from .pareto import pareto_front
 from .variants.variant import DENSE, Variant
@@ -64,11 +67,14 @@ class Plot:
             marker and label were drawn (``marker_x``/``marker_y`` and ``label_box`` in display pixels); for a
             breakdown, every layer's memory and arithmetic energy.
         fronts: the Pareto front of each group (Pareto plots).
+        splits: for a breakdown, the whole network's ``memory_pj`` and ``arithmetic_pj`` per image, one row per
+            pricing drawn in the share panel.
     """
 
     figure: Figure
     points: pd.DataFrame
     fronts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    splits: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
@@ -101,7 +107,7 @@ def axis_label(column: str) -> str:
 def group_names(table: pd.DataFrame, group_by: str) -> pd.Series:
     """The group of every row under ``group_by`` (:data:`GROUPINGS`)."""
     if group_by not in GROUPINGS:
-        raise ValueError(f"group_by '{group_by}' is unknown; expected one of {', '.join(GROUPINGS)}")
+        raise UserError(f"group_by '{group_by}' is unknown; expected one of {', '.join(GROUPINGS)}")
     hardware = varying(table, HARDWARE_COLUMNS)
     parts = []
     for key in GROUPINGS[group_by]:
@@ -197,7 +203,7 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
     variant, and the bit widths where they vary) move to avoid overlaps, with a leader line when far from their
     marker. Axis titles and the default title follow ``x`` and ``y``."""
     if not len(table):
-        raise ValueError("nothing to plot: the results table has no rows with both "
+        raise UserError("nothing to plot: the results table has no rows with both "
                          f"{x} and {y}")
     data = table.reset_index(drop=True).copy()
     data["group"] = group_names(data, group_by)
@@ -274,12 +280,66 @@ def plot_pareto(table: pd.DataFrame, out: str | Path | None = None, **options) -
     return plot
 
 
+SMALL_LAYER = 0.01
+"""A layer below this fraction of the most expensive layer's energy is drawn in one bar of "other layers"."""
+SMALL_SERIES = 0.005
+"""A memory tier or arithmetic unit below this fraction of the network's energy is drawn in one "other" series."""
+
+
+def layer_label(row) -> str:
+    """A bar's label: the module path with its type, e.g. ``features.3 (Conv2d)``."""
+    kind = getattr(row, "type", "")
+    return f"{row.name} ({kind})" if isinstance(kind, str) and kind and kind != row.name else str(row.name)
+
+
+def breakdown_bars(data: pd.DataFrame, columns: list[str], top: int | None) -> pd.DataFrame:
+    """One row per drawn bar, in network order: each layer at or above :data:`SMALL_LAYER` of the largest (at
+    most ``top`` of them), then one bar summing every other layer (labelled with how many)."""
+    largest = data["energy_pj"].max()
+    kept = data[data["energy_pj"] >= SMALL_LAYER * largest]
+    if top and len(kept) > top:
+        kept = kept.loc[kept["energy_pj"].nlargest(top).index.sort_values()]
+    bars = kept[columns].set_axis([layer_label(r) for r in kept.itertuples()])
+    rest = data.drop(kept.index)
+    if len(rest):
+        bars.loc[f"{len(rest)} smaller layers"] = rest[columns].sum()
+    return bars
+
+
+def breakdown_series(bars: pd.DataFrame, memory: list, arithmetic: list, total: float) -> list:
+    """(label, values, colour, hatch) of each drawn series; tiers and units below :data:`SMALL_SERIES` of the
+    network's energy are summed into one "other" series per family, and empty ones are left out."""
+    series = []
+    for family, members, colour, hatch in (("memory", memory, "#BBBBBB", ""),
+                                           ("arithmetic", arithmetic, "#999999", "////")):
+        small = [(c, n) for c, n, *_ in members if bars[c].sum() < SMALL_SERIES * total]
+        series += [(f"{family}: {n}", bars[c].to_numpy(), col, h) for c, n, col, h in members
+                   if (c, n) not in small and bars[c].sum() > 0]
+        rest = sum((bars[c].to_numpy() for c, _ in small), np.zeros(len(bars)))
+        if rest.sum() > 0:
+            series.append((f"{family}: {', '.join(n for _, n in small)} (each < {SMALL_SERIES:.1%})", rest, colour,
+                           hatch))
+    return series
+
+
 def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title: str | None = None,
-                   unit: str = "nJ", top: int | None = 30) -> Plot:
+                   unit: str = "nJ", top: int | None = 30, label: str = "as priced",
+                   cases: dict[str, pd.DataFrame] | None = None, note: str | None = None) -> Plot:
     """Per-layer energy split into memory (by tier: solid) and arithmetic (by unit: hatched), with the whole
     network's memory and arithmetic shares beside it, from a priced layer table of one configuration
-    (``EnergyTable.layers`` filtered to one ``config``). Layers without energy are left out; ``top`` keeps the most
-    expensive layers in network order (the shares count every layer)."""
+    (``EnergyTable.layers`` filtered to one ``config``), energies per image.
+
+    Bars are labelled with the module path and type. Layers without energy are left out; layers below
+    :data:`SMALL_LAYER` of the largest share one "other layers" bar, and ``top`` keeps the most expensive layers
+    in network order; tiers and units below :data:`SMALL_SERIES` of the total share one "other" series (the
+    shares count everything).
+
+    Args:
+        label: what ``layers`` prices (e.g. ``batch 1``), under its share bar.
+        cases: other pricings of the same model, as layer tables per image (e.g. ``{"batch 32": ...}``), drawn as
+            share bars beside this one, each with its total.
+        note: one line under the figure saying what the pricing assumes.
+    """
     scale = {"pJ": 1.0, "nJ": 1e3, "uJ": 1e6}[unit]
     data = layers[layers["energy_pj"] > 0]
     memory = [(f"tier_{t}_pj", t, c, "") for t, c in MEMORY_COLOURS.items() if f"tier_{t}_pj" in data]
@@ -287,40 +347,57 @@ def plot_breakdown(layers: pd.DataFrame, out: str | Path | None = None, *, title
     totals = pd.DataFrame({"name": data["name"].astype(str),
                            "memory_pj": data[[c for c, *_ in memory]].sum(axis=1),
                            "arithmetic_pj": data[[c for c, *_ in arithmetic]].sum(axis=1)})
-    memory_share = totals["memory_pj"].sum() / max(totals[["memory_pj", "arithmetic_pj"]].to_numpy().sum(), 1e-30)
-    shown = data
-    if top and len(shown) > top:
-        shown = shown.loc[shown["energy_pj"].nlargest(top).index.sort_values()]
+    bars = breakdown_bars(data, [c for c, *_ in memory + arithmetic] + ["energy_pj"], top)
+    series = breakdown_series(bars, memory, arithmetic, data["energy_pj"].sum())
+    shares = {name: network_split(case, memory, arithmetic) for name, case in ({label: data} | (cases or {})).items()}
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(max(5.6, 0.28 * len(shown) + 2.6), 3.6))
-        ax, share_ax = fig.subplots(1, 2, width_ratios=(max(len(shown), 4), 2.4))
-        bottom = np.zeros(len(shown))
-        positions = np.arange(len(shown))
-        for column, name, colour, hatch in memory + arithmetic:
-            values = shown[column].to_numpy() / scale
-            if values.sum() > 0:
-                ax.bar(positions, values, 0.75, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
-                       linewidth=0.3, label=f"{'memory' if not hatch else 'arithmetic'}: {name}")
-                bottom += values
-        ax.set_xticks(positions, shown["name"].astype(str), rotation=70, ha="right", fontsize=6.5)
-        ax.set_ylabel(f"energy per inference ({unit.replace('uJ', 'µJ')}, estimate)")
+        fig = Figure(figsize=(max(6.4, 0.32 * len(bars) + 2.6 + 1.4 * len(shares)), 3.6))
+        ax, share_ax = fig.subplots(1, 2, width_ratios=(max(len(bars), 4), 1.2 + 2.0 * len(shares)))
+        positions = np.arange(len(bars))
+        bottom = np.zeros(len(bars))
+        for name, values, colour, hatch in series:
+            ax.bar(positions, values / scale, 0.75, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
+                   linewidth=0.3, label=name)
+            bottom += values / scale
+        ax.set_xticks(positions, list(bars.index), rotation=70, ha="right", fontsize=6.5)
+        ax.set_ylabel(f"energy per inference ({unit.replace('uJ', 'µJ')} per image, estimate)")
         ax.grid(axis="x", visible=False)
-        ax.set_title(title or "energy per layer", loc="left", pad=34)
-        ax.legend(ncols=min(len(memory) + len(arithmetic), 5), frameon=False, loc="lower left",
-                  bbox_to_anchor=(0.0, 1.0), fontsize=6.5, handlelength=1.2, columnspacing=0.8)
-        share_ax.bar([0], [memory_share * 100], 0.6, color="#7F7F7F")
-        share_ax.bar([0], [(1 - memory_share) * 100], 0.6, bottom=[memory_share * 100], color="#D55E00",
-                     hatch="////", edgecolor="white")
-        share_ax.text(0.38, memory_share * 50, f"memory\n{100 * memory_share:.0f}%", va="center", fontsize=7)
-        share_ax.text(0.38, min(memory_share * 100 + (1 - memory_share) * 50, 96), f"arithmetic\n"
-                      f"{100 * (1 - memory_share):.0f}%", va="center", fontsize=7)
-        share_ax.set_xlim(-0.4, 1.9)
-        share_ax.set_xticks([])
-        share_ax.set_ylim(0, 100)
-        share_ax.set_ylabel("share of the network's energy (%)")
-        share_ax.grid(visible=False)
+        lines = textwrap.wrap(note, 120) if note else []
+        if lines:  # above the legend, under the title
+            ax.annotate("\n".join(lines), (0, 1), xycoords="axes fraction", xytext=(0, 30), textcoords="offset points",
+                        va="bottom", fontsize=6.5, color="#444444")
+        ax.set_title(title or "energy per layer", loc="left", pad=34 + 8.5 * len(lines))
+        ax.legend(ncols=min(len(series), 4), frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+                  fontsize=6.5, handlelength=1.2, columnspacing=0.8)
+        draw_shares(share_ax, shares, scale, unit)
         save(fig, out)
-    return Plot(fig, totals.reset_index(drop=True))
+    splits = pd.DataFrame(list(shares.values()), index=list(shares), columns=["memory_pj", "arithmetic_pj"])
+    return Plot(fig, totals.reset_index(drop=True), splits=splits)
+
+
+def network_split(layers: pd.DataFrame, memory: list, arithmetic: list) -> tuple[float, float]:
+    """(memory, arithmetic) energy of a whole network, pJ, from a priced layer table and the series' columns."""
+    return tuple(float(layers[[c for c, *_ in family if c in layers]].to_numpy().sum())
+                 for family in (memory, arithmetic))
+
+
+def draw_shares(ax, shares: dict[str, tuple[float, float]], scale: float, unit: str) -> None:
+    """One stacked bar per pricing: memory (grey) under arithmetic (hatched), in % of that pricing's total, with
+    the total per image under it."""
+    positions = 1.8 * np.arange(len(shares))
+    for x, (memory, arithmetic) in zip(positions, shares.values(), strict=True):
+        part = memory / max(memory + arithmetic, 1e-30)
+        ax.bar([x], [part * 100], 0.6, color="#7F7F7F")
+        ax.bar([x], [(1 - part) * 100], 0.6, bottom=[part * 100], color="#D55E00", hatch="////", edgecolor="white")
+        ax.text(x + 0.34, part * 50, f"memory\n{100 * part:.0f}%", va="center", fontsize=7)
+        ax.text(x + 0.34, min(part * 100 + (1 - part) * 50, 96), f"arithmetic\n{100 * (1 - part):.0f}%",
+                va="center", fontsize=7)
+    ax.set_xticks(positions, [f"{name}\n{(m + a) / scale:,.0f} {unit.replace('uJ', 'µJ')}/image"
+                              for name, (m, a) in shares.items()], fontsize=6.5)
+    ax.set_xlim(-0.5, positions[-1] + 1.3)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("share of the network's energy (%)")
+    ax.grid(visible=False)
 
 
 def readable(value: float) -> str:

@@ -28,11 +28,24 @@ def test_demo_front_shows_a_trade_off_and_resumes(tmp_path, capsys):
                        README.read_text())
     assert stated, "the README no longer states the demo's front"
     count, low_acc, low_energy, high_acc, high_energy = stated.groups()
-    assert int(count) == len(front)
-    assert (float(low_acc), float(low_energy)) == (round(front["test_top1"].iloc[0], 1),
-                                                   round(front["energy_uj"].iloc[0], 2))
-    assert (float(high_acc), float(high_energy)) == (round(front["test_top1"].iloc[-1], 1),
-                                                     round(front["energy_uj"].iloc[-1], 2))
+    # Training is reproducible on one machine but not bit-identical across CPU types (their math kernels round
+    # differently): two machines of this project's kind gave PS1_P9's accuracy as 75.3% and 75.8%, and 8 and 7
+    # points on the front. The README states one machine's run; energies, which depend only on the masks and
+    # widths, must match to the printed digit, accuracies within a point, the front's length within one.
+    assert abs(int(count) - len(front)) <= 1
+    assert float(low_energy) == round(front["energy_uj"].iloc[0], 2)
+    assert float(high_energy) == round(front["energy_uj"].iloc[-1], 2)
+    assert abs(float(low_acc) - front["test_top1"].iloc[0]) <= 1.0
+    assert abs(float(high_acc) - front["test_top1"].iloc[-1]) <= 1.0
+    # and so is its breakdown: memory's share at batch 1 and at batch 32, and the energy per image of both
+    stated = re.search(r"memory \((\d+)% of the dense model's energy at batch 1.*?(\d+)% at batch (\d+) \(([\d.]+)"
+                       r"\s+uJ\s+per\s+image\s+instead\s+of\s+([\d.]+)\)", README.read_text(), re.S)
+    assert stated, "the README no longer states the demo's breakdown"
+    splits = summary.attrs["breakdown"].splits
+    shares = 100 * splits["memory_pj"] / splits.sum(axis=1)
+    assert [int(stated[1]), int(stated[2])] == [round(shares.iloc[0]), round(shares.iloc[1])]
+    assert splits.index[1] == f"batch {stated[3]}"
+    assert [float(stated[4]), float(stated[5])] == list((splits.sum(axis=1) / 1e6).round(2).iloc[[1, 0]])
     for name in ("results.sqlite", "results.csv", "pareto.png", "breakdown.png"):
         assert (out / name).stat().st_size > 1000, name
     results = pd.read_csv(out / "results.csv")

@@ -9,6 +9,7 @@ from matplotlib.transforms import Bbox
 
 from estimator.pareto import pareto_front
 from estimator.plots import plot_breakdown, plot_heatmap, plot_pareto
+from hwmodels.errors import UserError
 
 
 def test_front_of_a_hand_made_set():
@@ -32,7 +33,7 @@ def test_three_objectives_and_missing_values():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="at least one column"):
         pareto_front(pd.DataFrame({"a": [1]}))
-    with pytest.raises(KeyError, match="no column"):
+    with pytest.raises(UserError, match="no column"):
         pareto_front(pd.DataFrame({"a": [1]}), minimize=["b"])
 
 
@@ -145,3 +146,24 @@ def test_breakdown_separates_memory_from_arithmetic(tmp_path):
 def test_heatmap(tmp_path, results):
     plot = plot_heatmap(results, tmp_path / "h.png", x="density", y="weight_bits")
     assert len(plot.figure.axes[0].texts) == 2  # two density values at one width
+
+
+def test_breakdown_names_layers_groups_small_ones_and_prices_a_second_case():
+    # the report: raw module paths as labels, 8 invisible bars, and a conclusion drawn from batch 1 alone
+    layers = pd.DataFrame({"name": ["conv1", "relu", "conv2", "fc"], "type": ["Conv2d", "ReLU", "Conv2d", "Linear"],
+                           "energy_pj": [500.0, 1.0, 400.0, 2.0], "tier_dram_pj": [300.0, 0.0, 200.0, 2.0],
+                           "tier_rf_pj": [100.0, 1.0, 100.0, 0.0], "mac_pj": [100.0, 0.0, 99.0, 0.0],
+                           "add_pj": [0.0, 0.0, 1.0, 0.0]})
+    batched = layers.assign(tier_dram_pj=layers["tier_dram_pj"] / 10, energy_pj=layers["energy_pj"] - 450)
+    plot = plot_breakdown(layers, label="batch 1", cases={"batch 10": batched}, note="the weights fit on chip")
+    ax, share = plot.figure.axes
+    # relu (1 pJ) and fc (2 pJ) are under 1% of conv1's 500 pJ: one bar of the two, at the end
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1 (Conv2d)", "conv2 (Conv2d)", "2 smaller layers"]
+    # add (1 pJ) is under 0.5% of the 903 pJ total: it is drawn as the arithmetic "other" series, not alone
+    assert ax.get_legend_handles_labels()[1] == ["memory: dram", "memory: rf", "arithmetic: mac",
+                                                 "arithmetic: add (each < 0.5%)"]
+    # the split of each pricing: batch 1 memory 502 + 201 = 703 pJ, arithmetic 200; batch 10 dram / 10: 50.2 + 201
+    assert plot.splits.loc["batch 1"].tolist() == [703.0, 200.0]
+    assert plot.splits.loc["batch 10"].tolist() == pytest.approx([251.2, 200.0])
+    assert [t.get_text().split("\n")[0] for t in share.get_xticklabels()] == ["batch 1", "batch 10"]
+    assert any("the weights fit on chip" in t.get_text() for t in ax.texts)
