@@ -8,7 +8,7 @@ import lazy_loader
 __version__ = "0.1.0"
 
 EXPORTS = {
-    "counting": ("MetaInputError", "Profile", "UnsupportedOpError", "profile"),
+    "counting": ("MetaInputError", "Profile", "TensorSpec", "UnsupportedOpError", "profile"),
     "counting.crosscheck": ("crosscheck",),
     "energy": ("energy",),
     "points": ("price_points",),

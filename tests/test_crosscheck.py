@@ -57,3 +57,81 @@ def test_a_real_disagreement_is_flagged():
     assert row["mac_mismatch"]
     assert row["estimator_macs"] == row["torch_macs"] == 2 * 3 * 4 * 5
     assert row["fvcore_macs"] == 0 and "aten::baddbmm" in row["reason"]
+
+
+class Stack(nn.Module):
+    """Layers held in a ModuleList (as hrnet and every Hugging Face encoder hold theirs): the list is never called."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_a_module_list_parent_is_no_false_mismatch():
+    # the report: the three layers' work was left on the root, which FlopCounterMode then "disagreed" on
+    table = crosscheck(Stack(), torch.randn(2, 8), all_layers=True)
+    assert not table["mac_mismatch"].any(), table.to_string()
+    # 3 layers of 2 x 8 x 8 = 128 MACs each; nothing on the root
+    assert table["torch_macs"].tolist() == [128, 128, 128] and "(root)" not in table.index
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(16, 48)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).view(1, 10, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        return nn.functional.scaled_dot_product_attention(q, k, v)
+
+
+def test_attention_is_counted_alike_by_flopcountermode():
+    # the report: on CPU FlopCounterMode gave 0 MACs for the fused attention kernel; with the math kernel it sees
+    # the two products: 2 heads x 10 x 10 x 8 for q k^T and as many for the weights times v = 3,200 MACs
+    table = crosscheck(Attention(), torch.randn(1, 10, 16), all_layers=True)
+    assert table.loc["(root)", "torch_macs"] == table.loc["(root)", "estimator_macs"] == 3200
+    assert table.loc["qkv", "torch_macs"] == 10 * 16 * 48
+
+
+class ParameterInForward(nn.Module):
+    """Creates a Parameter inside forward: FlopCounterMode's module tracker asserts on it under no_grad (as on
+    timm's PiT)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        scale = nn.Parameter(torch.ones(4))
+        return self.lin(x) * scale
+
+
+def test_a_failing_flopcountermode_is_retried_and_said_so(monkeypatch):
+    import torch.utils.flop_counter as flop_counter
+
+    real = flop_counter.FlopCounterMode
+
+    class FailsUnderNoGrad(real):  # stands in for FlopCounterMode's own assertion under no_grad
+        def __enter__(self):
+            if not torch.is_grad_enabled():
+                raise AssertionError("module tracker: a Parameter entered a module under no_grad")
+            return super().__enter__()
+
+    monkeypatch.setattr(flop_counter, "FlopCounterMode", FailsUnderNoGrad)
+    table = crosscheck(ParameterInForward(), torch.randn(2, 4), all_layers=True)
+    assert table.loc["lin", "torch_macs"] == table.loc["lin", "estimator_macs"] == 2 * 4 * 4
+    assert "FlopCounterMode failed under no_grad (AssertionError: module tracker" in table.loc["lin", "reason"]
+
+    class AlwaysFails(real):
+        def __enter__(self):
+            raise RuntimeError("broken")
+
+    monkeypatch.setattr(flop_counter, "FlopCounterMode", AlwaysFails)
+    table = crosscheck(ParameterInForward(), torch.randn(2, 4), all_layers=True)
+    assert table["torch_macs"].isna().all() and not table["mac_mismatch"].any()
+    assert "FlopCounterMode failed (RuntimeError: broken): no torch counts" in table.loc["lin", "reason"]

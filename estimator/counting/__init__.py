@@ -2,9 +2,10 @@
 Profile result. Never imports :mod:`hwmodels`."""
 
 from .capture import ROOT, MetaInputError, UnsupportedOpError
+from .inputs import TensorSpec
 from .profile import Profile, profile
 from .registry import COUNT_KINDS, FORMULAS, FREE_OPS, Nest, OpCount, register
 from .weights import clear_cache
 
 __all__ = ["COUNT_KINDS", "FORMULAS", "FREE_OPS", "ROOT", "MetaInputError", "Nest", "OpCount", "Profile",
-           "UnsupportedOpError", "clear_cache", "profile", "register"]
+           "TensorSpec", "UnsupportedOpError", "clear_cache", "profile", "register"]

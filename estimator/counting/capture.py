@@ -28,6 +28,7 @@ from torch.utils._pytree import tree_flatten
 from hwmodels.errors import UserError
 
 from . import detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
+from .complex_arithmetic import in_real_operations
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo
 
@@ -259,9 +260,13 @@ SHAPE_PRESERVING_ON_META = frozenset(
     getattr(aten, n) for n in (
         "hardtanh_", "clamp", "clamp_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
         "silu", "silu_", "gelu", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh",
-        "relu", "relu_", "hardtanh", "_native_batch_norm_legit_no_training", "native_batch_norm") if hasattr(aten, n))
+        "relu", "relu_", "hardtanh", "_native_batch_norm_legit_no_training", "native_batch_norm", "sigmoid_",
+        "tanh_") if hasattr(aten, n))
 """Ops whose output has their first input's shape and whose meta kernels are slow Python decompositions;
 on meta inputs the counter makes their outputs directly (the counts only need shapes)."""
+BINARY_ON_META = frozenset(getattr(aten, n) for n in ("add", "add_", "sub", "sub_", "mul", "mul_") if hasattr(aten, n))
+"""Elementwise binary ops whose meta kernels are Python references (an LSTM cell issues thousands); on meta inputs
+the counter makes their outputs from the broadcast shape and the promoted dtype."""
 
 
 def conv_output(x: torch.Tensor, w: torch.Tensor, stride, padding, dilation, transposed, output_padding,
@@ -333,7 +338,13 @@ def run_on_meta(func, args, kwargs):
     shape-preserving ops (on contiguous inputs of one dtype; the counts only need shapes)."""
     packet = func.overloadpacket
     x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or x.device.type != "meta" or not x.is_contiguous():
+    if not isinstance(x, torch.Tensor) or x.device.type != "meta":
+        return func(*args, **kwargs)
+    if packet in SHAPE_PRESERVING_ON_META and not x.is_contiguous():  # e.g. an LSTM's gates, chunks of one tensor
+        return shape_preserving_output(func, args, kwargs, x)
+    if packet in BINARY_ON_META:
+        return binary_output(func, args, kwargs, x)
+    if not x.is_contiguous():
         return func(*args, **kwargs)
     if packet is aten.convolution and len(args) == 9:
         return conv_output(*args[:2], *args[3:])
@@ -344,6 +355,30 @@ def run_on_meta(func, args, kwargs):
         return matmul_output(packet, args)
     if packet not in SHAPE_PRESERVING_ON_META:
         return func(*args, **kwargs)
+    return shape_preserving_output(func, args, kwargs, x)
+
+
+def binary_output(func, args, kwargs, x: torch.Tensor):
+    """The meta output of an op of :data:`BINARY_ON_META`, made directly; anything unusual (a real tensor operand,
+    an in-place op that would broadcast its target) goes to the op itself, which raises torch's error."""
+    other = args[1] if len(args) > 1 else kwargs.get("other")
+    if isinstance(other, torch.Tensor):
+        if other.device.type != "meta" and other.dim() > 0:
+            return func(*args, **kwargs)
+        shape = torch.broadcast_shapes(x.shape, other.shape)
+    elif isinstance(other, (int, float, bool, complex)):
+        shape = x.shape
+    else:
+        return func(*args, **kwargs)
+    if func._schema.name.endswith("_"):
+        return x if shape == x.shape else func(*args, **kwargs)
+    return torch.empty(shape, dtype=torch.result_type(x, other), device="meta")
+
+
+def shape_preserving_output(func, args, kwargs, x: torch.Tensor):
+    """The meta output of an op of :data:`SHAPE_PRESERVING_ON_META` (its input's shape, or the input itself for an
+    in-place op), made directly."""
+    packet = func.overloadpacket
     if packet is aten.native_batch_norm and args[5]:  # training: batch statistics are real outputs
         return func(*args, **kwargs)
     if packet in (aten._native_batch_norm_legit_no_training, aten.native_batch_norm):
@@ -353,7 +388,8 @@ def run_on_meta(func, args, kwargs):
 
 def meta_failure(func, args, kwargs, exc: BaseException) -> str | None:
     """Why ``func`` failed on meta tensors, as advice in one clause: a tensor the model created on the CPU in
-    forward, a result whose shape depends on tensor values, or a missing meta kernel; None for any other failure
+    forward, floating-point ids made from a plain shape, a result whose shape depends on tensor values, or a
+    missing meta kernel; None for any other failure
     (a shape mismatch, which real inputs meet alike)."""
     text = str(exc)
     tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
@@ -362,6 +398,9 @@ def meta_failure(func, args, kwargs, exc: BaseException) -> str | None:
                 "torch.tensor(...) or torch.ones(...).tril()); create it with device=x.device or register it as a "
                 "buffer")
     op = str(func.overloadpacket)
+    if "'indices'" in text and any(t.is_floating_point() for t in tensors):
+        return ("its indices are a floating-point meta tensor (a plain shape makes one); give integer ids: "
+                "input_shape=TensorSpec(shape, torch.long)")
     boolean_index = op == "aten.index" and any(t.dtype == torch.bool for t in tensors[1:])
     if (op in VALUE_DEPENDENT_OPS or boolean_index or "data-dependent" in text or "item()" in text
             or "nonzero" in text):
@@ -481,7 +520,7 @@ class CountingMode(TorchDispatchMode):
             return out  # an integer counter updated in place (BN's num_batches_tracked): bookkeeping, free
         count = formula(*[shape_of(a) for a in args], out_shape=shape_of(out),
                         **{k: shape_of(v) for k, v in kwargs.items()} if kwargs else {})
-        self.record(count, args, out, name, packet)
+        self.record(in_real_operations(count, packet, args, out), args, out, name, packet)
         return out
 
     def count_decomposed(self, func, args, kwargs, name: str):

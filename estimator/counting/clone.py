@@ -20,8 +20,34 @@ CONTAINERS = frozenset({dict, OrderedDict, list, tuple})
 EMPTIABLE = frozenset({dict, OrderedDict, list, set})
 
 
+def is_compiled(module: nn.Module) -> bool:
+    """True for the wrapper ``torch.compile`` returns (``OptimizedModule``, holding the module as ``_orig_mod``),
+    recognised without importing ``torch._dynamo``."""
+    return type(module).__name__ == "OptimizedModule" and isinstance(getattr(module, "_orig_mod", None), nn.Module)
+
+
+def uncompiled_name(name: str) -> str:
+    """A qualified module name with the ``_orig_mod`` steps of ``torch.compile`` wrappers left out."""
+    return ".".join(part for part in name.split(".") if part != "_orig_mod")
+
+
+def clone_script_module(module: torch.jit.ScriptModule, tensor: Callable[[torch.Tensor], torch.Tensor]):
+    """A copy of a TorchScript module (its own deep copy, which copies the compiled state), its parameters and
+    buffers then replaced by ``tensor(t)`` through attribute assignment (a script module cannot be moved to the
+    meta device with ``.to``)."""
+    new = copy.deepcopy(module)
+    for part in new.modules():
+        for name, param in list(part.named_parameters(recurse=False)):
+            setattr(part, name, nn.Parameter(tensor(param), param.requires_grad))
+        for name, buffer in list(part.named_buffers(recurse=False)):
+            setattr(part, name, tensor(buffer))
+    return new
+
+
 def clone_model(model: nn.Module, tensor: Callable[[torch.Tensor], torch.Tensor]) -> nn.Module:
-    """A deep copy of ``model`` whose tensors are ``tensor(t)`` (parameters stay parameters)."""
+    """A deep copy of ``model`` whose tensors are ``tensor(t)`` (parameters stay parameters). ``torch.compile``
+    wrappers are replaced by copies of the modules they wrap (the count is of the original module's eager code;
+    names lose their ``_orig_mod`` step); TorchScript modules are copied by :func:`clone_script_module`."""
     memo: dict[int, object] = {}
 
     def clone(value):
@@ -30,6 +56,12 @@ def clone_model(model: nn.Module, tensor: Callable[[torch.Tensor], torch.Tensor]
             return value
         key = id(value)
         if key in memo:
+            return memo[key]
+        if isinstance(value, nn.Module) and is_compiled(value):
+            memo[key] = clone(value._orig_mod)
+            return memo[key]
+        if isinstance(value, torch.jit.ScriptModule):
+            memo[key] = clone_script_module(value, tensor)
             return memo[key]
         if isinstance(value, nn.Module):
             new = kind.__new__(kind)

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .capture import ROOT
+from .capture import ROOT, reference_kernels
 from .profile import profile
 
 FVCORE_MAC_OPS = frozenset({"conv", "linear", "addmm", "matmul", "mm", "bmm", "baddbmm", "einsum"})
@@ -28,14 +28,19 @@ FVCORE_CONVENTIONS = {
 
 
 def own_counts(inclusive: dict[str, float]) -> dict[str, float]:
-    """Per-module counts without their submodules', from per-module totals that include them."""
+    """Per-module counts without their submodules', from per-module totals that include them. Each module's total
+    is taken from its nearest ancestor that has one, so a container that is never called (a ``ModuleList``,
+    absent from the totals) does not leave its children's work on the root."""
     own = dict(inclusive)
     for name, value in inclusive.items():
         if not name:
             continue
-        parent = name.rsplit(".", 1)[0] if "." in name else ""
-        if parent in own:
-            own[parent] -= value
+        parent = name
+        while parent:
+            parent = parent.rsplit(".", 1)[0] if "." in parent else ""
+            if parent in own:
+                own[parent] -= value
+                break
     return own
 
 
@@ -55,20 +60,32 @@ def fvcore_counts(model: nn.Module, inputs: tuple) -> tuple[dict[str, float], di
     return macs, others, analysis.unsupported_ops()
 
 
-def torch_counts(model: nn.Module, inputs: tuple) -> dict[str, float]:
-    """FlopCounterMode's own MACs (its FLOPs / 2) per module, keyed like named_modules()."""
+def torch_counts(model: nn.Module, inputs: tuple) -> tuple[dict[str, float] | None, str]:
+    """FlopCounterMode's own MACs (its FLOPs / 2) per module, keyed like named_modules(), and how it was run. It
+    runs with the reference kernels the counter uses (math scaled dot-product attention, so that attention is
+    matrix products it counts, not a fused CPU kernel it gives 0), under ``no_grad``; where FlopCounterMode itself
+    fails there (its assertion when a Parameter is created inside a module), with gradients enabled; None where
+    it fails both ways."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(*inputs)
-    inclusive = {}
-    for key, ops in counter.get_flop_counts().items():
-        if key == "Global":
+    failures = []
+    for grad in (False, True):
+        counter = FlopCounterMode(display=False)
+        try:
+            with reference_kernels(False), torch.set_grad_enabled(grad), counter:
+                model(*inputs)
+        except Exception as exc:  # the other tool's failure: report it, do not fail the comparison
+            failures.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
             continue
-        name = key.split(".", 1)[1] if "." in key else ""
-        inclusive[name] = sum(ops.values()) / 2
-    return own_counts(inclusive)
+        inclusive = {}
+        for key, ops in counter.get_flop_counts().items():
+            if key == "Global":
+                continue
+            name = key.split(".", 1)[1] if "." in key else ""
+            inclusive[name] = sum(ops.values()) / 2
+        how = "" if not grad else f"FlopCounterMode failed under no_grad ({failures[0]}); run with gradients"
+        return own_counts(inclusive), how
+    return None, f"FlopCounterMode failed ({failures[-1]}): no torch counts"
 
 
 def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.DataFrame:
@@ -82,23 +99,26 @@ def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.Data
     Returns:
         One row per layer (index: qualified name) with ``estimator_macs``, ``fvcore_macs``, ``torch_macs``,
         ``mac_mismatch`` (the MAC counts disagree), ``fvcore_other`` (what else fvcore counts there) and
-        ``reason`` (the convention behind a difference, where one is known).
+        ``reason`` (the convention behind a difference, where one is known, and how FlopCounterMode ran when it
+        needed the fallback; ``torch_macs`` is empty where it failed both ways).
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     ours = profile(model, inputs).layers
     clone = copy.deepcopy(model).eval()
     fv_macs, fv_other, fv_unsupported = fvcore_counts(clone, inputs)
-    th_macs = torch_counts(clone, inputs)
+    th_macs, torch_note = torch_counts(clone, inputs)
     rows = []
-    names = set(ours.index) | {n or ROOT for n in fv_macs} | {n or ROOT for n in th_macs}
+    names = set(ours.index) | {n or ROOT for n in fv_macs} | {n or ROOT for n in th_macs or {}}
     order = {n: i for i, n in enumerate(ours.index)}
     for name in sorted(names, key=lambda n: order.get(n, len(order))):
         key = "" if name == ROOT else name
         est = int(ours["macs"].get(name, 0))
-        fv, th = int(round(fv_macs.get(key, 0))), int(round(th_macs.get(key, 0)))
+        fv = int(round(fv_macs.get(key, 0)))
+        th = None if th_macs is None else int(round(th_macs.get(key, 0)))
         other = fv_other.get(key, Counter())
         reasons = [FVCORE_CONVENTIONS.get(op, f"fvcore also counts {op}") for op in other]
-        mismatch = not est == fv == th
+        reasons += [torch_note] if torch_note else []
+        mismatch = est != fv or (th is not None and th != est)
         if mismatch and fv != est and fv_unsupported:
             reasons.append("fvcore skipped ops it has no handle for: " + ", ".join(sorted(fv_unsupported)))
         if not (all_layers and (est or fv or th)) and not mismatch and not other:
@@ -108,7 +128,7 @@ def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.Data
                      "fvcore_other": ", ".join(f"{op}={int(v)}" for op, v in other.items()),
                      "reason": "; ".join(reasons)})
     columns = ["name", "type", "estimator_macs", "fvcore_macs", "torch_macs", "mac_mismatch", "fvcore_other", "reason"]
-    return pd.DataFrame(rows, columns=columns).set_index("name")
+    return pd.DataFrame(rows, columns=columns).astype({"torch_macs": "Int64"}).set_index("name")
 
 
 __all__ = ["crosscheck"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +17,7 @@ from hwmodels.errors import UserError
 
 from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels, skipped_macs
 from .clone import clone_model
+from .inputs import run_inputs
 from .registry import COUNT_KINDS, Nest
 from .weights import ModuleValues, WeightInfo, counted_modules, module_values, own_parameters
 
@@ -198,29 +198,16 @@ def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], dict[int, 
     return names, tensors, owners, recurrent
 
 
-def as_inputs(inputs, input_shape, device) -> tuple:
-    """The positional inputs of the run: given tensors, or meta tensors of the given shape(s)."""
-    if (inputs is None) == (input_shape is None):
-        raise UserError("profile() needs exactly one of inputs= (tensors) or input_shape= (a shape)")
-    if inputs is not None:
-        return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
-    for shape in shapes:
-        if not all(isinstance(d, int) and d > 0 for d in shape):
-            raise UserError(f"input_shape must be positive integers, e.g. (1, 3, 32, 32); got {tuple(shape)}")
-    return tuple(torch.empty(tuple(s), device=device) for s in shapes)
-
-
-def run_counted(clone: nn.Module, args: tuple, mode: CountingMode, stack: ModuleStack, backward: bool,
-                recurrent: bool) -> None:
+def run_counted(clone: nn.Module, args: tuple, kwargs: dict, mode: CountingMode, stack: ModuleStack,
+                backward: bool, recurrent: bool) -> None:
     """Forward (and, for a training step, backward of the sum of the outputs) under the counting mode."""
     with stack, reference_kernels(recurrent):
         if not backward:
             with torch.no_grad(), mode:
-                clone(*args)
+                clone(*args, **kwargs)
             return
         with mode:
-            out = clone(*args)
+            out = clone(*args, **kwargs)
         loss = sum(t.float().sum() for t in torch.utils._pytree.tree_flatten(out)[0]
                    if isinstance(t, torch.Tensor) and t.requires_grad)
         mode.backward = True
@@ -228,16 +215,20 @@ def run_counted(clone: nn.Module, args: tuple, mode: CountingMode, stack: Module
             loss.backward()
 
 
-def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None = None,
+def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dtype | None = None,
             backward: bool = False, strict: bool = False, values: bool = True) -> Profile:
     """Count what ``model`` computes, layer by layer.
 
     Args:
         model: any ``nn.Module``; it is never modified (the run uses a private copy, in eval mode for
             inference and in train mode when ``backward``).
-        inputs: a tensor or tuple of tensors to run on (real run).
-        input_shape: instead of ``inputs``, a shape (or list of shapes) to run on meta tensors: no compute,
-            the same table as a real run.
+        inputs: a tensor, a tuple of tensors, or a dict of keyword inputs (``{"input_ids": ...,
+            "decoder_input_ids": ...}``) to run on (real run).
+        input_shape: instead of ``inputs``, what to run on as meta tensors (no compute, the same table as a real
+            run): a shape, a :class:`~estimator.counting.inputs.TensorSpec` (shape and dtype, e.g. integer token
+            ids), a list of them (positional inputs) or a dict of them (keyword inputs).
+        dtype: the dtype of the inputs given as plain shapes (default: the model's first floating-point
+            parameter's, so a bf16 or fp16 model needs nothing more).
         backward: also count one training step's backward pass (of the sum of the outputs).
         strict: raise :class:`~estimator.counting.capture.UnsupportedOpError` on an op with neither a formula nor
             a decomposition instead of reporting it in ``Profile.unsupported``.
@@ -251,14 +242,13 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
     Raises:
         MetaInputError: on meta inputs, an op whose result cannot exist there (e.g. ``nonzero`` in a detector).
     """
-    meta = input_shape is not None
-    args = as_inputs(inputs, input_shape, "meta")
+    args, kwargs, meta = run_inputs(model, inputs, input_shape, dtype)
     clone = prepare_copy(model, meta)
     clone.train(backward)
     names, tracked, owners, recurrent = survey(clone)
     stack = ModuleStack(names, tracked, backward)
     mode = CountingMode(stack, tracked, strict, owners)
-    run_counted(clone, args, mode, stack, backward, recurrent)
+    run_counted(clone, args, kwargs, mode, stack, backward, recurrent)
     entries = snapshot(model, mode.tallies, values)
     if mode.unsupported:
         listed = ", ".join(f"{op} (x{v['count']} in {', '.join(sorted(v['modules']))})"
@@ -269,7 +259,10 @@ def profile(model: nn.Module, inputs=None, *, input_shape: Sequence[int] | None 
 
 
 def module_type(module: nn.Module) -> str:
-    """The module's class name (for a parametrized module, the class it was made from)."""
+    """The module's class name (for a parametrized module, the class it was made from; for a TorchScript module,
+    the class it was scripted from)."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return getattr(module, "original_name", type(module).__name__)
     cls = type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
     return cls.__name__
 
@@ -296,7 +289,7 @@ def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> 
         if not owns and name not in tallies:
             continue
         held = own_parameters(module)
-        weight = module._parameters.get("weight")
+        weight = dict(module._parameters.items()).get("weight")  # (a script module's is a C++ wrapper)
         shares = first_owner.get(id(weight), "") if weight is not None else ""
         params = sum(p.numel() for p in held if id(p) not in first_owner)
         for p in held:

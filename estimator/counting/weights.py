@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .clone import is_compiled, uncompiled_name
 from .csd import csd_digits
 
 
@@ -205,11 +206,13 @@ def module_values(module: nn.Module, values: bool = True) -> ModuleValues:
 
 
 def counted_modules(model: nn.Module):
-    """(qualified name, module) pairs of ``model``, the parametrization machinery left out."""
+    """(qualified name, module) pairs of ``model``, the parametrization machinery and ``torch.compile`` wrappers
+    left out (the wrapped module takes the wrapper's name, as in the counting run's copy)."""
     for name, module in model.named_modules():
-        if ".parametrizations." in f".{name}." or isinstance(module, parametrize.ParametrizationList):
+        if (".parametrizations." in f".{name}." or isinstance(module, parametrize.ParametrizationList)
+                or is_compiled(module)):
             continue
-        yield name, module
+        yield uncompiled_name(name), module
 
 
 def analyze_model(model: nn.Module, values: bool = True) -> dict[str, ModuleValues]:

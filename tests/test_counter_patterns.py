@@ -1,0 +1,144 @@
+"""Models as researchers bring them: typed and keyword inputs, bf16 weights, compiled and scripted modules, complex
+arithmetic and FFTs; each count derived by hand in a comment."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from estimator import MetaInputError, TensorSpec, profile
+
+
+class TiedSeq2Seq(nn.Module):
+    """An embedding tied to its output head, run on encoder and decoder ids given by keyword."""
+
+    def __init__(self, vocab=100, width=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.mix = nn.Linear(width, width)
+        self.head = nn.Linear(width, vocab, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, input_ids, decoder_input_ids):
+        memory = self.embed(input_ids).mean(dim=1, keepdim=True)
+        return self.head(self.mix(self.embed(decoder_input_ids) + memory))
+
+
+def test_keyword_integer_id_inputs_on_meta_equal_the_real_run():
+    model = TiedSeq2Seq().eval()
+    specs = {"input_ids": TensorSpec((2, 8), torch.long), "decoder_input_ids": TensorSpec((2, 5), torch.long)}
+    meta = profile(model, input_shape=specs)
+    real = profile(model, inputs={"input_ids": torch.randint(0, 100, (2, 8)),
+                                  "decoder_input_ids": torch.randint(0, 100, (2, 5))})
+    pd.testing.assert_frame_equal(meta.layers, real.layers)
+    # 10 decoder positions: mix 10 x 16 x 16 = 2,560 MACs; head 10 x 16 x 100 = 16,000 MACs
+    assert meta.layers.loc["mix", "macs"] == 2560 and meta.layers.loc["head", "macs"] == 16000
+    # the tied weight counts once, as model.parameters() does: 100 x 16 + mix 16 x 16 + 16
+    assert meta.total()["params"] == sum(p.numel() for p in model.parameters()) == 1600 + 272
+
+
+def test_float_ids_from_a_plain_shape_are_one_line_saying_how_to_give_integer_ids():
+    with pytest.raises(MetaInputError, match=r"op aten.embedding \(issued by module 'embed'\).*floating-point.*"
+                                             r"TensorSpec\(shape, torch.long\)"):
+        profile(TiedSeq2Seq(), input_shape={"input_ids": (2, 8), "decoder_input_ids": (2, 5)})
+
+
+def test_a_bf16_model_on_meta_equals_its_real_run():
+    # a plain shape takes the model's own precision, so a bf16 model needs no dtype argument
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(8 * 16, 4)).to(torch.bfloat16).eval()
+    real = profile(model, torch.randn(2, 3, 4, 4, dtype=torch.bfloat16))
+    meta = profile(model, input_shape=(2, 3, 4, 4))
+    pd.testing.assert_frame_equal(real.layers, meta.layers)
+    # conv: 2 x 8 x 16 outputs x 27 taps = 6,912 MACs; linear: 2 x 128 x 4 = 1,024
+    assert meta.total()["macs"] == 6912 + 1024
+    assert profile(model, input_shape=(2, 3, 4, 4), dtype=torch.bfloat16).total()["macs"] == 7936
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.relu(self.lin(x))
+
+
+class Wrapped(nn.Module):
+    def __init__(self, wrap):
+        super().__init__()
+        self.block = wrap(Block())
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.out(self.block(x))
+
+
+def half_zero(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        model.block.lin.weight[:, :4] = 0
+    return model.eval()
+
+
+@pytest.mark.parametrize("wrap", ["compile_child", "compile_root", "script_child"])
+def test_compiled_and_scripted_modules_count_per_original_module(wrap):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if wrap == "compile_root":
+            model = torch.compile(half_zero(Wrapped(lambda b: b)))
+        else:
+            model = half_zero(Wrapped(torch.compile if wrap == "compile_child" else torch.jit.script))
+        real = profile(model, torch.randn(1, 8))
+        meta = profile(model, input_shape=(1, 8))
+    pd.testing.assert_frame_equal(real.layers, meta.layers)
+    layers = real.layers
+    # block.lin: 8 x 8 = 64 MACs, half its weights zero: 32 executed; out: 8 x 2 = 16; rows named as the model's
+    assert layers.loc["block.lin", ["macs", "nz_macs", "params", "nnz_params"]].tolist() == [64, 32, 72, 40]
+    assert layers.loc["out", "macs"] == 16 and layers.loc["block.lin", "type"] == "Linear"
+    assert not any("_orig_mod" in name for name in layers.index)
+
+
+class Op(nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, *xs):
+        return self.function(*xs)
+
+
+def totals(function, *inputs) -> dict:
+    return profile(Op(function), inputs).total()[["macs", "mults", "adds"]].to_dict()
+
+
+def test_complex_products_and_sums_count_in_real_operations():
+    a, b = torch.randn(2, 3, dtype=torch.cfloat), torch.randn(2, 3, dtype=torch.cfloat)
+    # 6 complex products: 4 mults + 2 adds each
+    assert totals(torch.mul, a, b) == {"macs": 0, "mults": 24, "adds": 12}
+    # 6 complex sums: 2 adds each
+    assert totals(torch.add, a, b) == {"macs": 0, "mults": 0, "adds": 12}
+    # a real factor: 2 real mults per element
+    assert totals(torch.mul, a, torch.randn(2, 3)) == {"macs": 0, "mults": 12, "adds": 0}
+    # [4, 5] @ [5, 3]: 12 outputs of 5 complex MACs = 60 complex MACs = 240 real MACs (4 mults + 4 adds each),
+    # less 2 adds per output for the first term's missing accumulation: 12 x (4 x 5 - 2) = 216 adds
+    A, B = torch.randn(4, 5, dtype=torch.cfloat), torch.randn(5, 3, dtype=torch.cfloat)
+    assert totals(torch.mm, A, B) == {"macs": 240, "mults": 240, "adds": 216}
+
+
+def test_ffts_count_by_the_stated_n_log2_n_convention():
+    x = torch.randn(2, 8)
+    # complex, 2 transforms of n = 8: 2 n log2 n = 48 mults and 3 n log2 n = 72 adds each
+    assert totals(torch.fft.fft, x.to(torch.cfloat)) == {"macs": 0, "mults": 96, "adds": 144}
+    # real input: half the complex transform's work
+    assert totals(torch.fft.rfft, x) == {"macs": 0, "mults": 48, "adds": 72}
+    # inverse, normalised by 1/n: one more mult per real output component, 2 x 16
+    assert totals(torch.fft.ifft, x.to(torch.cfloat)) == {"macs": 0, "mults": 96 + 32, "adds": 144}
+    # a 4x4 2-D transform: N = 16, 2 N log2 N = 128 mults, 3 N log2 N = 192 adds
+    assert totals(torch.fft.fft2, torch.randn(1, 4, 4, dtype=torch.cfloat)) == {"macs": 0, "mults": 128,
+                                                                                "adds": 192}
+    prof = profile(Op(torch.fft.rfft), input_shape=(2, 8))
+    assert prof.total()["mults"] == 48 and prof.layers["estimated"].iloc[0]  # an estimate, and said so
