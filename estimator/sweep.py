@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -155,13 +156,19 @@ def preflight(points: Iterable[Point]) -> None:
     """
     for model, shape in {(p.model, input_shape(p)) for p in points}:
         try:
-            with torch.device("meta"):
-                build_model(model.name, **model.kwargs).eval()(torch.empty(shape))
+            with torch.device("meta"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's note on zero-element tensors: refused below
+                built = build_model(model.name, **model.kwargs).eval()
+                empty = next(((n, tuple(t.shape)) for n, t in built.named_parameters() if t.numel() == 0), None)
+                if empty:
+                    raise UserError(f"model {model.label} has an empty parameter {empty[0]} of shape {empty[1]}; "
+                                    "expected every size >= 1 (a factory option such as width = 0?)")
+                built(torch.empty(shape))
         except UserError:
             raise
-        except (TypeError, ValueError, RuntimeError) as exc:
+        except (TypeError, ValueError, RuntimeError, IndexError) as exc:
             raise UserError(f"model {model.label} cannot be built and run on input {shape}: "
-                             f"{str(exc).splitlines()[0]}") from None
+                            f"{str(exc).splitlines()[0]}") from None
 
 
 def sweep(spec: SweepSpec, store: str | Path | None = None, *, export: str | Path | None = None,

@@ -225,3 +225,13 @@ def test_a_bad_factory_reference_in_a_sweep_file_is_one_line(tmp_path, model, me
     (tmp_path / "net.py").write_text(FACTORY)
     with pytest.raises(SpecError, match=re.escape(message.replace("{tmp}", str(tmp_path)))):
         parse_spec({"sweep": {"models": [model.replace("{tmp}", str(tmp_path))]}}, "s.toml")
+
+
+def test_a_model_option_that_empties_a_layer_is_one_line(tmp_path, capsys):
+    # the report's item 8: width 0 ended as "internal error" (an IndexError in BatchNorm, after the size announcement)
+    path = tmp_path / "w0.toml"
+    path.write_text('[sweep]\nmodels = [{name = "digits_cnn", width = 0}]\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "r.sqlite")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("estimator sweep: error: model digits_cnn(width=0) has an empty parameter features.0.weight of "
+                   "shape (0, 1, 3, 3); expected every size >= 1 (a factory option such as width = 0?)")

@@ -358,6 +358,18 @@ def run_on_meta(func, args, kwargs):
     return shape_preserving_output(func, args, kwargs, x)
 
 
+def broadcast_shape(a: torch.Size, b: torch.Size) -> tuple[int, ...] | None:
+    """The broadcast of two shapes (numpy's rule), or None when they do not broadcast (``torch.broadcast_shapes``
+    is a slow Python reference on meta sizes)."""
+    if a == b:
+        return a
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    if any(x != y and x != 1 and y != 1 for x, y in zip(a, b, strict=True)):
+        return None
+    return torch.Size(max(x, y) if x != 1 and y != 1 else x * y for x, y in zip(a, b, strict=True))
+
+
 def binary_output(func, args, kwargs, x: torch.Tensor):
     """The meta output of an op of :data:`BINARY_ON_META`, made directly; anything unusual (a real tensor operand,
     an in-place op that would broadcast its target) goes to the op itself, which raises torch's error."""
@@ -365,7 +377,9 @@ def binary_output(func, args, kwargs, x: torch.Tensor):
     if isinstance(other, torch.Tensor):
         if other.device.type != "meta" and other.dim() > 0:
             return func(*args, **kwargs)
-        shape = torch.broadcast_shapes(x.shape, other.shape)
+        shape = broadcast_shape(x.shape, other.shape)
+        if shape is None:
+            return func(*args, **kwargs)
     elif isinstance(other, (int, float, bool, complex)):
         shape = x.shape
     else:

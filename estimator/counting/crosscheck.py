@@ -60,20 +60,23 @@ def fvcore_counts(model: nn.Module, inputs: tuple) -> tuple[dict[str, float], di
     return macs, others, analysis.unsupported_ops()
 
 
-def torch_counts(model: nn.Module, inputs: tuple) -> tuple[dict[str, float] | None, str]:
+def torch_counts(model: nn.Module, inputs: tuple, kwargs: dict | None = None
+                 ) -> tuple[dict[str, float] | None, str]:
     """FlopCounterMode's own MACs (its FLOPs / 2) per module, keyed like named_modules(), and how it was run. It
     runs with the reference kernels the counter uses (math scaled dot-product attention, so that attention is
-    matrix products it counts, not a fused CPU kernel it gives 0), under ``no_grad``; where FlopCounterMode itself
+    matrix products it counts, not a fused CPU kernel it gives 0; no oneDNN RNN kernel, whose work it does not
+    see), under ``no_grad``; where FlopCounterMode itself
     fails there (its assertion when a Parameter is created inside a module), with gradients enabled; None where
     it fails both ways."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    recurrent = any(isinstance(m, nn.RNNBase) for m in model.modules())
     failures = []
     for grad in (False, True):
         counter = FlopCounterMode(display=False)
         try:
-            with reference_kernels(False), torch.set_grad_enabled(grad), counter:
-                model(*inputs)
+            with reference_kernels(recurrent), torch.set_grad_enabled(grad), counter:
+                model(*inputs, **(kwargs or {}))
         except Exception as exc:  # the other tool's failure: report it, do not fail the comparison
             failures.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
             continue
