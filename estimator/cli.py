@@ -366,6 +366,21 @@ def cmd_demo(args) -> None:
     print(f"\n{demo_note(args.out)}")
 
 
+def cmd_paper(args) -> None:
+    import hwmodels
+
+    from .paper import regenerate, summary_text
+
+    folder = Path(args.out)
+    parent = folder if folder.exists() else folder.parent
+    if (folder.exists() and not folder.is_dir()) or not parent.is_dir():
+        raise UserError(f"--out {folder}: expected a folder, or a new one inside an existing folder")
+    for hw in args.hw:
+        hwmodels.resolve(hw)  # a bad --hw fails before any pricing
+    written = regenerate(folder, hardware=tuple(args.hw), progress=True)
+    print(summary_text(written, folder))
+
+
 def cmd_models(args) -> None:
     from .models import REGISTRY, list_models
 
@@ -512,6 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "demo_out; finished points there are reused)")
     p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("paper", help="regenerate a seed paper's results with this tool's counts and energy: its "
+                                     "figures against MACs and energy, its baseline comparison, every point as CSV")
+    p.add_argument("paper", choices=["kundu2020"], help="kundu2020: the periodic-sparsity paper (Kundu et al. 2020)")
+    p.add_argument("--out", default="paper_out", help="folder of the figures and tables (default: paper_out)")
+    p.add_argument("--hw", nargs="+", default=["horowitz45", "tpu_like"],
+                   help="hardware to price on (default: horowitz45 tpu_like); " + HW_HELP)
+    p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*", help="a substring or shell pattern of the names (default: all)")

@@ -1,0 +1,267 @@
+"""The periodic-sparsity paper's results regenerated with this tool's counts and energy estimates
+(``estimator paper kundu2020``).
+
+The paper (Kundu et al. 2020, :data:`~estimator.literature.KUNDU2020`) publishes accuracy against MACs for 13
+variants of ResNet18 and VGG16 on CIFAR-10 and Tiny ImageNet, and a comparison with ShuffleNet and MobileNetV2; it
+publishes no energy. From its 64 published points (accuracies as read off its figures) and this tool's own counts
+and prices of the same models and variants (analytical: unit weights, so only the variants' masks make zeros),
+:func:`regenerate` writes:
+
+* ``macs_<figure>.png``: each per-model figure's accuracy against the figure's MACs and this tool's, point by point,
+  with every point outside the read error marked;
+* ``energy_<figure>.png``: the same accuracies against inference energy per image and against the energy of one
+  training step per image, on each hardware model, each panel with its Pareto front;
+* ``comparison.png`` and ``comparison.csv``: the paper's pairing of ResNet18 variants with its baselines, with
+  accuracy, MACs, parameters, inference and training energy, and the derived average accuracy gain beside the
+  abstract's 2.8%;
+* ``points.csv``: every point with its priced energy per memory tier and for arithmetic, per phase and hardware.
+
+Accuracies are the paper's; energies are estimates of this tool (the captions say so, and on which hardware and
+widths). Inference is one image at :data:`INFERENCE` widths; a training step is a batch of
+:data:`TRAIN_BATCH` (the seed recipe's) at :data:`TRAINING` widths with SGD and momentum, as the paper trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .datasets import DATASETS
+from .io import atomic_write_text
+from .literature import (
+    BASELINES,
+    COMPARISON_FIGURE,
+    KUNDU2020,
+    READ_ERROR_GMAC,
+    REGISTRY_MODELS,
+    baseline_gains,
+    citation,
+    load,
+)
+from .plan import ModelChoice, Point
+from .plots import STYLE, draw_pareto, save
+from .points import Pricer
+from .recipes import RECIPES
+from .sweep import analytical_model
+from .variants import Variant
+
+PAPER_HARDWARE = ("horowitz45", "tpu_like")
+"""The hardware the paper's points are priced on by default: the Horowitz 45 nm energy model and a ZigZag-style
+TPU-like accelerator."""
+INFERENCE = {"weight_bits": 8, "act_bits": 8}
+"""Widths of an inference (one image)."""
+TRAINING = {"weight_bits": 16, "act_bits": 16}
+"""Widths of a training step (the paper trains in floating point; 16 bits is the narrowest width commonly trained
+at, and every preset prices it)."""
+TRAIN_BATCH = RECIPES["seed"]["batch_size"]
+"""Images per priced training step: the seed recipe's batch."""
+OPTIMIZER = "sgd"
+"""The paper's optimiser (SGD with momentum: its state is one velocity per weight)."""
+ABSTRACT_GAIN = 2.8
+"""The abstract's "average accuracy improvement of 2.8%" over ShuffleNet and MobileNetV2."""
+LEVEL_COLUMNS = ["tier_dram_pj", "tier_sram_pj", "tier_rf_pj", "arithmetic_pj", "energy_pj"]
+"""The priced energy of each point kept in ``points.csv``: per memory tier, arithmetic, and the total."""
+
+
+def published(figures: Sequence[str] | None = None) -> pd.DataFrame:
+    """The published points (of ``figures``, default all), each with the registered model it is priced as."""
+    points = load(KUNDU2020)
+    if figures is not None:
+        points = points[points["figure"].isin(figures)]
+    return points.assign(registry=[REGISTRY_MODELS[m, d] for m, d in zip(points["model"], points["dataset"],
+                                                                          strict=True)]).reset_index(drop=True)
+
+
+def price_points(points: pd.DataFrame, hardware: Sequence[str], progress: bool = False) -> pd.DataFrame:
+    """Every distinct (model, variant) of ``points`` priced for one inference and one training step on each
+    hardware: one row per (registry model, variant, phase, hw), energies per image (a step's over its batch)."""
+    from tqdm.auto import tqdm
+
+    inference = Pricer({"hw": list(hardware), **INFERENCE})
+    training = Pricer({"hw": list(hardware), **TRAINING}, training=True, optimizer=OPTIMIZER)
+    pairs = points[["registry", "variant"]].drop_duplicates().itertuples(index=False)
+    rows = []
+    for registry, variant in tqdm(list(pairs), desc="pricing the paper's points", unit="model",
+                                  disable=not progress):
+        point = Point(ModelChoice(registry), Variant.parse(variant))
+        model = analytical_model(point)
+        image = DATASETS[point_dataset(registry)].image_shape
+        labels = {"registry": registry, "variant": variant}
+        for phase, pricer, batch in (("inference", inference, 1), ("training", training, TRAIN_BATCH)):
+            priced = pricer.price(labels | {"phase": phase, "batch": batch}, model, (batch, *image))
+            per_image = priced[LEVEL_COLUMNS] / batch
+            rows.append(priced[["registry", "variant", "phase", "batch", "hw", "nz_macs", "macs", "params"]]
+                        .join(per_image).assign(energy_uj=per_image["energy_pj"] / 1e6))
+    return pd.concat(rows, ignore_index=True)
+
+
+def point_dataset(registry: str) -> str:
+    """The dataset a registered model of the paper is for."""
+    return next(d for (_, d), r in REGISTRY_MODELS.items() if r == registry)
+
+
+def priced_points(points: pd.DataFrame, priced: pd.DataFrame) -> pd.DataFrame:
+    """The published points joined with their prices: one row per (point, phase, hw), with ``gmac_ours`` (this
+    tool's MACs with zero weights skipped, G; measured at inference, batch 1) beside the figure's ``gmac_read``."""
+    macs = priced[(priced["phase"] == "inference")].drop_duplicates(["registry", "variant"])
+    macs = macs[["registry", "variant", "nz_macs", "params"]].rename(columns={"nz_macs": "macs_ours"})
+    table = points.merge(macs, on=["registry", "variant"]).merge(
+        priced.drop(columns=["nz_macs", "macs", "params"]), on=["registry", "variant"])
+    error = table["macs_ours"] / 1e9 - table["gmac_read"]
+    return table.assign(gmac_ours=table["macs_ours"] / 1e9, gmac_difference=error,
+                        gmac_within_read_error=error.abs() <= table["dataset"].map(READ_ERROR_GMAC) + 1e-12,
+                        test_top1=table["accuracy_pct"],
+                        role=table["model"].map(lambda m: "baseline" if m in BASELINES else "variant"))
+
+
+def caption(hardware: Sequence[str]) -> str:
+    """What every figure's numbers are."""
+    return (f"Accuracies: published (Kundu et al. 2020, read off its figures). Energies: this tool's estimates on "
+            f"{', '.join(hardware)}; inference of one image at {INFERENCE['weight_bits']}-bit, a training step of "
+            f"{TRAIN_BATCH} images at {TRAINING['weight_bits']}-bit with SGD + momentum, per image.")
+
+
+def plot_macs(table: pd.DataFrame, figure: str, out: Path) -> int:
+    """Accuracy against the figure's MACs (filled) and this tool's (hollow), joined; a point outside the read
+    error is ringed and labelled with the difference. Returns the number of points drawn."""
+    points = table.drop_duplicates(["figure", "variant", "model"])
+    metric = points["metric"].iloc[0]
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(6.4, 4.2))
+        ax = fig.subplots()
+        for row in points.itertuples():
+            ax.plot([row.gmac_read, row.gmac_ours], [row.accuracy_pct] * 2, color="#999999", linewidth=0.8,
+                    zorder=1)
+            ax.annotate(row.variant, (row.gmac_read, row.accuracy_pct), xytext=(4, 3), textcoords="offset points",
+                        fontsize=6.5)
+            if not row.gmac_within_read_error:
+                ax.scatter([row.gmac_ours], [row.accuracy_pct], s=140, facecolors="none", edgecolors="#D55E00",
+                           linewidths=1.0, zorder=4)
+                ax.annotate(f"{row.gmac_difference:+.3f} G", (row.gmac_ours, row.accuracy_pct), xytext=(4, -9),
+                            textcoords="offset points", fontsize=6.5, color="#D55E00")
+        ax.scatter(points["gmac_read"], points["accuracy_pct"], s=30, color="#0072B2", zorder=3,
+                   label="the figure's MACs (read)")
+        ax.scatter(points["gmac_ours"], points["accuracy_pct"], s=30, facecolors="none", edgecolors="#000000",
+                   zorder=3, label="this tool's MACs")
+        ax.set_xlabel("GMACs per image (zero weights skipped)")
+        ax.set_ylabel(f"{metric} accuracy (%), published")
+        outside = int((~points["gmac_within_read_error"]).sum())
+        ax.set_title(f"{figure}: {len(points)} points, {len(points) - outside} within the read error "
+                     f"(+-{READ_ERROR_GMAC[points['dataset'].iloc[0]]} G)", loc="left")
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+        fig.text(0.01, -0.02, "Accuracies and read MACs: Kundu et al. 2020 (read off the figure); hollow: this "
+                 "tool's count.", fontsize=6.5)
+        save(fig, out)
+    return len(points)
+
+
+def plot_energy(table: pd.DataFrame, figure: str, hardware: Sequence[str], out: Path) -> int:
+    """Accuracy against inference and training-step energy per image (rows) on each hardware (columns), each
+    panel with its Pareto front. Returns the number of points per panel."""
+    points = table[table["figure"] == figure]
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(6.2 * len(hardware), 9.0))
+        axes = fig.subplots(2, len(hardware), squeeze=False, gridspec_kw={"hspace": 0.45, "wspace": 0.35})
+        counts = set()
+        for i, phase in enumerate(("inference", "training")):
+            for j, hw in enumerate(hardware):
+                panel = points[(points["phase"] == phase) & (points["hw"] == hw)]
+                counts.add(len(panel))
+                what = "inference, per image" if phase == "inference" else f"training step of {TRAIN_BATCH}, per image"
+                draw_pareto(axes[i][j], panel, group_by="none", title=f"{figure} · {hw} · {what}",
+                            xlabel=f"energy (µJ per image, {what.split(',')[0]}; estimate)",
+                            ylabel=f"{panel['metric'].iloc[0]} accuracy (%), published")
+        fig.text(0.01, 0.005, caption(hardware), fontsize=7)
+        save(fig, out)
+    (count,) = counts
+    return count
+
+
+def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's comparison with its baselines: every point of its comparison figure with accuracy, MACs,
+    parameters, and inference and training energy per image on each hardware."""
+    points = table[table["figure"] == COMPARISON_FIGURE]
+    energy = points.pivot_table(index=["dataset", "model", "variant"], columns=["phase", "hw"], values="energy_uj")
+    energy.columns = [f"{phase}_uj_{hw}" for phase, hw in energy.columns]
+    base = points.drop_duplicates(["dataset", "model", "variant"]).set_index(["dataset", "model", "variant"])
+    columns = ["registry", "role", "accuracy_pct", "metric", "gmac_read", "gmac_ours", "params"]
+    return base[columns].join(energy).reset_index()
+
+
+def plot_comparison(comparison: pd.DataFrame, hardware: Sequence[str], out: Path) -> None:
+    """Accuracy against inference energy of the comparison figure's points, one panel per dataset."""
+    datasets = list(comparison["dataset"].unique())
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(6.2 * len(datasets), 4.6))
+        axes = fig.subplots(1, len(datasets), squeeze=False, gridspec_kw={"wspace": 0.35})[0]
+        for ax, dataset in zip(axes, datasets, strict=True):
+            rows = comparison[comparison["dataset"] == dataset]
+            panel = rows.assign(energy_uj=rows[f"inference_uj_{hardware[0]}"], test_top1=rows["accuracy_pct"])
+            draw_pareto(ax, panel, group_by="none", title=f"{dataset}: ResNet18 variants vs ShuffleNet, MobileNetV2 "
+                        f"({hardware[0]})", xlabel="inference energy (µJ per image, estimate)",
+                        ylabel=f"{rows['metric'].iloc[0]} accuracy (%), published")
+        fig.text(0.01, -0.02, caption(hardware), fontsize=7)
+        save(fig, out)
+
+
+def gains_text(points: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The derived accuracy gains over the baselines (from the published comparison points) and one line setting
+    their average beside the abstract's."""
+    gains = baseline_gains(points)
+    mean = gains["gain_pct"].mean()
+    return gains, (f"average accuracy gain of ResNet18 PSD1_P16 over ShuffleNet and MobileNetV2 on CIFAR-10 and Tiny "
+                   f"ImageNet: {mean:.2f} points (derived from the published points), against the abstract's "
+                   f"{ABSTRACT_GAIN}")
+
+
+def regenerate(out: str | Path, hardware: Sequence[str] = PAPER_HARDWARE, figures: Sequence[str] | None = None,
+               progress: bool = False) -> dict:
+    """Write the paper's figures, comparison and points with this tool's counts and prices into ``out`` (see the
+    module doc). ``figures`` restricts the published figures (default: all five). Returns what was written: the
+    figure files with their point counts, the comparison table, the gains and the priced points."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    points = published(figures)
+    table = priced_points(points, price_points(points, hardware, progress))
+    written = {"figures": {}}
+    for figure in points["figure"].unique():
+        if figure == COMPARISON_FIGURE:
+            continue
+        written["figures"][f"macs_{figure}.png"] = plot_macs(table[table["figure"] == figure], figure,
+                                                             out / f"macs_{figure}.png")
+        written["figures"][f"energy_{figure}.png"] = plot_energy(table, figure, hardware, out / f"energy_{figure}.png")
+    if COMPARISON_FIGURE in set(points["figure"]):
+        comparison = comparison_table(table)
+        gains, line = gains_text(points)
+        atomic_write_text(out / "comparison.csv", comparison.to_csv(index=False))
+        plot_comparison(comparison, hardware, out / "comparison.png")
+        written |= {"comparison": comparison, "gains": gains, "gain_line": line}
+    columns = ["figure", "model", "registry", "dataset", "variant", "metric", "accuracy_pct", "gmac_read", "gmac_ours",
+               "gmac_difference", "gmac_within_read_error", "params", "phase", "batch", "hw", *LEVEL_COLUMNS,
+               "energy_uj"]
+    csv = "# " + citation(KUNDU2020) + "\n# " + caption(hardware) + "\n" + table[columns].to_csv(index=False)
+    atomic_write_text(out / "points.csv", csv)
+    written["points"] = table
+    return written
+
+
+def summary_text(written: dict, out: Path) -> str:
+    """What :func:`regenerate` wrote and found, for the command line."""
+    table = written["points"]
+    once = table.drop_duplicates(["figure", "model", "variant", "dataset"])
+    outside = once[~once["gmac_within_read_error"]]
+    lines = [f"{len(once)} published points priced; this tool's MACs are within the read error on "
+             f"{len(once) - len(outside)}"]
+    lines += [f"  outside: {r.figure} {r.model} {r.variant} ({r.dataset}, priced as {r.registry}): {r.gmac_ours:.4f} G "
+              f"against {r.gmac_read:.3f} read ({r.gmac_difference:+.4f})" for r in outside.itertuples()]
+    if "comparison" in written:
+        shown = written["comparison"].copy()
+        lines += ["", shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"), "", written["gain_line"]]
+    lines += [f"wrote {out}/" + ", ".join(list(written["figures"]) + (["comparison.png", "comparison.csv"]
+                                                                      if "comparison" in written else [])
+                                          + ["points.csv"])]
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""`estimator paper kundu2020`: the seed paper's figures, comparison and points regenerated from its published
+points and this tool's own counts and prices."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from estimator.cli import main
+from estimator.literature import KUNDU2020, load
+from estimator.paper import regenerate
+
+FIGURES = ("Res_CIFAR-10", "ShuffleNet_MobileNetV2_compare")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("paper")
+    return out, regenerate(out, hardware=("horowitz45",), figures=FIGURES)
+
+
+def test_every_figure_draws_every_published_point(written):
+    out, result = written
+    data = load(KUNDU2020)
+    expected = int((data["figure"] == "Res_CIFAR-10").sum())  # 13 variants of ResNet18 on CIFAR-10
+    assert result["figures"] == {"macs_Res_CIFAR-10.png": expected, "energy_Res_CIFAR-10.png": expected}
+    for name in [*result["figures"], "comparison.png", "comparison.csv", "points.csv"]:
+        assert (out / name).stat().st_size > 1000, name
+    points = pd.read_csv(out / "points.csv", comment="#")
+    # every published point of the two figures, priced for inference and a training step on one hardware
+    chosen = int(data["figure"].isin(FIGURES).sum())
+    assert len(points) == chosen * 2 and set(points["phase"]) == {"inference", "training"}
+    assert {"tier_dram_pj", "tier_sram_pj", "tier_rf_pj", "arithmetic_pj", "energy_uj"} <= set(points.columns)
+    # the MAC counts agree within the read error but for those the README names: on CIFAR-10 ResNet18 dense and
+    # the unspecified ShuffleNet, on Tiny ImageNet both baselines
+    outside = points.drop_duplicates(["figure", "dataset", "model", "variant"]).query("not gmac_within_read_error")
+    assert sorted(outside["dataset"] + " " + outside["model"] + " " + outside["variant"]) == [
+        "cifar10 resnet18 dense", "cifar10 shufflenet dense", "tinyimagenet mobilenetv2 dense",
+        "tinyimagenet shufflenet dense"]
+
+
+def test_the_comparison_derives_the_abstracts_gain(written):
+    _, result = written
+    # ResNet18 PSD1_P16 against ShuffleNet and MobileNetV2 on CIFAR-10 and Tiny ImageNet, from the published
+    # points: (91.99 - 88.88) + (91.99 - 90.32) + (58.92 - 55.43) + (58.92 - 55.70) = 11.49, / 4 = 2.87
+    assert result["gains"]["gain_pct"].mean() == pytest.approx(2.87, abs=0.05)
+    assert "2.87 points" in result["gain_line"] and "abstract's 2.8" in result["gain_line"]
+    comparison = result["comparison"]
+    assert len(comparison) == int((load(KUNDU2020)["figure"] == "ShuffleNet_MobileNetV2_compare").sum())
+    assert {"inference_uj_horowitz45", "training_uj_horowitz45", "params", "gmac_ours"} <= set(comparison.columns)
+    # a training step per image costs more than an inference of it
+    assert (comparison["training_uj_horowitz45"] > comparison["inference_uj_horowitz45"]).all()
+
+
+def test_paper_refuses_a_bad_out_or_hw_before_any_pricing(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["paper", "kundu2020", "--out", str(tmp_path / "file")]) == 2
+    assert "expected a folder" in capsys.readouterr().err
+    assert main(["paper", "kundu2020", "--out", str(tmp_path / "p"), "--hw", "horowitz46"]) == 2
+    assert "horowitz46" in capsys.readouterr().err and not (tmp_path / "p").exists()
