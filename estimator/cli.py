@@ -235,13 +235,14 @@ def cmd_train(args) -> None:
 
 
 def cmd_periodic_table(args) -> None:
-    from .reports import periodic_complexity_table
+    from .reports import periodic_complexity_table, psc_index_table
 
     table = periodic_complexity_table(models=args.models, bits=tuple(args.bits), hw=args.hw,
                                       train_batch=args.train_batch, optimizer=args.optimizer, progress=True)
     if args.format == "csv":
         write_output(table.to_csv(index=False), args.out)
         return
+    index = psc_index_table(bits=args.bits[0], hw=args.hw, train_batch=args.train_batch, optimizer=args.optimizer)
     formats = {"params": "{:,}".format, "conv_weights": "{:,}".format, "macs": "{:,}".format,
                "param_reduction_pct": "{:.1f}%".format, "conv_weight_reduction_pct": "{:.1f}%".format,
                "mac_ratio": "{:.2f}x".format, "train_ratio": "{:.3f}".format}
@@ -251,7 +252,11 @@ def cmd_periodic_table(args) -> None:
                  f"energy: uJ per inference on {args.hw}, weights and activations at the stated width. "
                  f"train_energy_uj: one training step of {args.train_batch} images ({args.optimizer}) at "
                  f"{args.bits[0]} bits, masked weights' gradients and updates skipped (pre-defined); train_ratio: "
-                 "over the dense model's. Estimates: see `estimator energy` for the values used.", args.out)
+                 "over the dense model's. pSC kernels indexed by a position code per kernel (psc_index; the other "
+                 "indexes below). Estimates: see `estimator energy` for the values used.\n\n"
+                 "Equal-density variants under each pSC index (how the random k-of-9 kernels of pSC are stored; "
+                 f"{args.bits[0]}-bit, uJ):\n" + index.to_string(index=False, float_format=lambda v: f"{v:,.3f}")
+                 + "\nover_periodic: pSC's energy over the cheapest periodic variant's at equal density.", args.out)
 
 
 def print_frame(frame, args, note: str) -> None:

@@ -86,6 +86,37 @@ def periodic_complexity_table(models=PERIODIC_TABLE_MODELS, variants=(DENSE,) + 
     return table[columns]
 
 
+PSC_COMPARED = ("PS2_P6", "PSD1_P8", "pSC2")
+"""Equal-density variants (2/9 of each kernel kept) whose storage differs only in how positions are indexed."""
+
+
+def psc_index_table(model: str = "resnet18_cifar", variants=PSC_COMPARED, bits: int = 8, hw="horowitz45",
+                    train_batch: int = 32, optimizer: str = "sgd") -> pd.DataFrame:
+    """Inference and training-step energy of equal-density periodic and pSC variants under every ``psc_index``
+    (how pSC's random k-of-9 kernels are indexed, :data:`hwmodels.parameters.PSC_INDEXES`; periodic variants are
+    unaffected), with each pSC variant's energy over the cheapest periodic variant's at the same index."""
+    from hwmodels.parameters import PSC_INDEXES
+
+    base, shape = unit_weight_model(model), tuple(entry(model).input_shape)
+    inference, step = Pricer(), Pricer(training=True)
+    pricing = {"hw": hw, "weight_bits": bits, "act_bits": bits, "psc_index": list(PSC_INDEXES)}
+    frames = []
+    for variant in (Variant.parse(v) for v in variants):
+        masked = variant.apply(base)
+        once = price_profile(inference.profile(masked, shape), pricing)
+        train = price_profile(step.profile(masked, (train_batch,) + shape[1:]), pricing, optimizer)
+        frames.append(pd.DataFrame({"model": model, "variant": variant.name, "kind": variant.kind,
+                                    "psc_index": once["psc_index"], "energy_uj": once["energy_uj"],
+                                    "train_energy_uj": train["energy_uj"]}))
+    table = pd.concat(frames, ignore_index=True)
+    periodic = table[table["kind"] == "periodic"].groupby("psc_index")[["energy_uj", "train_energy_uj"]].min()
+    best = periodic.reindex(table["psc_index"]).to_numpy()
+    table["over_periodic"] = table["energy_uj"] / best[:, 0]
+    table["train_over_periodic"] = table["train_energy_uj"] / best[:, 1]
+    return table.drop(columns="kind").sort_values(["psc_index", "variant"], key=lambda c: c.map(
+        {k: i for i, k in enumerate(PSC_INDEXES)}) if c.name == "psc_index" else c).reset_index(drop=True)
+
+
 BUNDLED_DATA = {(1, 8, 8): "digits", (1, 28, 28): "digits28"}
 """Bundled datasets (scikit-learn's digits, at 8x8 and upscaled to 28x28) by the input shape they fit."""
 

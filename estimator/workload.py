@@ -16,8 +16,9 @@ Training step (what is assumed, stated):
 * a layer's backward work without a nest (normalisation, activation, pooling) reads dY and its saved input and
   writes dX;
 * zero skipping in the backward pass: input gradients skip zero weights; weight gradients of a pre-defined
-  pattern (periodic masks applied by this package, which declare it) are neither computed nor stored; a mask
-  found otherwise (``torch.nn.utils.prune``) is computed dense;
+  pattern (periodic masks applied by this package, which declare it) are neither computed nor stored: the kept
+  ones are written and read in the compressed form of the weight (the weight-gradient row carries the weight's
+  sizes); a mask found otherwise (``torch.nn.utils.prune``) is computed dense;
 * the update (:data:`OPTIMIZERS`) reads and writes every updated parameter, its gradient and the optimiser's
   state once, at the weights' width (``weight_bits``); only the kept weights of a pre-defined pattern are
   updated; biases and normalisation parameters are updated densely.
@@ -137,8 +138,10 @@ def nest_rows(layer: dict, nests: list[dict], base: dict, suffix: str) -> list[d
         row.update({k: parts[k][i] for k in PRICED_KINDS})
         if uses_weight:
             row.update({c: layer[c] for c in WEIGHT_COLUMNS})
-        if nest["role"] == "grad_weight":  # reads the saved input X, keeps dW for the update
-            row.update(saved_elems=int(layer["in_elems"]), save_output=True)
+        if nest["role"] == "grad_weight":  # reads the saved input X, keeps dW for the update (compressed when the
+            # weight's pattern is pre-defined: the weight's sizes say how much)
+            row.update(saved_elems=int(layer["in_elems"]), save_output=True, weight_elems=int(layer["weight_elems"]),
+                       weight_nnz=int(layer["weight_nnz"]), predefined_sparsity=bool(layer["predefined_sparsity"]))
         rows.append(row)
     return rows
 

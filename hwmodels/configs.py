@@ -38,6 +38,7 @@ class Configs:
         weight_bits, act_bits, psum_bits, output_bits: bits per weight, input activation, partial sum and final
             output (``output_bits`` resolved to ``act_bits`` where not given).
         zero_skipping, skip_padding: the MAC-skipping policies.
+        psc_index: how random k-of-9 kernels are indexed (:data:`~hwmodels.parameters.PSC_INDEXES`).
         keep_on_chip: the ``fit`` inter-layer policy.
         loop_factor_limit: temporal loop factors the mapper orders.
         buffer_kib: capacity of the resizable buffer, KiB (resolved).
@@ -58,6 +59,7 @@ class Configs:
     output_bits: np.ndarray
     zero_skipping: np.ndarray
     skip_padding: np.ndarray
+    psc_index: np.ndarray
     keep_on_chip: np.ndarray
     loop_factor_limit: np.ndarray
     buffer_kib: np.ndarray
@@ -118,6 +120,7 @@ def build(model: HardwareModel, grid: pd.DataFrame) -> Configs:
                    psum_bits=grid["psum_bits"].to_numpy().astype(np.int64), output_bits=output,
                    zero_skipping=grid["zero_skipping"].to_numpy().astype(bool),
                    skip_padding=grid["skip_padding"].to_numpy().astype(bool),
+                   psc_index=grid["psc_index"].to_numpy().astype(str),
                    keep_on_chip=(grid["interlayer"] == "fit").to_numpy(),
                    loop_factor_limit=grid["loop_factor_limit"].to_numpy().astype(np.int64),
                    buffer_kib=buffer_kib, clock_mhz=clock, to_pj=to_pj, capacity=capacity, read=read, write=write,

@@ -26,7 +26,7 @@ which is the loop nest's own column)."""
 PHASES = ("forward", "backward", "update")
 UNIT_ROLES = ("forward", "grad_input", "grad_weight", "backward", "update", "")
 NEST_KINDS = ("conv", "matmul", "")
-WEIGHT_FORMATS = ("dense", "periodic", "")
+WEIGHT_FORMATS = ("dense", "periodic", "kernel_subset", "")
 UNIT_ARITHMETIC = ("mac", "shift_add", "")
 LOOP_DIMS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX")
 
@@ -79,7 +79,8 @@ SCHEMA: tuple[Column, ...] = (
     Column("weight_nnz", "int", "elements", "non-zero elements of the weight", 0),
     Column("weight_rows", "int", "rows", "rows of the weight's sparse layout (kernels or output rows)", 0),
     Column("weight_row_len", "int", "positions", "positions per row (sets the index width)", 0),
-    Column("weight_format", "str", "", "dense, or periodic (positions from a rule, no index)", "", WEIGHT_FORMATS),
+    Column("weight_format", "str", "", "dense, periodic (positions from a rule, no index) or kernel_subset (k of "
+           "a 3x3 kernel's 9 positions chosen per kernel, no rule: indexed as psc_index says)", "", WEIGHT_FORMATS),
     Column("pattern_table_bits", "int", "bits", "bits of a periodic layer's pattern table", 0),
     Column("weight_code_bits", "int", "bits", "bits of a weight's codebook code (0: none)", 0),
     Column("other_params", "int", "elements", "other parameters of the layer (bias, normalisation)", 0),

@@ -39,6 +39,12 @@ MAX_BITS = 64
 MAX_LOOP_FACTORS = 12
 """The most temporal loop factors the mapper orders: its search visits 2^n subsets of them, and the latency
 model's subset tables are sized by it."""
+PSC_INDEXES = {"position_code": "one code per kernel naming which k of its 9 positions are kept, ceil(log2 C(9,k)) "
+                                 "bits (the cheapest exact index)",
+               "per_weight": "a 4-bit position (0..8) beside every kept weight",
+               "pointer": "compressed sparse rows: an in-row index per kept weight and a pointer per row (the "
+                          "smaller of that and dense storage)"}
+"""How the kept positions of a pSC (random k-of-9) kernel are indexed in storage."""
 INTERLAYER = {"dram": "every layer reads its input from DRAM and writes its output there (ZigZag's assumption)",
               "fit": "a layer whose input and output fit on chip keeps them there"}
 
@@ -60,6 +66,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"{k}: {v}" for k, v in INTERLAYER.items()), tuple(INTERLAYER)),
     Parameter("zero_skipping", True, bool, "skip multiplications by zero weights (and keep weights compressed)"),
     Parameter("skip_padding", True, bool, "with zero skipping, also skip the taps that fall on zero padding"),
+    Parameter("psc_index", "position_code", str, "index of random k-of-9 kernels (pSC): " + "; ".join(
+        f"{k}: {v}" for k, v in PSC_INDEXES.items()), tuple(PSC_INDEXES)),
     Parameter("number_format", "int", str, "arithmetic number family (int or fp)", ("int", "fp")),
     Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
                                             "(eyeriss65)"),

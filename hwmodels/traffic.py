@@ -28,6 +28,7 @@ its busiest port needs to move its input and output (transfers at full bandwidth
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -47,10 +48,23 @@ PORT_OF = {("W", "reads"): "tl", ("W", "writes"): "fh", ("I", "reads"): "tl", ("
 MACs: inputs and weights arrive from above and go down to the units, outputs arrive from the units and go up."""
 
 
+KERNEL_TAPS = 9
+"""Positions of a 3x3 kernel, the unit a pSC (random k-of-9) pattern chooses within."""
+POSITION_BITS = math.ceil(math.log2(KERNEL_TAPS))
+"""Bits of one position within a 3x3 kernel (0..8): 4."""
+
+
 def weight_storage_bits(elems, nnz, rows, row_len, weight_format, pattern_table_bits, code_bits,
-                        weight_bits) -> dict[str, np.ndarray]:
-    """Bits of a weight in each storage form and the form used (the cheapest that applies), arrays broadcast over
-    layers and configurations."""
+                        weight_bits, psc_index="position_code") -> dict[str, np.ndarray]:
+    """Bits of a weight in each storage form and the form used, arrays broadcast over layers and configurations.
+
+    Forms: ``dense`` (every weight); ``unstructured`` (compressed sparse rows: per kept weight its word and an
+    in-row index of ceil(log2 row_len) bits, per row a pointer of ceil(log2(nnz + 2)) bits); ``periodic`` (kept
+    weights and the P x 9-bit pattern table); ``position_code`` (kept weights and, per 3x3 kernel with k kept,
+    ceil(log2 C(9, k)) bits naming which); ``per_weight`` (kept weights each with a 4-bit position). A periodic
+    weight is stored periodic; a ``kernel_subset`` (pSC) weight as ``psc_index`` says (``pointer``: the smaller of
+    unstructured and dense); any other the smaller of unstructured and dense.
+    """
     elems, nnz, rows, row_len = (np.asarray(v, dtype=np.float64) for v in (elems, nnz, rows, row_len))
     word = np.where(np.asarray(code_bits) > 0, np.minimum(weight_bits, code_bits), weight_bits)
     index_bits = np.ceil(np.log2(np.maximum(row_len, 2)))
@@ -58,10 +72,22 @@ def weight_storage_bits(elems, nnz, rows, row_len, weight_format, pattern_table_
     dense = elems * word
     unstructured = nnz * (word + index_bits) + (rows + 1) * pointer_bits * (elems > 0)
     periodic = nnz * word + np.asarray(pattern_table_bits, dtype=np.float64)
-    is_periodic = np.asarray(weight_format) == "periodic"
-    stored = np.where(is_periodic, periodic, np.minimum(dense, unstructured))
-    form = np.where(is_periodic, "periodic", np.where(unstructured < dense, "unstructured", "dense"))
-    return {"dense": dense, "unstructured": unstructured, "periodic": periodic, "stored": stored, "form": form}
+    kernels = elems / KERNEL_TAPS
+    kept = np.clip(np.rint(nnz / np.maximum(kernels, 1)), 0, KERNEL_TAPS).astype(int)
+    code_bits_per_kernel = np.ceil(np.log2(np.maximum([math.comb(KERNEL_TAPS, int(k)) for k in kept.ravel()], 1)))
+    position_code = nnz * word + kernels * code_bits_per_kernel.reshape(kept.shape)
+    per_weight = nnz * (word + POSITION_BITS)
+    fmt = np.asarray(weight_format)
+    index = np.asarray(psc_index)
+    plain = np.minimum(dense, unstructured)
+    plain_form = np.where(unstructured < dense, "unstructured", "dense")
+    subset = fmt == "kernel_subset"
+    stored = np.select([fmt == "periodic", subset & (index == "position_code"), subset & (index == "per_weight")],
+                       [periodic, position_code, per_weight], plain)
+    form = np.select([fmt == "periodic", subset & (index == "position_code"), subset & (index == "per_weight")],
+                     ["periodic", "position_code", "per_weight"], plain_form)
+    return {"dense": dense, "unstructured": unstructured, "periodic": periodic, "position_code": position_code,
+            "per_weight": per_weight, "stored": stored, "form": form}
 
 
 @dataclass
@@ -126,7 +152,8 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     nest = nest_of(row)
     k = len(configs)
     storage = weight_storage_bits(row.weight_elems, row.weight_nnz, row.weight_rows, row.weight_row_len,
-                                  row.weight_format, row.pattern_table_bits, row.weight_code_bits, configs.weight_bits)
+                                  row.weight_format, row.pattern_table_bits, row.weight_code_bits, configs.weight_bits,
+                                  configs.psc_index)
     has_weight = row.weight_operand and row.weight_elems > 0 and row.role in ("forward", "grad_input")
     widths = unit_widths(row, configs, storage["stored"], has_weight)
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
@@ -154,7 +181,10 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
 def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool) -> Widths:
     """Bits per element of the unit's operands per configuration, and the share of MACs executed: weights at the
     top level in their storage form (``stored_bits`` in all), on chip compressed with zero skipping; a unit whose
-    W operand is an activation (a weight gradient) moves it at ``act_bits``."""
+    W operand is an activation (a weight gradient) moves it at ``act_bits``. The weight gradient of a pre-defined
+    pattern is neither computed nor stored where the pattern is zero: its partial sums and its output move in the
+    compressed form of its weight, ``weight_nnz / weight_elems`` of the dense bits (no index: the pattern is
+    known)."""
     if not row.weight_operand:
         per_weight = configs.act_bits.astype(float)
     elif has_weight:
@@ -163,10 +193,13 @@ def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool
         per_weight = configs.weight_bits.astype(float)
     executed = np.where(configs.zero_skipping, np.where(configs.skip_padding, row.nz_macs_valid, row.nz_macs), row.macs)
     plain = configs.weight_bits if row.weight_operand else configs.act_bits
+    kept = (row.weight_nnz / row.weight_elems if row.role == "grad_weight" and row.predefined_sparsity
+            and row.weight_elems else 1.0)
     return Widths(weight_chip=np.where(configs.zero_skipping & has_weight, per_weight, plain).astype(float),
                   weight_top=np.broadcast_to(per_weight, (len(configs),)).astype(float),
-                  act=configs.act_bits.astype(float), psum=configs.psum_bits.astype(float),
-                  final=configs.output_bits.astype(float), work=np.asarray(executed / max(row.macs, 1), dtype=float))
+                  act=configs.act_bits.astype(float), psum=kept * configs.psum_bits.astype(float),
+                  final=kept * configs.output_bits.astype(float),
+                  work=np.asarray(executed / max(row.macs, 1), dtype=float))
 
 
 def map_unit(row, lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs) -> Mapped:

@@ -156,3 +156,31 @@ def test_trainer_trains_a_variant_with_masks_fixed(tmp_path):
     prof = profile(result.model, input_shape=(1, 1, 8, 8)).layers
     conv = prof.loc["features.3"]
     assert conv["weight_nnz"] == 32 * 32 * 9 * 2 / 9  # 2/9 density kept after training
+
+
+@pytest.mark.parametrize("index,stored", [
+    # conv 2: 32 x 16 kernels, pSC2 keeps 2 of each kernel's 9: 1,024 non-zeros of 8 bits
+    ("position_code", 1024 * 8 + 512 * 6),  # a code per kernel: ceil(log2 C(9, 2) = 36) = 6 bits
+    ("per_weight", 1024 * (8 + 4)),  # a 4-bit position (0..8) per kept weight
+    ("pointer", 1024 * (8 + 4) + 513 * 11),  # CSR over kernels: a 4-bit in-kernel index, 513 pointers of 11 bits
+])
+def test_psc_index_bits_by_hand(index, stored):
+    model = apply_periodic_sparsity(nn.Sequential(nn.Conv2d(16, 16, 3), nn.Conv2d(16, 32, 3)), "pSC2")
+    storage = weight_storage(profile(model, input_shape=(1, 16, 8, 8)), weight_bits=8, psc_index=index).loc["1"]
+    assert storage["nnz"] == 1024 and storage["stored_bits"] == stored
+    assert storage["form"] == {"pointer": "unstructured"}.get(index, index)
+
+
+def test_psc_index_moves_psc_only_and_the_cheapest_index_is_the_default():
+    from estimator.reports import psc_index_table
+    from hwmodels import DEFAULTS
+
+    table = psc_index_table(variants=("PS2_P6", "pSC2"), train_batch=2).set_index(["psc_index", "variant"])
+    assert DEFAULTS["psc_index"] == "position_code"
+    periodic = table.xs("PS2_P6", level="variant")["energy_uj"]
+    assert periodic.nunique() == 1  # a periodic variant has no index to choose
+    psc = table.xs("pSC2", level="variant")
+    # pSC costs more than the periodic variant under every index, least with the position code
+    assert (psc["over_periodic"] > 1).all()
+    assert psc.loc["position_code", "energy_uj"] < psc.loc["per_weight", "energy_uj"] < psc.loc["pointer",
+                                                                                                 "energy_uj"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 from estimator import energy, profile
@@ -41,6 +42,30 @@ def test_two_layer_training_step_priced_by_hand(dram_only):
     assert summary["energy_update_pj"] == pytest.approx(162 + 2 * 108 + 162)
     assert summary["energy_pj"] == pytest.approx(730 + 1028 + 540)
     assert (summary["dram_reads"], summary["dram_writes"]) == (154 + 216 + 162, 72 + 118 + 108)
+
+
+def test_masked_conv_training_step_priced_by_hand(dram_only):
+    # the two-layer net above, conv2 masked PS2_P6 (2 of each kernel's 9 kept: 4 kernels -> 8 weights; the first
+    # conv is never masked), all weights 1, zero skipping on. conv2 stores its weight periodic: 8 x 8 bits + the
+    # 6 x 9-bit pattern table = 118 bits = 15 DRAM words; it does 8 outputs x 2 channels x 2 kept taps = 32 MACs.
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.Conv2d(2, 2, 3, bias=False))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(1)
+    prof = profile(apply_variant(model, "PS2_P6"), input_shape=(1, 1, 6, 6), backward=True)
+    summary = energy(prof, dram_only, interlayer="dram", optimizer="sgd").summary.iloc[0]
+    # forward: conv1 54 reads + 32 writes + 288 MACs = 406; ReLU 32 + 2 x 32 = 96; conv2 reads W2 15 + R1 32,
+    # writes Y2 8, 32 MACs: 47 + 16 + 32 = 95
+    assert summary["energy_forward_pj"] == pytest.approx(406 + 96 + 95, rel=1e-9)
+    # backward: conv2's input gradient reads W2 15 + dY2 8, writes dR1 32, 32 MACs: 23 + 64 + 32 = 119; its
+    # weight gradient reads R1 32 + dY2 8 and writes only the 8 kept gradients (the compressed form of its
+    # weight, not 36), 32 MACs: 40 + 16 + 32 = 88; ReLU 64 + 64 = 128; conv1's weight gradient 68 + 36 + 288 = 392
+    assert summary["energy_backward_pj"] == pytest.approx(119 + 88 + 128 + 392, rel=1e-9)
+    # update (SGD, momentum) of conv1's 18 weights: 54 reads + 36 writes + 54 mults = 180; of conv2's 8 kept
+    # weights only: 24 + 2 x 16 + 24 = 80
+    assert summary["energy_update_pj"] == pytest.approx(180 + 80, rel=1e-9)
+    assert summary["energy_pj"] == pytest.approx(597 + 727 + 260, rel=1e-9)
+    assert (summary["dram_reads"], summary["dram_writes"]) == (133 + 195 + 78, 72 + 90 + 52)
 
 
 def test_adam_keeps_two_states_and_costs_more(dram_only):

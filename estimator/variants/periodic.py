@@ -51,8 +51,8 @@ class PeriodicMask(nn.Module):
     """Parametrization ``weight = original * mask`` for one 3x3 conv, with the counter's storage protocol.
 
     Attributes:
-        weight_format: ``"periodic"`` for PS/PSD (positions follow the rule), ``"dense"`` for pSC (pricing then
-            picks the smaller of dense and unstructured storage).
+        weight_format: ``"periodic"`` for PS/PSD (positions follow the rule), ``"kernel_subset"`` for pSC (k
+            positions per kernel, chosen at random: pricing indexes them as its ``psc_index`` parameter says).
         pattern_table_bits: P x 9 bits for PS/PSD, 0 otherwise.
         predefined_sparsity: True: the zero pattern is fixed before training, so a training step neither computes
             nor stores the gradients of masked weights (nor updates them).
@@ -69,7 +69,7 @@ class PeriodicMask(nn.Module):
             mask = periodic_mask(spec, shape[0], shape[1])
         self.register_buffer("mask", mask, persistent=False)
         periodic = spec.kind in ("PS", "PSD")
-        self.weight_format = "periodic" if periodic else "dense"
+        self.weight_format = "periodic" if periodic else "kernel_subset"
         self.pattern_table_bits = spec.period * KERNEL_POSITIONS if periodic else 0
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
