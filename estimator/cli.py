@@ -277,7 +277,9 @@ def cmd_dyadic_table(args) -> None:
                                     args.runs, args.epochs, "drop" if args.drop_lrn else "keep", progress=True)
     print_frame(table, args, f"operations per inference; energy_uj on {args.hw} at {args.bits} bits; weight_error: "
                              "relative Frobenius error of the dyadic weights; mults_left_in: layers that still "
-                             "multiply at that level, and why. Dyadic levels t<terms>e<min exponent>; energy is an "
+                             "multiply at that level, and why; lrn (models with local response normalisation): "
+                             "kept or dropped (--drop-lrn) at that level. Dyadic levels t<terms>e<min exponent>, "
+                             "optionally :b<budget><terms|adds|shifts|ops>; energy is an "
                              "estimate. "
                              f"Weights: {table.attrs['weights']}.")
 

@@ -50,6 +50,73 @@ def weight_storage(profile: Profile, weight_bits: int = 8, psc_index: str = "pos
                          "stored_bits": bits["stored"], "form": bits["form"]}, index=layers.index)
 
 
+NOT_LEVELS = {f"{c}_pj" for c in hwmodels.ARITHMETIC} | {f"tier_{t}_pj" for t in hwmodels.TIERS} | {
+    "energy_pj", "memory_pj", "arithmetic_pj"}
+"""Energy columns of a priced table that are not memory levels."""
+
+
+def energy_table_text(table: EnergyTable, config: int = 0, batch: int = 1) -> str:
+    """Per-layer energy of one configuration as a text table (nJ per component and per level, cycles), with the
+    total (per image too when the profiled batch is larger than one), latency, the breakdown, the other
+    configurations' totals when several were priced, and the estimates behind the numbers."""
+    rows = table.layers[table.layers["config"] == table.summary.index[config]]
+    summary = table.summary.iloc[config]
+    levels = [c for c in rows.columns if c.endswith("_pj") and c not in NOT_LEVELS]
+    columns = levels + [f"{c}_pj" for c in hwmodels.ARITHMETIC] + ["energy_pj"]
+    training = (rows["phase"] != "forward").any()
+    label = rows["name"] + (" [" + rows["phase"] + "]" if training else "")
+    grouped = rows.groupby(label.to_numpy(), sort=False)
+    shown = grouped[columns].sum() / 1000.0
+    shown.columns = [c.replace("_pj", "_nj") for c in columns]
+    shown = shown.loc[:, (shown != 0).any()]
+    shown.insert(0, "type", grouped["type"].first())
+    shown["cycles"] = grouped["cycles"].sum()
+    shown["util"] = grouped.apply(lambda g: (g["executed_macs"].sum() / max(g["cycles"].sum(), 1) /
+                                             pe_count(summary)), include_groups=False)
+    total = list(shown[shown.columns[1:-2]].sum()) + [shown["cycles"].sum(), summary["utilization"]]
+    shown.loc["TOTAL"] = [""] + total
+    body = shown.to_string(float_format=lambda v: f"{v:,.2f}")
+    settings = ", ".join(f"{p.name}={summary[p.name]}" for p in hwmodels.PARAMETERS
+                         if p.name in summary and pd.notna(summary[p.name]) and p.name != "mapping")
+    parts = [f"tier_{t}_pj" for t in hwmodels.TIERS] + [f"{c}_pj" for c in hwmodels.ARITHMETIC]
+    shares = ", ".join(f"{c.removeprefix('tier_')[:-3]} {100 * summary[c] / summary['energy_pj']:.1f}%" for c in parts
+                       if summary[c])
+    notes = "\n".join(f"  - {note}" for note in table.notes)
+    what = "a training step" if training else "inference"
+    if batch > 1:
+        what += (f" of a batch of {batch} ({summary['energy_pj'] / 1e6 / batch:,.3f} uJ per image; weights read "
+                 "once per batch)")
+    phases = (f"\nof which forward {summary['energy_forward_pj'] / 1e6:,.3f} uJ, backward "
+              f"{summary['energy_backward_pj'] / 1e6:,.3f} uJ, update {summary['energy_update_pj'] / 1e6:,.3f} uJ"
+              if training else "")
+    return (f"{body}\n\nenergy per {what}: {summary['energy_pj'] / 1e6:,.3f} uJ{phases} "
+            f"({summary['energy_mac16']:,.0f} x a 16-bit MAC); latency {summary['latency_cycles']:,.0f} cycles = "
+            f"{summary['latency_s'] * 1e3:,.3f} ms at {summary['clock_mhz']:g} MHz; utilization "
+            f"{100 * summary['utilization']:.1f}%; EDP {summary['edp_pj_s']:.3g} pJ s\n"
+            f"[{settings}]\nbreakdown: {shares}\n"
+            f"util: executed MACs / (PEs x cycles). Estimates and derived values used:\n{notes}"
+            + other_configurations(table, batch))
+
+
+def other_configurations(table: EnergyTable, batch: int) -> str:
+    """The total of every configuration priced, when there are several (a list on the command line)."""
+    if len(table.summary) < 2:
+        return ""
+    varying = [p.name for p in hwmodels.PARAMETERS if p.name in table.summary
+               and table.summary[p.name].astype(str).nunique() > 1]
+    shown = table.summary[varying].copy()
+    shown["energy_uj"] = table.summary["energy_pj"] / 1e6
+    if batch > 1:
+        shown["energy_uj_per_image"] = shown["energy_uj"] / batch
+    shown["latency_cycles"] = table.summary["latency_cycles"]
+    return (f"\n\nall {len(shown)} configurations (the table above is the first; energy estimates):\n"
+            + shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+
+
+def pe_count(summary: pd.Series) -> int:
+    return int(summary["pe_rows"]) * int(summary["pe_cols"])
+
+
 def weight_residency_note(profile: Profile, table: EnergyTable, config: int = 0) -> str | None:
     """A line saying that the model's weights fit on chip yet are read from DRAM for every inference (each
     inference is priced alone: nothing stays on chip between two), or None when they do not fit (or the hardware

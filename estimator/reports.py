@@ -165,14 +165,16 @@ def dyadic_variants(levels) -> list[Variant]:
 def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int, per_layer: bool,
                        lrn: str = "keep", progress: bool = False) -> pd.DataFrame:
     """Counts, energy and weight approximation error of ``model`` (dense) and at each dyadic level (whole model
-    or per layer); at each level, the layer types that still multiply and why."""
+    or per layer); at each level, the layer types that still multiply and why; for a model with local response
+    normalisation, an ``lrn`` column saying whether it was kept or dropped at that level."""
     from tqdm.auto import tqdm
 
     from .variants.dyadic import approximation_error
 
     frames = []
     for variant in tqdm(dyadic_variants(levels), desc="dyadic levels", disable=not progress):
-        approximated = model if variant.is_dense else approximate(model, variant.dyadic, lrn=lrn)
+        approximated = model if variant.is_dense else approximate(model, variant.dyadic, budget=variant.budget,
+                                                                   lrn=lrn)
         prof = profile(approximated, input_shape=input_shape)
         priced = energy(prof, hw, weight_bits=bits, act_bits=bits).layers.groupby("name", sort=False)["energy_pj"].sum()
         layers = prof.layers.assign(energy_uj=priced.reindex(prof.layers.index, fill_value=0.0).to_numpy() / 1e6)
@@ -183,6 +185,8 @@ def approximation_rows(model: nn.Module, levels, input_shape, hw: str, bits: int
             frame = layers[columns].sum().to_frame().T.astype({c: "int64" for c in columns[:-1]})
             frame["weight_error"] = 0.0 if variant.is_dense else approximation_error(approximated)
             frame["mults_left_in"] = "" if variant.is_dense else remaining_multiplications(layers)
+        if any(isinstance(m, nn.LocalResponseNorm) for m in model.modules()):
+            frame["lrn"] = "dropped" if lrn == "drop" and not variant.is_dense else "kept"
         frames.append(frame.assign(variant=variant.name))
     table = pd.concat(frames, ignore_index=True)
     return table[["variant"] + [c for c in table.columns if c != "variant"]]

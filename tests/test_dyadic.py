@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from estimator import approximate, energy, plan_sigmoid
+from estimator import approximate, energy, plan_sigmoid, profile
 from estimator.counting.csd import csd_digits, multiply_cost
 from estimator.models import create
+from estimator.models.small import ScaledTanh
+from estimator.variants import DyadicBudget, Variant, VariantError
 from estimator.variants.dyadic import (
     CandidateSet,
     DyadicLevel,
@@ -257,3 +259,68 @@ def test_layers_left_multiplying_are_listed_with_why_or_dropped():
     dropped = approximation_rows(model, ("t2e-4",), (1, 3, 12, 12), "horowitz45", 8, per_layer=False, lrn="drop")
     row = dropped.set_index("variant").loc["dyadic:t2e-4"]
     assert row["mults"] == 0 and row["mults_left_in"] == ""
+    # the table says what was done to LRN at each level (the report: --drop-lrn dropped it without a word)
+    assert list(dropped["lrn"]) == ["kept", "dropped"] and list(kept["lrn"]) == ["kept", "kept"]
+
+
+def test_a_budget_is_part_of_the_variant_name():
+    # the report: budgets existed only as Python arguments; now a variant names them (and round-trips)
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3, bias=False)
+    variant = Variant.parse("dyadic:t3e-6:b10terms")
+    assert variant.name == "dyadic:t3e-6:b10terms" and variant.budget == DyadicBudget(10, "terms", "filter")
+    assert Variant.parse("dyadic:t2:b300adds_layer").name == "dyadic:t2e-8:b300adds_layer"
+    approx = variant.apply(nn.Sequential(conv))
+    terms, _ = csd_digits(approx[0].weight.detach().double().numpy().reshape(8, -1))
+    assert (terms.sum(axis=1) <= 10).all()  # at most 10 CSD terms in each of the 8 filters
+    unbudgeted, _ = csd_digits(Variant.parse("dyadic:t3e-6").apply(nn.Sequential(conv))[0].weight.detach()
+                               .double().numpy().reshape(8, -1))
+    assert (unbudgeted.sum(axis=1) > 10).all()  # the budget binds
+    with pytest.raises(VariantError, match="dyadic:t3e-6:b10"):
+        Variant.parse("dyadic:t3e-6:b10")
+
+
+def test_a_sweep_file_with_a_budgeted_dyadic_variant_runs_end_to_end(tmp_path, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from estimator.cli import main
+    from estimator.plan import parse_spec
+    from estimator.sweep import sweep
+
+    spec = parse_spec({"sweep": {"models": [{"name": "digits_cnn", "width": 8}],
+                                 "variants": ["dyadic:t2e-4", "dyadic:t2e-4:b12terms"], "data": "digits",
+                                 "epochs": 1, "runs_dir": str(tmp_path / "runs")}})
+    table = sweep(spec, executor=ThreadPoolExecutor(1)).set_index("variant")
+    assert table["test_top1"].notna().all() and (table["mults"] == 0).all()
+    # 12 terms per filter of 8 x 9 = 72 weights leave fewer shift-adds than 2 terms per weight
+    assert table.loc["dyadic:t2e-4:b12terms", "shifts"] < table.loc["dyadic:t2e-4", "shifts"]
+    assert main(["energy", "digits_cnn", "--variant", "dyadic:t3e-8:b24terms"]) == 0
+    assert "uJ" in capsys.readouterr().out
+
+
+EXACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "scaled": lambda x: 1.7159 * torch.tanh(2 * x / 3)}
+
+
+@pytest.mark.parametrize("option,module,exact,error,per_element", [
+    # (option, the exact module replaced, its exact function, max error on [-10, 10], (mults, adds, shifts, compares))
+    ("asg", nn.Sigmoid, "sigmoid", 0.0189, (0, 2, 1, 1)),
+    ("asg", nn.Tanh, "tanh", 0.0379, (0, 3, 3, 1)),
+    ("linear", nn.Sigmoid, "sigmoid", 0.1192, (0, 1, 1, 2)),  # clamp(x/4 + 1/2): worst at |x| = 2
+    ("linear", nn.Tanh, "tanh", 0.2384, (0, 0, 0, 2)),  # clamp(x, -1, 1): worst at |x| = 1, 1 - tanh(1)
+    ("quadratic", nn.Sigmoid, "sigmoid", 0.0216, (1, 2, 2, 3)),  # x|x| is a product of two signals
+    ("quadratic", nn.Tanh, "tanh", 0.0432, (1, 3, 4, 3)),
+    ("scaled_tanh", ScaledTanh, "scaled", 0.0639, (0, 7, 9, 4)),  # 1.71875 PLAN-tanh(0.65625 x)
+])
+def test_activation_approximations_have_their_stated_error_and_cost(option, module, exact, error, per_element):
+    model = approximate(nn.Sequential(module()), "t2e-4", activations=option)
+    x = torch.arange(-100_000, 100_001, dtype=torch.float64) / 10_000  # [-10, 10] in steps of 1e-4
+    with torch.no_grad():
+        assert round((model(x) - EXACT[exact](x)).abs().max().item(), 4) == error
+    totals = profile(model, input_shape=(1, 10)).total()
+    # ten elements: ten times the per-element cost
+    assert tuple(totals[k] for k in ("mults", "adds", "shifts", "compares")) == tuple(10 * c for c in per_element)
+    # the straight-through gradient is the approximation's own slope, near the exact one at x = 0.3
+    x = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    model(x).sum().backward()
+    exact_slope = torch.func.grad(EXACT[exact])(torch.tensor(0.3, dtype=torch.float64))
+    assert abs(x.grad[0].item() - exact_slope.item()) < 0.1

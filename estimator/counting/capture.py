@@ -27,7 +27,7 @@ from torch.utils._pytree import tree_flatten
 
 from hwmodels.errors import UserError
 
-from . import detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
+from . import activations, detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
 from .complex_arithmetic import in_real_operations
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo

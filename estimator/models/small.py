@@ -13,6 +13,14 @@ CFF_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 """C2 maps 8-13 each read a pair of S1 maps."""
 
 
+class ScaledTanh(nn.Module):
+    """LeCun's recommended activation, 1.7159 tanh(2x/3) (its dyadic form: ``approximate(activations=
+    "scaled_tanh")``)."""
+
+    def forward(self, x):
+        return 1.7159 * torch.tanh(x * (2 / 3))
+
+
 class Subsampling(nn.Module):
     """LeCun-style subsampling: 2x2 average, times a trainable coefficient, plus a trainable bias, per map.
     ``scaled_average_pool`` declares that form (the dyadic approximation replaces it by a shift-add one)."""

@@ -8,9 +8,11 @@ import lazy_loader
 
 EXPORTS = {
     "variant": ("DENSE", "DYADIC_PREFIX", "FORMS", "Variant", "VariantError", "apply_variant"),
-    "specs": ("PAPER_VARIANTS", "DyadicLevel", "PeriodicSpec", "parse_level", "parse_spec"),
+    "specs": ("BUDGET_COSTS", "PAPER_VARIANTS", "DyadicBudget", "DyadicLevel", "PeriodicSpec", "parse_budget",
+              "parse_level", "parse_spec"),
     "periodic": ("apply_periodic_sparsity",),
-    "dyadic": ("CandidateSet", "approximate", "plan_sigmoid", "plan_tanh"),
+    "dyadic": ("CandidateSet", "approximate", "candidate_set", "plan_sigmoid", "plan_tanh", "solve_budgeted",
+               "solve_milp"),
 }
 """Public names by the submodule defining them."""
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs=EXPORTS)

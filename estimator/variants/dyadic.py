@@ -30,7 +30,8 @@ from hwmodels.errors import UserError
 
 from ..counting.csd import csd_digits, multiply_cost
 from ..counting.shiftadd import plan_sigmoid, plan_tanh, shift_add_mul
-from .specs import DyadicLevel, parse_level
+from ..models.small import ScaledTanh
+from .specs import BUDGET_COSTS, DyadicBudget, DyadicLevel, parse_level
 
 # --------------------------------------------------------------------------------------------------------
 # candidate sets
@@ -127,7 +128,6 @@ def solve_milp(w: np.ndarray, cset: CandidateSet, budget: float | None = None, c
     return cset.values[choice].reshape(np.shape(w))
 
 
-BUDGET_COSTS = {"terms": "CSD terms", "adds": "additions", "shifts": "shifts", "ops": "additions + shifts"}
 """What a complexity budget counts, per multiplication by a candidate."""
 
 
@@ -343,9 +343,36 @@ class PlanTanh(nn.Module):
         return plan_tanh(x)
 
 
+class Approximation(nn.Module):
+    """An activation replaced by one of the approximations of :mod:`estimator.counting.activations` (by op name)."""
+
+    def __init__(self, op: str):
+        super().__init__()
+        self.op = op
+
+    def forward(self, x):
+        return getattr(torch.ops.estimator, self.op)(x)
+
+    def extra_repr(self) -> str:
+        return self.op
+
+
+def approximation(op: str):
+    return lambda: Approximation(op)
+
+
 ACTIVATIONS = {"plan": {nn.Sigmoid: PlanSigmoid, nn.Tanh: PlanTanh},
-               "hardtanh": {nn.Sigmoid: lambda: nn.Hardsigmoid(), nn.Tanh: lambda: nn.Hardtanh()}}
-"""Activation replacements: PLAN (dyadic slopes) or the hard piecewise-linear forms (compares only)."""
+               "hardtanh": {nn.Sigmoid: lambda: nn.Hardsigmoid(), nn.Tanh: lambda: nn.Hardtanh()},
+               "asg": {nn.Sigmoid: approximation("asg_sigmoid"), nn.Tanh: approximation("asg_tanh")},
+               "linear": {nn.Sigmoid: approximation("linear_sigmoid"), nn.Tanh: approximation("linear_tanh")},
+               "quadratic": {nn.Sigmoid: approximation("quadratic_sigmoid"),
+                             nn.Tanh: approximation("quadratic_tanh")},
+               "scaled_tanh": {ScaledTanh: approximation("scaled_tanh"), nn.Sigmoid: PlanSigmoid,
+                               nn.Tanh: PlanTanh}}
+"""Activation replacements, by option name: PLAN (dyadic slopes), the hard piecewise-linear forms (compares
+only), Alippi and Storti-Gajani's powers of two (asg), the first- and second-order approximations (linear;
+quadratic, which still squares its input), and LeCun's scaled tanh in dyadic form (scaled_tanh, with PLAN for
+plain sigmoids and tanhs); costs and maximum errors in :mod:`estimator.counting.activations`."""
 
 
 def replace_child(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -405,7 +432,7 @@ def fold_batchnorm(model: nn.Module) -> int:
 
 def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: bool = True, biases: bool = True,
                 pooling: bool = True, subsampling: bool = True, activations: str | None = "plan",
-                fold_bn: bool = True, budget: float | None = None, budget_cost: str = "terms",
+                fold_bn: bool = True, budget: float | DyadicBudget | None = None, budget_cost: str = "terms",
                 budget_scope: str = "filter", lrn: str = "keep") -> nn.Module:
     """A copy of ``model`` with its elements replaced by multiplication-free approximations.
 
@@ -416,12 +443,14 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
         biases: round biases to dyadic values.
         pooling: average pooling (and global average pooling) as sum pools with dyadic 1/K.
         subsampling: the face finder's trainable subsampling coefficients as dyadic constants.
-        activations: ``"plan"`` (PLAN sigmoid/tanh), ``"hardtanh"`` (hard piecewise-linear) or None.
+        activations: an option of :data:`ACTIVATIONS` (``"plan"``: PLAN sigmoid/tanh; ``"hardtanh"``, ``"asg"``,
+            ``"linear"``, ``"quadratic"``, ``"scaled_tanh"``) or None (kept exact).
         fold_bn: first fold BatchNorms into the convs before them (:func:`fold_batchnorm`), so their
             multiplications disappear into the dyadic weights.
         budget: a complexity budget (what ``budget_cost`` counts: :data:`BUDGET_COSTS`) per output
-            filter, or per layer with ``budget_scope="layer"``, solved by :func:`solve_budgeted`; None for
-            plain rounding.
+            filter, or per layer with ``budget_scope="layer"``, solved by :func:`solve_budgeted`; or a
+            :class:`~estimator.variants.specs.DyadicBudget` (which names all three, as a variant name does:
+            ``dyadic:t3e-8:b24terms``); None for plain rounding.
         lrn: ``"keep"`` local response normalisation as it is (it multiplies: see :data:`STILL_MULTIPLYING`), or
             ``"drop"`` it (an identity), as later AlexNets do (torchvision's has none).
 
@@ -429,6 +458,8 @@ def approximate(model: nn.Module, level: str | DyadicLevel = "t2", *, weights: b
     (budgeted weights are fixed).
     """
     level = parse_level(level)
+    if isinstance(budget, DyadicBudget):
+        budget, budget_cost, budget_scope = budget.limit, budget.cost, budget.scope
     if budget_scope not in ("filter", "layer"):
         raise UserError(f"budget_scope must be filter or layer; got {budget_scope!r}")
     if lrn not in ("keep", "drop"):

@@ -139,6 +139,45 @@ class DyadicLevel:
             "" if self.scale == "pow2" else f"_{self.scale}") + ("" if self.granularity == "channel" else "_tensor")
 
 
+BUDGET_COSTS = {"terms": "CSD terms", "adds": "additions", "shifts": "shifts", "ops": "additions + shifts"}
+"""What a dyadic complexity budget counts."""
+BUDGET_PATTERN = re.compile(r"^b(\d+(?:\.\d+)?)(terms|adds|shifts|ops)(_layer)?$")
+
+
+@dataclass(frozen=True)
+class DyadicBudget:
+    """A complexity budget on a dyadic approximation, solved exactly per output filter (or per layer).
+
+    Attributes:
+        limit: the most of ``cost`` each filter (or layer) may spend, >= 0.
+        cost: what is counted (:data:`BUDGET_COSTS`).
+        scope: ``"filter"`` or ``"layer"``.
+    """
+
+    limit: float
+    cost: str = "terms"
+    scope: str = "filter"
+
+    def __post_init__(self):
+        if self.limit < 0 or self.cost not in BUDGET_COSTS or self.scope not in ("filter", "layer"):
+            raise UserError(f"dyadic budget {self} is impossible; expected a limit >= 0, a cost in "
+                            f"{', '.join(BUDGET_COSTS)} and scope filter or layer")
+
+    @property
+    def name(self) -> str:
+        return f"b{self.limit:g}{self.cost}" + ("_layer" if self.scope == "layer" else "")
+
+
+def parse_budget(text: str) -> DyadicBudget:
+    """``b24terms`` (24 CSD terms per filter), ``b40ops``, ``b300adds_layer`` (per layer)."""
+    match = BUDGET_PATTERN.match(text)
+    if not match:
+        raise UserError(f"dyadic budget '{text}' is malformed; expected b<limit><{'|'.join(BUDGET_COSTS)}>[_layer], "
+                        "e.g. b24terms")
+    limit, cost, layer = match.groups()
+    return DyadicBudget(float(limit), cost, "layer" if layer else "filter")
+
+
 DYADIC_LEVELS = ("t1e-4", "t1e-8", "t2e-4", "t2e-8", "t3e-8")
 """Levels of the dyadic tables: terms 1/2/3 and two exponent ranges."""
 LEVEL_PATTERN = re.compile(r"^t(\d+)(?:e(-?\d+)(?:\.\.(-?\d+))?)?(?:_(fold|none))?(_tensor)?$")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hwmodels.errors import UserError
 
-from .specs import PATTERNS, DyadicLevel, PeriodicSpec, parse_level, parse_spec
+from .specs import PATTERNS, DyadicBudget, DyadicLevel, PeriodicSpec, parse_budget, parse_level, parse_spec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -19,7 +19,8 @@ DYADIC_PREFIX = "dyadic:"
 FORMS = ("dense", "PS<k>_P<P> (periodic: k in 1, 2, 4; P = 9, 6, 4 patterns)",
          "PSD<k>_P<P> (periodic with a dense kernel per period: k in 1, 2, 4; P >= 2)",
          "pSC<k> (k random positions per kernel: 1..8)",
-         "dyadic:t<terms>[e<min exponent>[..<max>]][_fold|_none][_tensor] (e.g. dyadic:t2e-8)")
+         "dyadic:t<terms>[e<min exponent>[..<max>]][_fold|_none][_tensor][:b<limit><terms|adds|shifts|ops>[_layer]] "
+         "(e.g. dyadic:t2e-8, or dyadic:t3e-8:b24terms for at most 24 CSD terms per filter)")
 """The valid forms of a variant name, listed by every parse error."""
 
 
@@ -34,10 +35,12 @@ class Variant:
     Attributes:
         sparsity: the periodic spec (dense for the unmodified model and for dyadic variants).
         dyadic: the dyadic level, or None.
+        budget: a complexity budget on the dyadic approximation (solved exactly per filter or layer), or None.
     """
 
     sparsity: PeriodicSpec
     dyadic: DyadicLevel | None = None
+    budget: DyadicBudget | None = None
 
     @classmethod
     def parse(cls, text: str | Variant | None) -> Variant:
@@ -54,7 +57,8 @@ class Variant:
             raise VariantError(f"variant {text!r} is not a name; expected one of: {'; '.join(FORMS)}")
         try:
             if text.startswith(DYADIC_PREFIX):
-                return cls(PeriodicSpec(DENSE), parse_level(text))
+                level, _, budget = text.removeprefix(DYADIC_PREFIX).partition(":")
+                return cls(PeriodicSpec(DENSE), parse_level(level), parse_budget(budget) if budget else None)
             spec = parse_spec(text)
         except ValueError:
             raise VariantError(f"variant '{text}' is unknown; expected one of: {'; '.join(FORMS)}") from None
@@ -67,8 +71,10 @@ class Variant:
 
     @property
     def name(self) -> str:
-        """The canonical name (``dense``, ``PSD1_P16``, ``dyadic:t2e-8``)."""
-        return DYADIC_PREFIX + self.dyadic.name if self.dyadic else self.sparsity.name
+        """The canonical name (``dense``, ``PSD1_P16``, ``dyadic:t2e-8``, ``dyadic:t3e-8:b24terms``)."""
+        if not self.dyadic:
+            return self.sparsity.name
+        return DYADIC_PREFIX + self.dyadic.name + (f":{self.budget.name}" if self.budget else "")
 
     @property
     def kind(self) -> str:
@@ -91,7 +97,7 @@ class Variant:
         if self.dyadic:
             from .dyadic import approximate
 
-            return approximate(model, self.dyadic)
+            return approximate(model, self.dyadic, budget=self.budget)
         from .periodic import apply_periodic_sparsity
 
         return apply_periodic_sparsity(model, self.sparsity, inplace=inplace)
