@@ -142,3 +142,23 @@ def test_ffts_count_by_the_stated_n_log2_n_convention():
                                                                                 "adds": 192}
     prof = profile(Op(torch.fft.rfft), input_shape=(2, 8))
     assert prof.total()["mults"] == 48 and prof.layers["estimated"].iloc[0]  # an estimate, and said so
+
+
+def test_dynamically_quantised_layers_count_their_integer_macs_on_meta_and_real():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation notes on eager quantisation
+        model = torch.ao.quantization.quantize_dynamic(
+            nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 10)),
+            {nn.Linear}, dtype=torch.qint8)
+        model[0] = torch.ao.nn.quantized.dynamic.Conv2d(4, 8, 3, padding=1)
+        real = profile(model, torch.randn(2, 4, 6, 6))
+        meta = profile(model, input_shape=(2, 4, 6, 6))
+    pd.testing.assert_frame_equal(real.layers, meta.layers)
+    assert not real.unsupported
+    conv, linear = real.layers.loc["0"], real.layers.loc["3"]
+    # conv: 2 x 8 x 6 x 6 = 576 outputs x 4 x 9 = 36 taps = 20,736 MACs; + quantising the 288 inputs (1 mult,
+    # 2 compares each) and rescaling the 576 outputs (1 mult each); adds 576 x 35 + 576 (bias)
+    assert (conv["macs"], conv["mults"], conv["adds"], conv["compares"]) == (20736, 20736 + 288 + 576, 20736, 576)
+    # linear: 20 outputs x 288 = 5,760 MACs, 576 inputs quantised, 20 outputs rescaled
+    assert (linear["macs"], linear["mults"], linear["compares"]) == (5760, 5760 + 576 + 20, 1152)
+    assert linear["estimated"] == "quantized.linear_dynamic"  # says its packed weights are outside the columns

@@ -43,7 +43,8 @@ BAD = {
     "mistyped column": ({"wieght_elems": 3}, "unknown column 'wieght_elems'; did you mean 'weight_elems'?"),
     "old vocabulary": ({"mult": 3}, "unknown column 'mult'; did you mean 'mults'?"),
     "capitalised format": ({"weight_format": "Periodic"}, "column 'weight_format' has value 'Periodic' in row "
-                                                          "'conv'; expected one of 'dense', 'periodic', ''"),
+                                                          "'conv'; expected one of 'dense', 'periodic', "
+                                                          "'kernel_subset', ''"),
     "negative count": ({"adds": -1}, "column 'adds' has -1 in row 'conv'; expected a non-negative number"),
     "text count": ({"mults": "many"}, "column 'mults' has 'many' in row 'conv'"),
     "bad phase": ({"phase": "inference"}, "column 'phase' has value 'inference'"),

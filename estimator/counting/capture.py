@@ -27,7 +27,7 @@ from torch.utils._pytree import tree_flatten
 
 from hwmodels.errors import UserError
 
-from . import activations, detection, formulas, shiftadd  # noqa: F401  (register the op formulas)
+from . import activations, detection, formulas, quantized, shiftadd  # noqa: F401  (register the op formulas)
 from .complex_arithmetic import in_real_operations
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo
@@ -340,6 +340,9 @@ def run_on_meta(func, args, kwargs):
     x = args[0] if args else None
     if not isinstance(x, torch.Tensor) or x.device.type != "meta":
         return func(*args, **kwargs)
+    made = quantized.meta_output(packet, args)
+    if made is not None:
+        return made
     if packet in SHAPE_PRESERVING_ON_META and not x.is_contiguous():  # e.g. an LSTM's gates, chunks of one tensor
         return shape_preserving_output(func, args, kwargs, x)
     if packet in BINARY_ON_META:
