@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .model import Array, HardwareModel, unroll_spec
+from .model import HardwareModel, unroll_spec
 from .parameters import BY_NAME, DATAFLOW_UNROLL, PARAMETERS, Parameter
 from .registry import resolve
 
@@ -102,4 +102,4 @@ def hardware_variant(model: HardwareModel, pe_rows: int | None, pe_cols: int | N
                        for pairs, size, old in zip(array.unroll, sizes, array.sizes, strict=True))
     else:
         unroll = unroll_spec(DATAFLOW_UNROLL[dataflow], sizes)
-    return replace(model, array=Array(array.dims, sizes, unroll, array.systolic, array.source))
+    return replace(model, array=replace(array, sizes=sizes, unroll=unroll))

@@ -319,8 +319,34 @@ def unit_cycles(hw: HardwareModel, lay: Layout, choice: Choice, widths: Widths, 
     compute = lay.total * widths.work
     stall = np.maximum(0.0, np.max(np.stack([port_stall(group) for group in ports.values()]), axis=0))
     load, store = edge_cycles(hw, lay, ports, compute + stall)
+    return compute + stall + load + store + systolic_cycles(hw, lay)
+
+
+def stationary_operand(lay: Layout) -> str | None:
+    """The operand the array holds while it computes: the one no spatially unrolled loop is irrelevant to (W for a
+    K x C array, O for K x OX), or None."""
+    held = [role for role in OPERANDS if not lay.spatial_irrelevant[role][0]]
+    return held[0] if len(held) == 1 else None
+
+
+def folds(lay: Layout) -> int:
+    """Tiles of the stationary operand the array works through: the iterations of the temporal loops relevant to
+    it (1 without a stationary operand)."""
+    role = stationary_operand(lay)
+    if role is None:
+        return 1
+    return int(np.prod([size for (_, size), skip in zip(lay.loops, lay.irrelevant[role], strict=True) if not skip]))
+
+
+def systolic_cycles(hw: HardwareModel, lay: Layout) -> float:
+    """Pipeline fill and drain of a systolic array (:data:`~hwmodels.model.FILLS`), with R and C the PEs in use
+    along its first and second systolic dimensions: ``once``, R + C - 2 cycles; ``per_fold``, 2R + C - 2 cycles
+    for each of :func:`folds`."""
     per_dim = np.ones(len(hw.array.dims))
     for (j, _), u in zip(hw.array.loops, lay.unrolled, strict=True):
         per_dim[j] *= u
-    systolic = sum(max(int(u) - 1, 0) for d, u in zip(hw.array.dims, per_dim, strict=True) if d in hw.array.systolic)
-    return compute + stall + load + store + systolic
+    used = [int(u) for d, u in zip(hw.array.dims, per_dim, strict=True) if d in hw.array.systolic]
+    if hw.array.fill == "once" or not used:
+        return float(sum(max(u - 1, 0) for u in used))
+    rows, cols = used[0], (used[1] if len(used) > 1 else 1)
+    return float(folds(lay) * (2 * rows + cols - 2))

@@ -154,6 +154,13 @@ class Level:
         raise KeyError(f"level {self.name} has no port for operand {operand} direction {direction}")
 
 
+FILLS = {"once": "the pipeline fills and drains once per layer: R + C - 2 cycles for R x C PEs in use (the "
+                 "stationary tiles are double-buffered; ZigZag's model)",
+         "per_fold": "it fills and drains for every fold, a new tile of the stationary operand: 2R + C - 2 cycles "
+                     "each (SCALE-Sim's model)"}
+"""When a systolic array pays its pipeline fill and drain."""
+
+
 @dataclass(frozen=True)
 class Array:
     """The PE array.
@@ -166,6 +173,9 @@ class Array:
             for channels.
         systolic: dimensions along which results drain one PE per cycle.
         source: where the description comes from.
+        fill: when a systolic array pays its pipeline fill and drain (:data:`FILLS`): ``once`` per layer (the
+            stationary tiles are double-buffered, as a TPU's weights are; ZigZag's model) or ``per_fold``, for every
+            new tile of the stationary operand (SCALE-Sim's model).
     """
 
     dims: tuple[str, ...]
@@ -173,6 +183,7 @@ class Array:
     unroll: tuple[tuple[tuple[str, int], ...], ...]
     systolic: tuple[str, ...] = ()
     source: str = ""
+    fill: str = "once"
 
     @property
     def pes(self) -> int:
@@ -510,7 +521,7 @@ def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]
 
 
 def read_array(check: Validator, table: dict) -> Array:
-    check.check_known(table, "array", {"dims", "sizes", "unroll", "systolic", "source"})
+    check.check_known(table, "array", {"dims", "sizes", "unroll", "systolic", "fill", "source"})
     dims = tuple(check.get(table, "dims", "array", list, "a list of dimension names like [\"D1\", \"D2\"]"))
     sizes = tuple(check.get(table, "sizes", "array", list, "a list of positive integers, one per dimension"))
     unroll = tuple(check.get(table, "unroll", "array", list, f"a loop dimension (or a list of them) per array "
@@ -526,8 +537,11 @@ def read_array(check: Validator, table: dict) -> Array:
     systolic = tuple(check.get(table, "systolic", "array", list, "array dimensions", []))
     if any(d not in dims for d in systolic):
         check.fail("array.systolic", f"dimensions among {', '.join(dims)}", list(systolic))
+    fill = check.get(table, "fill", "array", str, " or ".join(FILLS), "once")
+    if fill not in FILLS:
+        check.fail("array.fill", " or ".join(FILLS), fill)
     return Array(dims, sizes, unroll_spec(unroll, sizes), systolic,
-                 check.get(table, "source", "array", str, "a citation string", ""))
+                 check.get(table, "source", "array", str, "a citation string", ""), fill)
 
 
 def check_ports(check: Validator, levels, where: str = "level", names: dict[str, str] | None = None) -> None:

@@ -150,3 +150,37 @@ def test_units_without_macs_on_separate_input_and_output_buffers(tmp_path):
         assert moved[("sram_o", "O")] == (16.0 if dram else 0.0, 16.0)
         assert moved.get(("dram", "I"), (0.0, 0.0))[0] == (16.0 if dram else 0.0)
         assert moved.get(("dram", "O"), (0.0, 0.0))[1] == (16.0 if dram else 0.0)
+
+
+def systolic_chip(fill: str) -> str:
+    """DRAM_ONLY with a 4 x 4 weight-stationary systolic array (K down, C across) filling as ``fill`` says, its
+    ports 128 bits wide so that four 32-bit partial sums leave the array per cycle (the unrolling is full)."""
+    from tests.hardware_files import DRAM_ONLY
+
+    array = ('[array]\ndims = ["D1", "D2"]\nsizes = [4, 4]\nunroll = ["K", "C"]\nsystolic = ["D1", "D2"]\n'
+             f'fill = "{fill}"\n')
+    text = DRAM_ONLY.replace('[array]\ndims = ["D1"]\nsizes = [1]\nunroll = ["K"]\n', array)
+    return text.replace('served_dims = ["D1"]', 'served_dims = ["D1", "D2"]').replace("bandwidth_bits = 64",
+                                                                                        "bandwidth_bits = 128")
+
+
+def test_systolic_fill_and_drain_once_or_per_fold(tmp_path):
+    # Linear 8 -> 8 on a batch of 16: K = 8 over 4 rows, C = 8 over 4 columns, so the weight tiles are
+    # ceil(8/4) x ceil(8/4) = 4 folds. Once per layer the pipeline costs R + C - 2 = 4 + 4 - 2 = 6 cycles; per fold
+    # (SCALE-Sim) 2R + C - 2 = 10 cycles each, 40 in all: 34 more.
+    prof = profile(nn.Linear(8, 8, bias=False), input_shape=(16, 8))
+    cycles = {}
+    for fill in ("once", "per_fold"):
+        path = tmp_path / f"{fill}.toml"
+        path.write_text(systolic_chip(fill))
+        cycles[fill] = energy(prof, str(path), interlayer="dram").summary.loc[0, "latency_cycles"]
+    assert cycles["per_fold"] - cycles["once"] == 40 - 6
+
+
+def test_an_unknown_fill_is_one_line(tmp_path):
+    from hwmodels import HardwareFileError, load
+
+    path = tmp_path / "chip.toml"
+    path.write_text(systolic_chip("sometimes"))
+    with pytest.raises(HardwareFileError, match=r"array.fill.*once or per_fold"):
+        load(str(path))
