@@ -60,12 +60,13 @@ def relevance(kind: str, role: str, transposed: bool) -> dict[str, tuple[int, ..
 @dataclass(frozen=True)
 class Nest:
     """The loop nest of one workload unit: bounds, stride/dilation per window axis, operand relevance (a tuple of
-    (operand, codes) pairs)."""
+    (operand, codes) pairs), and the zero padding per window axis of a forward convolution's input (0 elsewhere)."""
 
     bounds: tuple[int, ...]
     stride: tuple[int, int]
     dilation: tuple[int, int]
     codes: tuple
+    padding: tuple[int, int] = (0, 0)
 
     @property
     def relevance(self) -> dict[str, tuple[int, ...]]:
@@ -74,13 +75,15 @@ class Nest:
     def elements(self, role: str, tiles: np.ndarray) -> np.ndarray:
         """Elements of ``role`` spanned by tile sizes ``tiles`` (..., 8) per loop dimension; along a window, the
         distinct positions it touches (see :func:`window_span`; a fractional average unrolling is truncated there,
-        as ZigZag does), at most the whole (padded) extent."""
+        as ZigZag does), at most the real input's extent: the padded span less the zero padding, which is made on
+        chip and never stored or moved (ZigZag's ``pr_layer_dim_sizes``)."""
         codes = self.relevance[role]
         tiles = np.asarray(tiles, dtype=np.float64)
         size = np.prod(np.where(np.array(codes) == RELEVANT, tiles, 1.0), axis=-1)
         if WINDOW_Y in codes:
             for axis, (o, f) in enumerate((("OY", "FY"), ("OX", "FX"))):
-                whole = window_span(self.bounds[DIM[o]], self.bounds[DIM[f]], self.stride[axis], self.dilation[axis])
+                whole = max(window_span(self.bounds[DIM[o]], self.bounds[DIM[f]], self.stride[axis],
+                                        self.dilation[axis]) - 2 * self.padding[axis], 1)
                 span = window_span(np.floor(tiles[..., DIM[o]]), np.floor(tiles[..., DIM[f]]), self.stride[axis],
                                    self.dilation[axis])
                 size = size * np.minimum(span, whole)
@@ -90,8 +93,10 @@ class Nest:
 @functools.lru_cache(maxsize=4096)
 def nest_of(row) -> Nest:
     """The :class:`Nest` of a layer-table row (a multiply-accumulate unit; rows are hashable tuples)."""
+    padding = (int(row.PY), int(row.PX)) if row.role == "forward" and row.kind == "conv" and not row.transposed else (
+        0, 0)
     return Nest(tuple(int(getattr(row, d)) for d in LOOP_DIMS), (int(row.SY), int(row.SX)), (int(row.DY), int(row.DX)),
-                tuple(relevance(row.kind, row.role, bool(row.transposed)).items()))
+                tuple(relevance(row.kind, row.role, bool(row.transposed)).items()), padding)
 
 
 def window_span(outputs, taps, stride: int, dilation: int):

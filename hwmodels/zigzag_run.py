@@ -29,7 +29,8 @@ ZIGZAG_PRECISION = {"weight_bits": 8, "act_bits": 8, "psum_bits": 16, "output_bi
 def workload(table: pd.DataFrame, *, weight_bits: int = 8, act_bits: int = 8, psum_bits: int = 16,
              output_bits: int = 8) -> list[dict]:
     """The forward multiply-accumulate units of a layer table (``hwmodels.layers``) as a ZigZag workload: its
-    list-of-layer-dicts form, every layer reading its input from DRAM (``operand_source`` itself)."""
+    list-of-layer-dicts form, every layer reading its input from DRAM (``operand_source`` itself), its input at its
+    real (unpadded) size: ``pr_loop_sizes`` is the padded span less the padding, which ZigZag makes on chip."""
     rows = validate(table)
     rows = rows[(rows["kind"] != "") & (rows["phase"] == "forward")]
     layers = []
@@ -44,7 +45,8 @@ def workload(table: pd.DataFrame, *, weight_bits: int = 8, act_bits: int = 8, ps
             "loop_sizes": [int(getattr(row, d)) for d in LOOP_DIMS],
             "operand_precision": {"W": weight_bits, "I": act_bits, "O": psum_bits, "O_final": output_bits},
             "operand_source": {"I": i},
-            "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [int(ix), int(iy)],
+            "pr_loop_dims": ["IX", "IY"],
+            "pr_loop_sizes": [max(int(ix) - 2 * int(row.PX), 1), max(int(iy) - 2 * int(row.PY), 1)],
             "padding": [[int(row.PX), int(row.PX)], [int(row.PY), int(row.PY)]],
         })
     return layers

@@ -184,3 +184,17 @@ def test_an_unknown_fill_is_one_line(tmp_path):
     path.write_text(systolic_chip("sometimes"))
     with pytest.raises(HardwareFileError, match=r"array.fill.*once or per_fold"):
         load(str(path))
+
+
+def test_a_padded_input_is_read_from_dram_at_its_real_size(tmp_path):
+    # conv 1 -> 1, 3x3, padding 1, on a 4x4 map: the padded span is 6 x 6 = 36 positions, the real input 4 x 4 =
+    # 16; the padding is made on chip. On DRAM_ONLY (everything else free), the layer reads W 9 + I 16 = 25 words
+    # (1 pJ each) and writes O 16 (2 pJ each), not 9 + 36 reads.
+    from tests.hardware_files import DRAM_ONLY
+
+    path = tmp_path / "dram.toml"
+    path.write_text(DRAM_ONLY)
+    prof = profile(nn.Conv2d(1, 1, 3, padding=1, bias=False), input_shape=(1, 1, 4, 4))
+    summary = energy(prof, str(path), interlayer="dram", zero_skipping=False).summary.iloc[0]
+    assert (summary["dram_reads"], summary["dram_writes"]) == (9 + 16, 16)
+    assert summary["dram_pj"] == 25 * 1.0 + 16 * 2.0
