@@ -23,7 +23,7 @@ from .nest import Layout
 
 
 def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],
-           dropped: dict[str, np.ndarray]) -> tuple[Choice, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+           dropped: dict[str, np.ndarray]) -> tuple[Choice, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """The energy-optimal loop order for every configuration: a shortest path over subsets of the temporal loops.
 
     Configurations whose every level fits the same tiles and that share word widths and policies have the same
@@ -31,8 +31,10 @@ def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np
     (NB: within a pattern, configurations differ only in those energies, e.g. of a resized buffer).
 
     Returns:
-        The choice of each pattern, the first configuration of each pattern, each configuration's pattern, and per
-        operand the levels (K, levels) too small for its spatial tile (they stream it through).
+        The choice of each pattern, the first configuration of each pattern, each configuration's pattern, per
+        operand the levels (K, levels) too small for its spatial tile (they stream it through), and whether each
+        pattern has a feasible order at all (an infeasible one's choice is meaningless: every order needs a level
+        to hold less of an operand than the level below it).
 
     Args:
         lay: the nest's layout.
@@ -60,7 +62,7 @@ def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np
     for index in np.argsort(-cost, kind="stable"):  # the cheapest graph of each pattern is written last
         pick[row[index]] = index
     fits = {r: f[pick] for r, f in stacked.items()}
-    return backtrack(lay, last[pick], fits), first, inverse, streamed
+    return backtrack(lay, last[pick], fits), first, inverse, streamed, np.isfinite(cost[pick])
 
 
 def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.ndarray], first: np.ndarray,

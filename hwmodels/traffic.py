@@ -36,6 +36,7 @@ import numpy as np
 
 from .accounting import Widths, count_accesses, words
 from .configs import Configs, take
+from .errors import UserError
 from .latency import unit_cycles
 from .layers import LOOP_DIMS
 from .mapper import distinct_rows, search
@@ -166,6 +167,10 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
         best = map_unit(row, lay, hw, sub, part)
+        if not best.feasible.all():
+            levels = "; ".join(f"{r}: {', '.join(lv.name for lv in lay.levels[r])}" for r in OPERANDS)
+            raise UserError(f"no loop order maps layer '{row.name}' onto hardware '{hw.name}': under every order some "
+                            f"level would hold less of an operand than the level below it ({levels})")
         notes += streamed_notes(lay, best)
         top = hw.hierarchy("W")[-1].name
         best.accesses[(top, "W", "reads")] = (best.accesses.get((top, "W", "reads"), 0.0)
@@ -248,12 +253,14 @@ def spatial_groups(nest: Nest, hw: HardwareModel, configs: Configs):
 @dataclass
 class Mapped:
     """A mapped unit per configuration: accesses per (level, operand, direction), cycles, the loop order as text,
-    and the levels that stream an operand's spatial tile."""
+    the levels that stream an operand's spatial tile, and whether a feasible loop order exists (else the rest is
+    meaningless and its energy counts as infinite)."""
 
     accesses: dict[tuple[str, str, str], np.ndarray]
     cycles: np.ndarray
     order: np.ndarray
     streamed: dict[str, np.ndarray]
+    feasible: np.ndarray
 
     def __len__(self) -> int:
         return len(self.cycles)
@@ -265,13 +272,13 @@ class Mapped:
     def copy(self) -> Mapped:
         """An independent copy (:meth:`update` writes in place)."""
         return Mapped({k: v.copy() for k, v in self.accesses.items()}, self.cycles.copy(), self.order.copy(),
-                      {r: v.copy() for r, v in self.streamed.items()})
+                      {r: v.copy() for r, v in self.streamed.items()}, self.feasible.copy())
 
     def update(self, index: np.ndarray, other: Mapped) -> None:
         """Replace the configurations at positions ``index`` by ``other`` (of ``len(index)`` configurations)."""
         for key in set(self.accesses) | set(other.accesses):
             self.accesses.setdefault(key, np.zeros(len(self.cycles)))[index] = other.accesses.get(key, 0.0)
-        self.cycles[index], self.order[index] = other.cycles, other.order
+        self.cycles[index], self.order[index], self.feasible[index] = other.cycles, other.order, other.feasible
         for role in OPERANDS:
             self.streamed[role][index] = other.streamed[role]
 
@@ -330,18 +337,20 @@ def evaluate(lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs, c
              dropped: dict[str, np.ndarray]) -> Mapped:
     """Search the mapping and count its accesses and cycles once per pattern of configurations (they depend on the
     mapping and the word widths, not on the energies), then expand to every configuration."""
-    choice, first, inverse, streamed = search(lay, widths, configs, capacity, dropped)
+    choice, first, inverse, streamed, feasible = search(lay, widths, configs, capacity, dropped)
     picked, kept = widths.take(first), {r: v[first] for r, v in dropped.items()}
     moved = count_accesses(lay, choice, picked, kept)
     cycles = unit_cycles(hw, lay, choice, picked, kept, configs.take(first))
     text = np.array([" ".join(f"{LOOP_DIMS[lay.loops[x][0]]}{lay.loops[x][1]}" for x in path) for path in choice.order],
                     dtype=object)
-    return Mapped({key: v[inverse] for key, v in moved.items()}, cycles[inverse], text[inverse], streamed)
+    return Mapped({key: v[inverse] for key, v in moved.items()}, cycles[inverse], text[inverse], streamed,
+                  feasible[inverse])
 
 
 def mapped_energy(mapped: Mapped, configs: Configs) -> np.ndarray:
-    """Energy of a mapped unit's accesses per configuration, pJ."""
-    return sum(v * (configs.read if d == "reads" else configs.write)[lv] for (lv, _, d), v in mapped.accesses.items())
+    """Energy of a mapped unit's accesses per configuration, pJ (infinite where no feasible order exists)."""
+    energy = sum(v * (configs.read if d == "reads" else configs.write)[lv] for (lv, _, d), v in mapped.accesses.items())
+    return np.where(mapped.feasible, energy, np.inf)
 
 
 def fits_on_chip(hw: HardwareModel, configs: Configs, totals: dict[str, np.ndarray]) -> np.ndarray:

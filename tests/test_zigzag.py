@@ -220,3 +220,22 @@ def test_crosscheck_command_prints_ratios_and_times(capsys):
     out = capsys.readouterr().out
     assert "energy ratio per operand@level" in out and "W@rf_128B" in out and "network: energy ratio" in out
     assert "time: ours" in out and "ZigZag" in out
+
+
+def test_no_degenerate_loop_order_is_kept_where_a_split_level_makes_one_search_infeasible():
+    # the fidelity issue: VGG16's first conv at batch 8 on meta_prototype has no feasible order when the shared
+    # activation SRAM is split in proportion to the whole tensors (its input fits the 32 KB SRAM below but not its
+    # share of the 1 MB one), and the search kept a degenerate order ("B8" seven times, 48 weight-register reads
+    # against ZigZag's 884,736). An infeasible search now counts as infinitely expensive, so the equal split wins,
+    # and agrees with ZigZag.
+    from estimator import energy, profile
+
+    accelerator, mapping = bundled("meta_prototype")[0], bundled("meta_prototype_like")[1]
+    first = nn.Sequential(create("vgg16_cifar").eval().features[0])
+    order = energy(profile(first, input_shape=(8, 3, 32, 32)), str(accelerator), mapping=str(mapping),
+                   interlayer="dram", zero_skipping=False).layers.loc[0, "loop_order"]
+    tokens = order.split()
+    assert len(tokens) == len(set(tokens)) == 7  # every temporal loop once: OX8 OY8 FX3 FY3 C2 K2 B8 in some order
+    result = crosscheck_model(first, (8, 3, 32, 32), accelerator, mapping)
+    assert result.total_ratio() == pytest.approx(1.0, abs=0.01)
+    assert (result.levels["energy_pj_ratio"] - 1).abs().max() < 0.05
