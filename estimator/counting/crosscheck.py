@@ -91,6 +91,24 @@ def torch_counts(model: nn.Module, inputs: tuple, kwargs: dict | None = None
     return None, f"FlopCounterMode failed ({failures[-1]}): no torch counts"
 
 
+def comparison_row(name: str, ours: pd.DataFrame, fv_macs: dict, fv_other: dict, fv_unsupported, th_macs,
+                   torch_note: str) -> dict:
+    """One layer's MACs from the three counters, whether they disagree, and the known reasons."""
+    key = "" if name == ROOT else name
+    est = int(ours["macs"].get(name, 0))
+    fv = int(round(fv_macs.get(key, 0)))
+    th = None if th_macs is None else int(round(th_macs.get(key, 0)))
+    other = fv_other.get(key, Counter())
+    reasons = [FVCORE_CONVENTIONS.get(op, f"fvcore also counts {op}") for op in other]
+    reasons += [torch_note] if torch_note else []
+    mismatch = est != fv or (th is not None and th != est)
+    if mismatch and fv != est and fv_unsupported:
+        reasons.append("fvcore skipped ops it has no handle for: " + ", ".join(sorted(fv_unsupported)))
+    return {"name": name, "type": ours["type"].get(name, ""), "estimator_macs": est, "fvcore_macs": fv,
+            "torch_macs": th, "mac_mismatch": mismatch,
+            "fvcore_other": ", ".join(f"{op}={int(v)}" for op, v in other.items()), "reason": "; ".join(reasons)}
+
+
 def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.DataFrame:
     """Per-layer conv/linear/matmul MACs from estimator, fvcore and FlopCounterMode/2, side by side.
 
@@ -110,26 +128,12 @@ def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.Data
     clone = copy.deepcopy(model).eval()
     fv_macs, fv_other, fv_unsupported = fvcore_counts(clone, inputs)
     th_macs, torch_note = torch_counts(clone, inputs)
-    rows = []
     names = set(ours.index) | {n or ROOT for n in fv_macs} | {n or ROOT for n in th_macs or {}}
     order = {n: i for i, n in enumerate(ours.index)}
-    for name in sorted(names, key=lambda n: order.get(n, len(order))):
-        key = "" if name == ROOT else name
-        est = int(ours["macs"].get(name, 0))
-        fv = int(round(fv_macs.get(key, 0)))
-        th = None if th_macs is None else int(round(th_macs.get(key, 0)))
-        other = fv_other.get(key, Counter())
-        reasons = [FVCORE_CONVENTIONS.get(op, f"fvcore also counts {op}") for op in other]
-        reasons += [torch_note] if torch_note else []
-        mismatch = est != fv or (th is not None and th != est)
-        if mismatch and fv != est and fv_unsupported:
-            reasons.append("fvcore skipped ops it has no handle for: " + ", ".join(sorted(fv_unsupported)))
-        if not (all_layers and (est or fv or th)) and not mismatch and not other:
-            continue
-        rows.append({"name": name, "type": ours["type"].get(name, ""), "estimator_macs": est, "fvcore_macs": fv,
-                     "torch_macs": th, "mac_mismatch": mismatch,
-                     "fvcore_other": ", ".join(f"{op}={int(v)}" for op, v in other.items()),
-                     "reason": "; ".join(reasons)})
+    rows = [comparison_row(name, ours, fv_macs, fv_other, fv_unsupported, th_macs, torch_note)
+            for name in sorted(names, key=lambda n: order.get(n, len(order)))]
+    rows = [r for r in rows if r["mac_mismatch"] or r["fvcore_other"] or (
+        all_layers and (r["estimator_macs"] or r["fvcore_macs"] or r["torch_macs"]))]
     columns = ["name", "type", "estimator_macs", "fvcore_macs", "torch_macs", "mac_mismatch", "fvcore_other", "reason"]
     return pd.DataFrame(rows, columns=columns).astype({"torch_macs": "Int64"}).set_index("name")
 
