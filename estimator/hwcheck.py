@@ -10,7 +10,7 @@ import pandas as pd
 from torch import nn
 
 from hwmodels.errors import MissingExtraError
-from hwmodels.zigzag_run import CrossCheck, crosscheck
+from hwmodels.zigzag_run import CrossCheck, ZigZagRun, crosscheck, run
 
 from .counting import profile
 from .workload import layer_table
@@ -37,9 +37,11 @@ def mac_layers(model: nn.Module, input_shape, kinds=("conv",)) -> pd.DataFrame:
 
 
 def crosscheck_model(model: nn.Module, input_shape, accelerator, mapping, *, kinds=("conv",),
-                     lpf_limit: int = 4) -> CrossCheck:
-    """Price ``model``'s MAC layers here and in ZigZag on the same hardware and mapping files."""
-    return crosscheck(mac_layers(model, input_shape, kinds), accelerator, mapping, lpf_limit=lpf_limit)
+                     lpf_limit: int = 4, zigzag: ZigZagRun = run) -> CrossCheck:
+    """Price ``model``'s MAC layers here and in ZigZag (``zigzag``: how its side is evaluated, see
+    :func:`hwmodels.zigzag_run.crosscheck`) on the same hardware and mapping files."""
+    return crosscheck(mac_layers(model, input_shape, kinds), accelerator, mapping, lpf_limit=lpf_limit,
+                      zigzag=zigzag)
 
 
 def crosscheck_text(result: CrossCheck) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,8 +121,14 @@ class CrossCheck:
         return float(self.layers[f"{column}_ours"].sum() / self.layers[f"{column}_zigzag"].sum())
 
 
-def crosscheck(table: pd.DataFrame, accelerator: str | Path, mapping: str | Path, *, lpf_limit: int = 4) -> CrossCheck:
-    """Price the forward MAC units of ``table`` here and in ZigZag, as ZigZag assumes (see the module doc)."""
+ZigZagRun = Callable[..., tuple[pd.DataFrame, float]]
+"""What evaluates the units on ZigZag's side: :func:`run`'s signature and result (a stored run in the tests)."""
+
+
+def crosscheck(table: pd.DataFrame, accelerator: str | Path, mapping: str | Path, *, lpf_limit: int = 4,
+               zigzag: ZigZagRun = run) -> CrossCheck:
+    """Price the forward MAC units of ``table`` here and in ZigZag, as ZigZag assumes (see the module doc).
+    ``zigzag`` evaluates the units on ZigZag's side (:func:`run`: ZigZag itself)."""
     from .pricing import price
 
     units = mac_units(validate(table))
@@ -129,7 +136,7 @@ def crosscheck(table: pd.DataFrame, accelerator: str | Path, mapping: str | Path
     ours = price(units, hw=str(accelerator), mapping=str(mapping), interlayer="dram", zero_skipping=False,
                  loop_factor_limit=lpf_limit, **ZIGZAG_PRECISION)
     ours_s = time.perf_counter() - start
-    theirs, zigzag_s = run(units, accelerator, mapping, lpf_limit=lpf_limit, **ZIGZAG_PRECISION)
+    theirs, zigzag_s = zigzag(units, accelerator, mapping, lpf_limit=lpf_limit, **ZIGZAG_PRECISION)
     level_energy = ours.levels.groupby("unit")["energy_pj"].sum()
     per_unit = ours.layers.set_index("unit")
     mine = pd.DataFrame({"name": units["name"].astype(str),

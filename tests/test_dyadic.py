@@ -23,6 +23,7 @@ from estimator.variants.dyadic import (
     solve_budgeted,
     solve_milp,
 )
+from tests import milp_reference
 from tests.conftest import strict_profile
 
 
@@ -68,25 +69,35 @@ def test_unbudgeted_milp_equals_vectorised_rounding():
         assert np.array_equal(solve_milp(w, cset), round_to_set(w, cset.values))
 
 
-BUDGETS = {"terms": 6, "adds": 2, "shifts": 6, "ops": 8}  # per 9-entry filter: binding for most filters
-
-
-@pytest.mark.parametrize("cost", list(BUDGETS))
+@pytest.mark.parametrize("cost", list(milp_reference.BUDGETS))
 def test_budgeted_solver_reaches_milps_optimum(cost):
     # 200 random 3x3 filters (fixed seed); the programme's optimum (least squared error within the budget) must be
-    # milp's: the two may differ only between solutions of equal error
-    rng = np.random.default_rng(1)
-    cset = CandidateSet.build(3, -5, 0)
+    # milp's, stored by tests/milp_reference.py: the two may differ only between solutions of equal error
+    budget = milp_reference.BUDGETS[cost]
+    cset = milp_reference.candidates()
     costs = candidate_costs(cset, cost)
-    filters = rng.normal(0, 0.5, (200, 9))
-    solved = solve_budgeted(filters, cset, BUDGETS[cost], cost=cost)
-    binding = 0
+    filters = milp_reference.filters()
+    table = milp_reference.stored().query("cost == @cost").sort_values("filter")
+    taps = range(milp_reference.TAPS)
+    np.testing.assert_array_equal(table[[f"w{j}" for j in taps]].to_numpy(), filters)  # the stored filters are these
+    exact = table[[f"q{j}" for j in taps]].to_numpy()
+    solved = solve_budgeted(filters, cset, budget, cost=cost)
+    assert (costs[np.searchsorted(cset.values, exact)].sum(axis=1) <= budget).all()  # milp's optima are feasible
+    assert (costs[np.searchsorted(cset.values, solved)].sum(axis=1) <= budget).all()
+    np.testing.assert_allclose(((filters - solved) ** 2).sum(axis=1), ((filters - exact) ** 2).sum(axis=1),
+                               rtol=1e-9, atol=1e-12)
+    unbudgeted = costs[np.searchsorted(cset.values, round_to_set(filters, cset.values))].sum(axis=1)
+    assert (unbudgeted > budget).sum() > 100  # the budget constrains most filters
+
+
+def test_budgeted_solver_matches_a_live_milp():
+    # the stored optima's drift check: 10 filters solved by milp now, on the tightest budget (adds)
+    cset, cost = milp_reference.candidates(), "adds"
+    filters = milp_reference.filters()[:10]
+    solved = solve_budgeted(filters, cset, milp_reference.BUDGETS[cost], cost=cost)
     for w, dp in zip(filters, solved, strict=True):
-        exact = solve_milp(w, cset, BUDGETS[cost], cost=cost)
-        assert costs[np.searchsorted(cset.values, dp)].sum() <= BUDGETS[cost]
+        exact = solve_milp(w, cset, milp_reference.BUDGETS[cost], cost=cost)
         assert ((w - dp) ** 2).sum() == pytest.approx(((w - exact) ** 2).sum(), rel=1e-9, abs=1e-12)
-        binding += costs[np.searchsorted(cset.values, round_to_set(w, cset.values))].sum() > BUDGETS[cost]
-    assert binding > 100  # the budget constrains most filters
 
 
 def test_budget_below_the_least_cost_and_unknown_kind():

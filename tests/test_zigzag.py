@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import yaml
 from torch import nn
@@ -15,7 +16,8 @@ from estimator.hwcheck import bundled, crosscheck_model, mac_layers
 from estimator.models import create
 from hwmodels import HardwareFileError
 from hwmodels.zigzag import read_accelerator, read_mapping
-from hwmodels.zigzag_run import workload
+from hwmodels.zigzag_run import ZIGZAG_PRECISION, run, workload
+from tests.zigzag_reference import stored_run
 
 pytest.importorskip("zigzag", reason="the ZigZag extra is not installed (pip install -e '.[zigzag]')")
 
@@ -181,17 +183,29 @@ def test_workload_export_is_zigzags_layer_form():
     assert layer["operand_precision"] == {"W": 8, "I": 8, "O": 16, "O_final": 8}
 
 
+def small_layers() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False))
+
+
 @pytest.mark.parametrize("name", ["tpu_like", "edge_tpu_like"])
 def test_small_layers_agree_with_zigzag(name):
-    model = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.ReLU(),
-                          nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False))
-    result = crosscheck_model(model, (1, 16, 16, 16), *bundled(name))
+    result = crosscheck_model(small_layers(), (1, 16, 16, 16), *bundled(name), zigzag=stored_run)
     # every level and operand within 2% (ZigZag rounds each level's word count down to an integer; this tool keeps
     # the fraction), latency within 5%, the same spatial utilisation
     assert ((result.levels["energy_pj_ratio"] - 1).abs() < 0.02).all(), result.levels
     assert ((result.layers["latency_cycles_ratio"] - 1).abs() < 0.05).all(), result.layers
     assert (result.layers["utilization_ratio"] == 1.0).all()
     assert result.total_ratio() == pytest.approx(1.0, abs=0.005)
+
+
+def test_the_stored_zigzag_results_are_what_zigzag_returns_now():
+    # the other cross-checks read ZigZag's stored results (tests/zigzag_reference.py); one small live run, compared
+    # with its stored result, catches drift (a ZigZag upgrade, a changed example file or workload export)
+    units = mac_layers(small_layers(), (1, 16, 16, 16))
+    live, _ = run(units, *bundled("tpu_like"), **ZIGZAG_PRECISION)
+    stored, _ = stored_run(units, *bundled("tpu_like"), **ZIGZAG_PRECISION)
+    pd.testing.assert_frame_equal(live, stored, check_exact=False, rtol=1e-12)
 
 
 def shapes(table):
@@ -206,7 +220,7 @@ def test_acceptance_tolerances_against_zigzag(name, network):
 
     entry = {"alexnet_imagenet": (1, 3, 224, 224), "resnet18_cifar": (1, 3, 32, 32)}[network]
     table = shapes(mac_layers(create(network), entry))  # each distinct conv once (ZigZag takes ~2 s a layer)
-    result = crosscheck(table, *bundled(name))
+    result = crosscheck(table, *bundled(name), zigzag=stored_run)
     energy = (result.layers["energy_pj_ratio"] - 1).abs()
     assert (energy <= 0.15).mean() >= 0.8, result.layers
     assert ((result.levels["energy_pj_ratio"] - 1).abs() <= 0.25).all(), result.levels
@@ -236,6 +250,6 @@ def test_no_degenerate_loop_order_is_kept_where_a_split_level_makes_one_search_i
                    interlayer="dram", zero_skipping=False).layers.loc[0, "loop_order"]
     tokens = order.split()
     assert len(tokens) == len(set(tokens)) == 7  # every temporal loop once: OX8 OY8 FX3 FY3 C2 K2 B8 in some order
-    result = crosscheck_model(first, (8, 3, 32, 32), accelerator, mapping)
+    result = crosscheck_model(first, (8, 3, 32, 32), accelerator, mapping, zigzag=stored_run)
     assert result.total_ratio() == pytest.approx(1.0, abs=0.01)
     assert (result.levels["energy_pj_ratio"] - 1).abs().max() < 0.05
