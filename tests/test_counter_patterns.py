@@ -162,3 +162,55 @@ def test_dynamically_quantised_layers_count_their_integer_macs_on_meta_and_real(
     # linear: 20 outputs x 288 = 5,760 MACs, 576 inputs quantised, 20 outputs rescaled
     assert (linear["macs"], linear["mults"], linear["compares"]) == (5760, 5760 + 576 + 20, 1152)
     assert linear["estimated"] == "quantized.linear_dynamic"  # says its packed weights are outside the columns
+
+
+@pytest.mark.parametrize("values", [True, False])
+def test_a_weight_normed_grouped_conv1d_counts_as_its_plain_twin(values):
+    # torch's recommended weight norm (a parametrization of two tensors, as in Wav2Vec2's positional conv):
+    # 2 x 64 outputs x 50 positions x (32 / 4 groups) x 5 taps = 256,000 MACs; parameters: direction 64 x 8 x 5 =
+    # 2,560, magnitude over dim 2: 5, bias 64 = 2,629
+    from torch.nn.utils.parametrizations import weight_norm
+
+    model = nn.Sequential(weight_norm(nn.Conv1d(32, 64, 5, groups=4, padding=2), dim=2))
+    meta = profile(model, input_shape=(2, 32, 50), values=values, strict=True)
+    real = profile(model, torch.randn(2, 32, 50), values=values, strict=True)
+    pd.testing.assert_frame_equal(meta.layers, real.layers)
+    assert meta.layers.loc["0", "macs"] == 256_000 and meta.total()["params"] == 2_629
+
+
+def test_topk_sort_and_reductions_of_empty_tensors_count_no_work():
+    # a detector's level with no score above its threshold: topk / sort / softmax of zero rows or zero-length rows
+    # cost nothing; the one non-empty topk: 3 rows of 5, keeping 2: 3 x 5 x (1 + ceil(log2 2)) = 30 compares
+    class Empty(nn.Module):
+        def forward(self, x):
+            none, rows = x[:, :0], x[:0]
+            return (none.topk(0, dim=1)[0], rows.topk(2, dim=1)[0], rows.sum(1), rows.cumsum(1), rows.softmax(1),
+                    none.sort(1)[0], x.topk(2, dim=1)[0])
+
+    for prof in (profile(Empty(), torch.randn(3, 5), strict=True), profile(Empty(), input_shape=(3, 5), strict=True)):
+        assert prof.total()[["compares", "adds", "other_ops"]].tolist() == [30, 0, 0]
+
+
+def test_a_traced_model_counts_its_convolutions_and_strict_mode_refuses_in_one_error():
+    # torch.jit.trace calls aten._convolution: conv 0: 8 x 64 outputs x 27 taps = 13,824 MACs; conv 2 (stride 2,
+    # no padding, 3 x 3 outputs): 8 x 9 x 72 = 5,184; linear: 72 x 4 = 288. Ops of parameter-free submodules (the
+    # ReLU's 512 compares) run inside the TorchScript interpreter, which calls no module hooks: they count at the
+    # root, so the totals equal the eager model's and the weight layers' rows equal theirs.
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.Flatten(),
+                          nn.Linear(8 * 3 * 3, 4)).eval()
+    x = torch.randn(1, 3, 8, 8)
+    traced, eager = profile(torch.jit.trace(model, x), x, strict=True), profile(model, x, strict=True)
+    assert traced.layers.loc[["0", "2", "4"], "macs"].tolist() == [13_824, 5_184, 288]
+    columns = ["macs", "mults", "adds", "compares", "nz_macs", "nz_macs_valid", "params", "weight_nnz"]
+    pd.testing.assert_frame_equal(traced.layers.loc[["0", "2", "4"], columns], eager.layers.loc[["0", "2", "4"],
+                                                                                                   columns])
+    assert traced.total()[columns].tolist() == eager.total()[columns].tolist()
+
+    class Unknown(nn.Module):
+        def forward(self, x):
+            return torch.special.zeta(x, x)  # no formula, no decomposition
+
+    from estimator.counting.capture import UnsupportedOpError
+
+    with pytest.raises(UnsupportedOpError, match=r"no formula for op prims.zeta \(issued by module"):
+        profile(torch.jit.trace(Unknown(), x), x, strict=True)

@@ -490,6 +490,7 @@ class CountingMode(TorchDispatchMode):
         self.unsupported: dict[str, dict] = {}
         self.free_seen: set = set()  # op packets
         self.strict = strict
+        self.refusal: UnsupportedOpError | None = None  # strict mode's refusal, kept for a TorchScript wrapper
         self.backward = False
 
     def is_weight(self, t) -> bool:
@@ -550,8 +551,9 @@ class CountingMode(TorchDispatchMode):
                 self.tally(name).decomposed.add(str(func.overloadpacket))
                 return out
         if self.strict:
-            raise UnsupportedOpError(f"no formula for op {func.overloadpacket} (issued by module '{name}') and no "
-                                     "decomposition; register one with estimator.counting.register")
+            self.refusal = UnsupportedOpError(f"no formula for op {func.overloadpacket} (issued by module '{name}') "
+                                              "and no decomposition; register one with estimator.counting.register")
+            raise self.refusal
         entry = self.unsupported.setdefault(str(func.overloadpacket), {"count": 0, "modules": set()})
         entry["count"] += 1
         entry["modules"].add(name)

@@ -166,6 +166,15 @@ def convolution_count(x, w, bias, stride, padding, dilation, transposed, output_
     return matmul_count(macs, numel(out_shape), bias is not None, weight_arg=1, nests=(nest,), tap_positions=taps)
 
 
+@register(aten._convolution)
+def traced_convolution_count(x, w, bias, stride, padding, dilation, transposed, output_padding, groups, *args,
+                             out_shape, **kwargs) -> OpCount:
+    """``aten._convolution``, which a ``torch.jit.trace``d model calls: :func:`convolution_count` (its extra
+    arguments are backend choices: benchmark, deterministic, cudnn, tf32)."""
+    return convolution_count(x, w, bias, stride, padding, dilation, transposed, output_padding, groups,
+                             out_shape=out_shape, **kwargs)
+
+
 @register(aten.convolution_backward)
 def convolution_backward_count(grad_out, x, w, bias_sizes, stride, padding, dilation, transposed,
                                output_padding, groups, output_mask, *, out_shape, **kwargs) -> OpCount:
@@ -257,8 +266,12 @@ def gelu_count(x, *args, out_shape, approximate="none", **kwargs) -> OpCount:
 
 
 def rows_along(shape, dim: int) -> int:
-    """Number of rows of ``shape`` along dimension ``dim`` (the outputs of a reduction over it)."""
-    return numel(shape) // shape[dim] if len(shape) else 1
+    """Number of rows of ``shape`` along dimension ``dim`` (the outputs of a reduction over it): the product of the
+    other dimensions (an empty tensor, e.g. ``topk`` of no detections, may have zero rows or zero-length rows)."""
+    if not len(shape):
+        return 1
+    along = dim % len(shape)
+    return math.prod(s for i, s in enumerate(shape) if i != along)
 
 
 def softmax_count(x, dim, *args, out_shape, **kwargs) -> OpCount:

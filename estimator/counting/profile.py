@@ -200,7 +200,20 @@ def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], dict[int, 
 
 def run_counted(clone: nn.Module, args: tuple, kwargs: dict, mode: CountingMode, stack: ModuleStack,
                 backward: bool, recurrent: bool) -> None:
-    """Forward (and, for a training step, backward of the sum of the outputs) under the counting mode."""
+    """Forward (and, for a training step, backward of the sum of the outputs) under the counting mode. A strict
+    mode's refusal raised inside a TorchScript module (which wraps it in a plain ``RuntimeError``) is raised as
+    itself."""
+    try:
+        run_forward_backward(clone, args, kwargs, mode, stack, backward, recurrent)
+    except RuntimeError as error:
+        if mode.refusal is not None and not isinstance(error, type(mode.refusal)):
+            raise mode.refusal from None
+        raise
+
+
+def run_forward_backward(clone: nn.Module, args: tuple, kwargs: dict, mode: CountingMode, stack: ModuleStack,
+                         backward: bool, recurrent: bool) -> None:
+    """:func:`run_counted`'s run."""
     with stack, reference_kernels(recurrent):
         if not backward:
             with torch.no_grad(), mode:

@@ -99,7 +99,12 @@ def weight_shape(module: nn.Module) -> tuple[int, ...] | None:
     """The shape of the weight the module computes with, read without computing it (parametrizations here are
     shape-preserving), or None when it has no weight of two or more dimensions."""
     if parametrize.is_parametrized(module, "weight"):
-        shape = tuple(module.parametrizations["weight"].original.shape)
+        plist = module.parametrizations["weight"]
+        if hasattr(plist, "original"):
+            shape = tuple(plist.original.shape)
+        else:  # a parametrization of several tensors (weight_norm: magnitude and direction): compute it once
+            with torch.no_grad():
+                shape = tuple(module.weight.shape)
     else:
         weight = getattr(module, "weight", None)
         shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else None
@@ -164,11 +169,12 @@ def read_values(module: nn.Module, shape: tuple[int, ...]) -> ModuleValues:
         weight = module.weight
         if weight.device.type == "meta":
             return ModuleValues(info, other_nnz)
-        nonzero = weight != 0
-        # per kernel tap: a row-wise int32 sum over the transposed view is about twice as fast as a column sum
-        taps = (tuple(nonzero.reshape(shape[0] * shape[1], -1).t().sum(dim=1, dtype=torch.int32).tolist())
-                if len(shape) > 2 else ())
-        nnz = int(sum(taps)) if taps else int(torch.count_nonzero(weight))
+        # one reduction per tensor, no boolean copy; per-tap counts only for a sparse kernel (a dense one has
+        # every kernel's every tap: shape_info's counts)
+        nnz = int(torch.count_nonzero(weight))
+        taps = info.nnz_per_tap
+        if taps and nnz != info.numel:
+            taps = tuple(torch.count_nonzero(weight.reshape(shape[0] * shape[1], -1), dim=0).tolist())
         adds = shifts = 0
         shift_add = declared(module, "arithmetic", "mac") == "shift_add"
         if shift_add:
