@@ -14,7 +14,8 @@ and prices of the same models and variants (analytical: unit weights, so only th
 * ``comparison.png`` and ``comparison.csv``: the paper's pairing of ResNet18 variants with its baselines, with
   accuracy, MACs, parameters, inference and training energy, and the derived average accuracy gain beside the
   abstract's 2.8%;
-* ``points.csv``: every point with its priced energy per memory tier and for arithmetic, per phase and hardware.
+* ``points.csv``: every point with its priced energy per memory tier and for arithmetic, per phase and hardware (a
+  plain CSV); ``README.txt`` beside it says what it holds and cites the published points.
 
 Accuracies are the paper's; energies are estimates of this tool (the captions say so, and on which hardware and
 widths). Inference is one image at :data:`INFERENCE` widths; a training step is a batch of
@@ -243,8 +244,9 @@ def regenerate(out: str | Path, hardware: Sequence[str] = PAPER_HARDWARE, figure
     columns = ["figure", "model", "registry", "dataset", "variant", "metric", "accuracy_pct", "gmac_read", "gmac_ours",
                "gmac_difference", "gmac_within_read_error", "params", "phase", "batch", "hw", *LEVEL_COLUMNS,
                "energy_uj"]
-    csv = "# " + citation(KUNDU2020) + "\n# " + caption(hardware) + "\n" + table[columns].to_csv(index=False)
-    atomic_write_text(out / "points.csv", csv)
+    atomic_write_text(out / "points.csv", table[columns].to_csv(index=False))  # a plain CSV; its source beside it
+    atomic_write_text(out / "README.txt", f"points.csv: {caption(hardware)}\nPublished points: "
+                                          f"{citation(KUNDU2020)}\n")
     written["points"] = table
     return written
 
@@ -263,5 +265,5 @@ def summary_text(written: dict, out: Path) -> str:
         lines += ["", shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"), "", written["gain_line"]]
     lines += [f"wrote {out}/" + ", ".join(list(written["figures"]) + (["comparison.png", "comparison.csv"]
                                                                       if "comparison" in written else [])
-                                          + ["points.csv"])]
+                                          + ["points.csv", "README.txt"])]
     return "\n".join(lines)

@@ -64,19 +64,29 @@ class ActivationQuantiser:
         return (q,) + tuple(inputs[1:])
 
 
+class WeightQuantiser(nn.Module):
+    """A parametrization: the weight as it computes (after any mask), fake-quantised by :func:`quantise_weights`."""
+
+    def __init__(self, bits: int):
+        super().__init__()
+        self.bits = bits
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return quantise_weights(weight, self.bits)
+
+
 def quantised_model(model: nn.Module, weight_bits: int, act_bits: int, calibration: torch.Tensor) -> nn.Module:
     """A copy of ``model`` (eval mode) with fake-quantised weights and input activations of :data:`QUANTISED`
     layers; ``calibration`` is a prepared input batch (see the module doc). Widths of :data:`FLOAT_BITS` or more
-    leave that part in float."""
+    leave that part in float. ``model`` is never changed: the weight quantiser is appended to the copy's
+    parametrizations (a mask's zeros stay zero), none is removed (removing one would delete the weight property
+    from the class a deep copy shares with the original)."""
     quantised = copy.deepcopy(model).eval()
     layers = [m for m in quantised.modules() if isinstance(m, QUANTISED)]
-    for layer in layers:  # a mask parametrization: quantise the weight as it computes (masked zeros stay zero)
-        if parametrize.is_parametrized(layer, "weight"):
-            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
     with torch.no_grad():
         if weight_bits < FLOAT_BITS:
             for layer in layers:
-                layer.weight.copy_(quantise_weights(layer.weight, weight_bits))
+                parametrize.register_parametrization(layer, "weight", WeightQuantiser(weight_bits))
         if act_bits < FLOAT_BITS:
             hooks = [ActivationQuantiser(act_bits) for _ in layers]
             handles = [layer.register_forward_pre_hook(hook) for layer, hook in zip(layers, hooks, strict=True)]

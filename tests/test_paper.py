@@ -26,7 +26,8 @@ def test_every_figure_draws_every_published_point(written):
     assert result["figures"] == {"macs_Res_CIFAR-10.png": expected, "energy_Res_CIFAR-10.png": expected}
     for name in [*result["figures"], "comparison.png", "comparison.csv", "points.csv"]:
         assert (out / name).stat().st_size > 1000, name
-    points = pd.read_csv(out / "points.csv", comment="#")
+    points = pd.read_csv(out / "points.csv")  # a plain CSV: its citation is in README.txt beside it
+    assert "Kundu" in (out / "README.txt").read_text()
     # every published point of the two figures, priced for inference and a training step on one hardware
     chosen = int(data["figure"].isin(FIGURES).sum())
     assert len(points) == chosen * 2 and set(points["phase"]) == {"inference", "training"}

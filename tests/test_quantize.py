@@ -46,3 +46,21 @@ def test_a_sweep_measures_accuracy_at_the_priced_width(tmp_path):
     # 2-bit weights and activations (3 levels): a small CNN cannot keep its accuracy; 8-bit weights nearly do
     assert table.loc[(2, 2), "test_top1"] < float_accuracy - 10
     assert abs(table.loc[(8, 32), "test_top1"] - float_accuracy) < 3
+
+
+def test_trained_masked_variants_are_priced_and_measured_at_every_width(tmp_path):
+    # the report's case: the second width of a masked variant failed (removing the copy's mask parametrization
+    # deleted the weight property from the class it shares with the trained model)
+    spec = SweepSpec((ModelChoice("digits_cnn", (("width", 8),)),), tuple(Variant.parse(v) for v in ("PS2_P6",
+                                                                                                      "PSD1_P8")),
+                     data="digits", epochs=3, runs_dir=str(tmp_path), hardware={"weight_bits": [4, 8]})
+    table = sweep(spec).set_index(["variant", "weight_bits"])
+    assert len(table) == 4 and table["test_top1"].notna().all()
+    for variant in ("PS2_P6", "PSD1_P8"):
+        assert table.loc[(variant, 4), "test_top1_at"] == "ptq-w4a8-cal256"
+        assert table.loc[(variant, 8), "test_top1_at"] == "ptq-w8a8-cal256"
+        # one trained model per variant: the same float accuracy, each width its own measurement
+        assert table.loc[(variant, 4), "test_top1_float"] == table.loc[(variant, 8), "test_top1_float"]
+        # trained (3 epochs: about 70%, chance is 10%); 8-bit weights keep the float accuracy within 3 points
+        assert table.loc[(variant, 8), "test_top1"] > 50
+        assert abs(table.loc[(variant, 8), "test_top1"] - table.loc[(variant, 8), "test_top1_float"]) < 3
