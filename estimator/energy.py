@@ -23,9 +23,8 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool 
             ZigZag mapping YAML), a HardwareModel, or a list of them.
         per_layer: also build the per-unit and per-level tables (False: only the summary).
         optimizer: ``sgd`` (with momentum) or ``adam``, for a training step.
-        **config: pricing parameters (``hwmodels.PARAMETERS``: weight_bits, act_bits, psum_bits, output_bits,
-            buffer_kib, pe_rows, pe_cols, dataflow, interlayer, zero_skipping, skip_padding, number_format,
-            mac_energy_pj, clock_mhz, loop_factor_limit); a list sweeps that parameter.
+        **config: pricing parameters (every name in ``hwmodels.PARAMETERS``, ``estimator energy --help`` lists
+            them with their defaults); a list sweeps that parameter.
 
     Returns:
         ``hwmodels.EnergyTable``: ``layers`` (per configuration x unit), ``levels`` (per level and operand),

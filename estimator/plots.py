@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from hwmodels.errors import UserError
+from hwmodels.parameters import PARAMETERS
 
 from .pareto import pareto_front
 from .variants.variant import DENSE, Variant
@@ -46,9 +47,7 @@ AXIS_LABELS = {"energy_uj": "energy per inference (µJ, estimate)", "energy_pj":
                "executed_mults": "multiplications executed", "params": "parameters",
                "memory_pj": "memory energy (pJ, estimate)", "utilization": "PE utilisation"}
 """Axis titles of the columns plotted most; any other column is titled by its name."""
-HARDWARE_COLUMNS = ("hw", "mapping", "weight_bits", "act_bits", "psum_bits", "output_bits", "buffer_kib", "pe_rows",
-                    "pe_cols", "dataflow", "interlayer", "zero_skipping", "skip_padding", "number_format",
-                    "mac_energy_pj", "clock_mhz", "loop_factor_limit")
+HARDWARE_COLUMNS = tuple(p.name for p in PARAMETERS)
 """The pricing parameters (``hwmodels.PARAMETERS``) a results table carries: a configuration is their values."""
 
 STYLE = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.labelsize": 8,

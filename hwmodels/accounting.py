@@ -13,7 +13,7 @@ model), so that the two agree on the same hardware description.
   partial sums (read back) while an output-irrelevant loop remains above it, and a final value otherwise.
   Energy = accesses x energy per access, per direction.
 
-Every term depends only on the *set* S of loops below a boundary, never on their order: the mapper
+Every term depends only on the *set* S of loops below a boundary (the tile sizes), never on their order: the mapper
 (:mod:`hwmodels.mapper`) searches orders on that property.
 """
 
@@ -84,8 +84,7 @@ class Boundary:
 def output_partial(lay: Layout, m: int, states: np.ndarray) -> np.ndarray:
     """Whether level m of the output holds partial sums for tiles ``states``: an output-irrelevant loop is still
     above the tile (temporal, or spatial at arch level m + 1 or higher)."""
-    ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
-    return ((ir_bits & ~np.asarray(states)) != 0) | bool(lay.spatial_irrelevant["O"][m + 1])
+    return ~lay.complete["O"][np.asarray(states)] | bool(lay.spatial_irrelevant["O"][m + 1])
 
 
 def boundary(lay: Layout, role: str, m: int, states: np.ndarray, widths: Widths) -> Boundary:

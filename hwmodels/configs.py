@@ -40,7 +40,8 @@ class Configs:
         zero_skipping, skip_padding: the MAC-skipping policies.
         psc_index: how random k-of-9 kernels are indexed (:data:`~hwmodels.parameters.PSC_INDEXES`).
         keep_on_chip: the ``fit`` inter-layer policy.
-        loop_factor_limit: temporal loop factors the mapper orders.
+        mapper: the loop-nest mapper (:data:`~hwmodels.parameters.MAPPERS`).
+        loop_factor_limit: temporal loop factors the ``loma`` mapper orders.
         buffer_kib: capacity of the resizable buffer, KiB (resolved).
         clock_mhz: clock, MHz (resolved).
         to_pj: factor from the model's energy unit to pJ.
@@ -61,6 +62,7 @@ class Configs:
     skip_padding: np.ndarray
     psc_index: np.ndarray
     keep_on_chip: np.ndarray
+    mapper: np.ndarray
     loop_factor_limit: np.ndarray
     buffer_kib: np.ndarray
     clock_mhz: np.ndarray
@@ -122,6 +124,7 @@ def build(model: HardwareModel, grid: pd.DataFrame) -> Configs:
                    skip_padding=grid["skip_padding"].to_numpy().astype(bool),
                    psc_index=grid["psc_index"].to_numpy().astype(str),
                    keep_on_chip=(grid["interlayer"] == "fit").to_numpy(),
+                   mapper=grid["mapper"].to_numpy().astype(str),
                    loop_factor_limit=grid["loop_factor_limit"].to_numpy().astype(np.int64),
                    buffer_kib=buffer_kib, clock_mhz=clock, to_pj=to_pj, capacity=capacity, read=read, write=write,
                    actions=actions, notes=tuple(dict.fromkeys(level_notes + action_notes)))

@@ -34,10 +34,6 @@ from .accounting import Choice, Widths, output_partial
 from .configs import Configs
 from .model import OPERANDS, HardwareModel
 from .nest import Layout
-from .parameters import MAX_LOOP_FACTORS
-
-POPCOUNT = np.array([bin(s).count("1") for s in range(1 << MAX_LOOP_FACTORS)], dtype=np.int64)
-"""Loops in each subset bitmask (up to the most temporal loops the mapper orders)."""
 
 
 @dataclass
@@ -104,7 +100,7 @@ def role_tiles(lay: Layout, choice: Choice, widths: Widths, role: str) -> RoleTi
     bounds = choice.bounds[role]
     k = len(widths.act)
     order_sizes = np.array([size for _, size in lay.loops], dtype=np.float64)[choice.order]
-    depth = POPCOUNT[bounds] if bounds.size else np.zeros((k, 0), dtype=np.int64)
+    depth = lay.depth[bounds] if bounds.size else np.zeros((k, 0), dtype=np.int64)
     irrelevant_run, relevant_run = level_runs(lay, role, choice.order, order_sizes, depth)
     t = RoleTiles([], [], list(irrelevant_run.T), list(relevant_run.T), [], [])
     for m in range(len(chain)):
@@ -335,7 +331,8 @@ def folds(lay: Layout) -> int:
     role = stationary_operand(lay)
     if role is None:
         return 1
-    return int(np.prod([size for (_, size), skip in zip(lay.loops, lay.irrelevant[role], strict=True) if not skip]))
+    return int(np.prod([size ** int(count) for (_, size), count, skip in
+                        zip(lay.loops, lay.counts, lay.irrelevant[role], strict=True) if not skip]))
 
 
 def systolic_cycles(hw: HardwareModel, lay: Layout) -> float:

@@ -1,10 +1,13 @@
 """The mapper: the loop order of one mapped nest that minimises energy, vectorised over configurations.
 
-Every access term (:mod:`hwmodels.accounting`) depends only on the *set* S of loops below a boundary, never on
-their order, so the energy-optimal order is a shortest path over the subsets of the temporal loops (a dynamic
-programme over 2^n states with n <= ``loop_factor_limit``): exactly the optimum of ZigZag's loop-order search
-(LOMA) over the same loops, in one vectorised pass per distinct spatial unrolling instead of a mapping
-enumeration per configuration.
+Every access term (:mod:`hwmodels.accounting`) depends only on which loops lie below a boundary, never on their
+order, so the energy-optimal order is a shortest path over the states of :class:`~hwmodels.nest.Layout` (a dynamic
+programme over every state), in one vectorised pass per distinct spatial unrolling instead of a mapping enumeration
+per configuration. For the ``loma`` mapper the states are the subsets of ``loop_factor_limit`` merged factors: the
+optimum of ZigZag's loop-order search (LOMA) over the same loops. For the ``exact`` mapper they are the tile sizes
+reachable from every prime factor (identical factors of a dimension give identical tiles, so a state counts how
+many of each are below): the optimum over every factorisation and every order, visiting far fewer states than the
+2^n subsets of the n prime factors (tested against an enumeration of every order).
 
 NB: a level shared by several operands (a global buffer holding inputs and outputs) is split between them in
 proportion to their whole tensors (exact when both fit), or in half, whichever gives less energy
@@ -51,7 +54,7 @@ def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np
     scenarios, o_fits = output_fits(lay, widths, capacity, first, streamed["O"])
     g = len(first)
     # a scenario is possible only where its level can hold the smallest tile holding all the irrelevant loops
-    ir_state = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
+    ir_state = lay.state_of(np.where(lay.irrelevant["O"], lay.counts, 0))
     graphs = [(i, row) for i, j in enumerate(scenarios) for row in range(g) if j < 0 or o_fits[i, row, j, ir_state]]
     scenario, row = (np.array(v, dtype=np.int64) for v in zip(*graphs, strict=True))
     repeat = first[row]
@@ -157,17 +160,17 @@ def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str, np.ndarray],
                    dropped: dict[str, np.ndarray], complete_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The last loop added on the cheapest path to every subset, (G, states), and the cost of the cheapest whole
-    order, (G,), for G graphs: the cost of adding a loop is every boundary it closes (the last tile a level holds)
-    and the innermost reads of an operand whose stationary run it ends. ``complete_in``: per graph, the output
-    level whose tile first holds all the output-irrelevant loops (-1: there are none); adding the last of them
-    elsewhere is excluded."""
-    n, states = len(lay.loops), lay.states
+    """The last loop type added on the cheapest path to every state, (G, states), and the cost of the cheapest
+    whole order, (G,), for G graphs: the cost of adding a factor is every boundary it closes (the last tile a level
+    holds) and the innermost reads of an operand whose stationary run it ends. ``complete_in``: per graph, the
+    output level whose tile first holds all the output-irrelevant loops (-1: there are none); adding the last of
+    them elsewhere is excluded."""
+    states, types = lay.states, len(lay.loops)
     graphs = len(widths.act)
     masks = np.arange(states)
-    grow = masks[:, None] | (1 << np.arange(n))[None, :]  # (states, loops): S with loop x added
-    has = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-    step = np.zeros((graphs, states, n), dtype=np.float32)  # the search only ranks orders; energies are recounted
+    grown = lay.grow >= 0  # (states, types): a factor of the type is left to add
+    grow = np.where(grown, lay.grow, 0)  # (states, types): the state with one more factor of the type
+    step = np.zeros((graphs, states, types), dtype=np.float32)  # the search only ranks orders; energies are recounted
     for role in OPERANDS:
         chain = lay.levels[role]
         fit = fits[role]
@@ -179,38 +182,45 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
             step += np.where(closes, cost[:, :, None].astype(np.float32), np.float32(0))
             if m > 0:  # a level that cannot hold what the level below holds: not a valid allocation
                 step[fit[:, m - 1][:, grow] & ~fit[:, m][:, grow]] = np.inf
-        if role != "O":
-            ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant[role]) if ir)
-            stationary = (masks & ~ir_bits) == 0  # S is a run of loops irrelevant to the operand
+        if role != "O":  # S is a run of loops irrelevant to the operand, which a relevant loop ends
             reads = innermost(lay, role, masks, widths)[0] * configs.read[chain[0].name][:, None]
-            ends = stationary[:, None] & ~lay.irrelevant[role][None, :]
+            ends = lay.only_irrelevant[role][:, None] & ~lay.irrelevant[role][None, :]
             step += np.where(ends[None], reads[:, :, None].astype(np.float32), np.float32(0))
-    ir_bits = sum(1 << i for i, ir in enumerate(lay.irrelevant["O"]) if ir)
-    if ir_bits:
-        completes = ((masks & ir_bits) != ir_bits)[:, None] & ((grow & ir_bits) == ir_bits)  # (states, loops)
+    if lay.irrelevant["O"].any():
+        complete = lay.complete["O"]
+        completes = ~complete[:, None] & complete[grow] & grown  # (states, types)
         fit = fits["O"]
         level = np.clip(complete_in, 0, None)
         rows = np.arange(graphs)
-        holds = fit[rows, level][:, grow]  # (G, states, loops): level j holds the tile completing the loops
+        holds = fit[rows, level][:, grow]  # (G, states, types): level j holds the tile completing the loops
         below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
         step[completes[None] & ~(holds & ~below)] = np.inf
+    return cheapest_paths(lay, step)
+
+
+def cheapest_paths(lay: Layout, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The dynamic programme over the states in order of depth: (the last loop type on the cheapest path to every
+    state, (G, states); the cost of the cheapest whole order, (G,)), where ``step`` (G, states, types) is the cost
+    of adding a factor of each type to each state."""
+    graphs, states, types = step.shape
+    masks = np.arange(states)
     best = np.full((graphs, states), np.inf, dtype=np.float32)
     best[:, 0] = 0.0
     last = np.zeros((graphs, states), dtype=np.int64)
-    popcount = has.sum(axis=1)
-    loops = np.arange(n)
-    for k in range(1, n + 1):
-        targets = masks[popcount == k]
-        prev = targets[:, None] ^ (1 << loops)[None, :]  # (targets, loops): the subset without each loop
-        candidates = np.where(has[targets][None], best[:, prev] + step[:, prev, loops[None, :]], np.inf)
+    kinds = np.arange(types)
+    for k in range(1, lay.factors + 1):
+        targets = masks[lay.depth == k]
+        has = lay.digits[targets] > 0  # (targets, types): a factor of the type to remove
+        prev = np.where(has, targets[:, None] - lay.strides[None, :], 0)  # the state without it
+        candidates = np.where(has[None], best[:, prev] + step[:, prev, kinds[None, :]], np.inf)
         last[:, targets] = np.argmin(candidates, axis=2)
         best[:, targets] = np.min(candidates, axis=2)
     return last, best[:, -1]
 
 
 def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray]) -> Choice:
-    """Loop order, boundaries and stationary runs of the optimal paths."""
-    n = len(lay.loops)
+    """Loop order (types, innermost first), boundaries and stationary runs of the optimal paths."""
+    n = lay.factors
     graphs = last.shape[0]
     rows = np.arange(graphs)
     chain = np.zeros((graphs, n + 1), dtype=np.int64)  # states from all loops down to none
@@ -220,7 +230,7 @@ def backtrack(lay: Layout, last: np.ndarray, fits: dict[str, np.ndarray]) -> Cho
     for k in range(n):
         x = last[rows, state]
         order[:, n - 1 - k] = x
-        state = state ^ (1 << x)
+        state = state - lay.strides[x]
         chain[:, k + 1] = state
     chain = chain[:, ::-1]  # none ... all, the prefixes of the order
     bounds, stationary = {}, {}

@@ -6,9 +6,15 @@ memory level. Configuration-independent; the accounting (:mod:`hwmodels.accounti
 * **Spatial unrolling.** Array dimension d unrolls loop L by ``min(size_d, L)`` (a 3-channel conv on a 32-wide C
   dimension uses 3 of 32), limited, as ZigZag does (Mei et al., IEEE TC 2021), by the bandwidth of the inner
   memories that broadcast along d. Temporal loop bounds are the ceilings ``ceil(L / unrolling)``.
-* **Temporal loops.** Each temporal bound is split into its prime factors; while there are more than
-  ``loop_factor_limit`` factors (raised to the number of dimensions), the two smallest factors of the dimension with
-  the most are merged (ZigZag's LOMA ``lpf_limit``). A loop order is an order of these factors.
+* **Temporal loops.** Each temporal bound is split into its prime factors. The ``exact`` mapper orders all of
+  them: factors equal in dimension and size are one loop *type* with a count, and the mapper's states are how many
+  of each type lie below a boundary (the tile sizes, a mixed-radix number with digit t in 0..count_t), so every
+  factorisation of every dimension and every order is searched at once. Should the states exceed
+  :data:`MAX_STATES`, the two smallest factors of the dimension contributing the most states are merged until they
+  do not. The ``loma`` mapper (ZigZag's LOMA ``lpf_limit``) merges the two smallest factors of the dimension with
+  the most factors while there are more than ``loop_factor_limit`` of them (raised to the number of dimensions);
+  each factor is a type of its own (count 1), so its states are the subsets (bitmasks) of the factors.
+  A loop order is an order of the factors (of the types, with repetition).
 """
 
 from __future__ import annotations
@@ -143,47 +149,82 @@ def prime_factors(n: int) -> list[int]:
     return factors + ([n] if n > 1 else [])
 
 
-def temporal_loops(bounds: list[int], limit: int) -> list[tuple[int, int]]:
-    """(dimension index, size) of the temporal loop factors, at most ``max(limit, dimensions)`` of them: the two
-    smallest factors of the dimension with the most factors are merged until few enough (ZigZag's LOMA)."""
+MAX_STATES = 1 << 13
+"""The most states (tile-size combinations) the ``exact`` mapper searches per nest: the search takes time and
+memory in proportion to them. Every AlexNet and ResNet-18 inference layer fits (AlexNet: 1,344-6,144 states); a
+nest above it (large batches, training steps' weight gradients) has its smallest factors merged, and its notes say
+so, naming the layer."""
+
+
+def temporal_loops(bounds: list[int], limit: int, mapper: str = "loma") -> list[tuple[int, int, int]]:
+    """(dimension index, factor size, count) of the temporal loop types (see the module doc): for ``loma``, at
+    most ``max(limit, dimensions)`` factors, each its own type; for ``exact``, every prime factor, equal ones of
+    one dimension grouped, within :data:`MAX_STATES` states."""
     factors = {d: prime_factors(b) for d, b in enumerate(bounds) if b > 1}
     if not factors:
-        return [(DIM["K"], 1)]
+        return [(DIM["K"], 1, 1)]
+    if mapper == "exact":
+        def states(values: list[int]) -> int:
+            return math.prod(values.count(v) + 1 for v in set(values))
+
+        while math.prod(states(f) for f in factors.values()) > MAX_STATES:
+            dim = max(factors, key=lambda d: (states(factors[d]), -d))
+            values = sorted(factors[dim])
+            factors[dim] = sorted(values[2:] + [values[0] * values[1]])
+        return [(d, f, factors[d].count(f)) for d in sorted(factors) for f in sorted(set(factors[d]))]
     limit = max(limit, len(factors))
     while sum(len(f) for f in factors.values()) > limit:
         dim = max(factors, key=lambda d: len(factors[d]))  # first of the most, in loop-dimension order
         values = sorted(factors[dim])
         merged = values[0] * values[1]
         factors[dim] = sorted(values[2:] + [merged])
-    return [(d, f) for d in sorted(factors) for f in factors[d]]
+    return [(d, f, 1) for d in sorted(factors) for f in factors[d]]
 
 
 @dataclass
 class Layout:
-    """Configuration-independent tables of one nest under one spatial unrolling: the temporal loops, the tile
-    of every subset of them, and where each operand's spatial loops sit.
+    """Configuration-independent tables of one nest under one spatial unrolling: the temporal loop types, the tile
+    of every state (how many factors of each type lie below a boundary) and where each operand's spatial loops sit.
+
+    A state is a mixed-radix number: digit t (0..``counts[t]``, weight ``strides[t]``) is how many factors of type
+    t it holds; with every count 1 (the ``loma`` mapper) it is the bitmask of a subset of the loops. State 0 holds
+    no loop, state ``states - 1`` all of them.
 
     As ZigZag does, energies use the average spatial unrolling of a loop over its temporal iterations (13 outputs
     over 4 PEs: 3.25 per step) and cycles the whole unrolling; per-unit tile sizes and fan-outs are rounded.
 
     Attributes:
-        loops: (dimension index, size) of the temporal loops; ``states`` = 2^len(loops) subsets (bitmasks).
-        cycles: iterations of each subset's loops, (states,); ``total`` = all temporal iterations.
+        loops: (dimension index, factor size) of each temporal loop type; ``counts`` the factors of each type.
+        strides: weight of each type's digit in a state; ``digits`` (states, types) each state's digits, ``depth``
+            (states,) the factors it holds, ``grow`` (states, types) the state with one more factor of a type (-1
+            where it has them all).
+        mapper: the mapper the loops are laid out for (:data:`~hwmodels.parameters.MAPPERS`).
+        cycles: iterations of each state's loops, (states,); ``total`` = all temporal iterations.
         unrolled: unrolling per array dimension.
         levels: per operand, its levels (innermost first).
-        elements: per operand and level m, elements of the tile of each subset including the spatial loops at
+        elements: per operand and level m, elements of the tile of each state including the spatial loops at
             or below m, (levels + 1, states); ``held`` the same rounded to whole elements.
         fanout: per operand and arch level a, distinct elements the spatial loops at a spread one element of the
             level above over (ZigZag's ``mem_bw_boost``), (levels + 2,).
         instances: per operand and arch level a, instances of memory level a-1 (spatial loops at or above a).
-        irrelevant: per operand, which temporal loops do not index it, (loops,).
+        irrelevant: per operand, which temporal loop types do not index it, (types,).
+        complete: per operand, (states,): the state holds every factor irrelevant to it.
+        only_irrelevant: per operand, (states,): the state holds no factor relevant to it.
         spatial_irrelevant: per operand and arch level a, whether an operand-irrelevant spatial loop sits at
             arch level >= a (for the output: partial sums pass through).
+        merged: the ``exact`` mapper's lattice had factors merged to stay within :data:`MAX_STATES` (the search is
+            then exact over fewer factorisations).
         utilization: MACs / (PEs x temporal iterations).
-        key: what the layout is a function of (nest, array, memory levels, unrolling, loop factor limit).
+        key: what the layout is a function of (nest, array, memory levels, unrolling, loop factor limit, mapper).
     """
 
     loops: list[tuple[int, int]]
+    counts: np.ndarray
+    strides: np.ndarray
+    digits: np.ndarray
+    depth: np.ndarray
+    grow: np.ndarray
+    mapper: str
     cycles: np.ndarray
     total: float
     unrolled: np.ndarray
@@ -193,24 +234,46 @@ class Layout:
     fanout: dict[str, np.ndarray]
     instances: dict[str, np.ndarray]
     irrelevant: dict[str, np.ndarray]
+    complete: dict[str, np.ndarray]
+    only_irrelevant: dict[str, np.ndarray]
     spatial_irrelevant: dict[str, np.ndarray]
+    merged: bool
     utilization: float
     key: tuple
 
     @property
     def states(self) -> int:
-        return 1 << len(self.loops)
+        return len(self.cycles)
+
+    @property
+    def factors(self) -> int:
+        """Temporal loop factors in all (the length of a loop order)."""
+        return int(self.counts.sum())
+
+    def state_of(self, digits: np.ndarray) -> int:
+        """The state with the given digits (factors of each type)."""
+        return int(np.dot(digits, self.strides))
 
 
-def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int) -> Layout:
+def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int, mapper: str = "loma") -> Layout:
     """The :class:`Layout` of ``nest`` on ``hw`` with array unrolling ``unrolled`` (cached: networks repeat
     shapes)."""
-    return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit)
+    return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit, mapper)
+
+
+def state_tables(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(strides (types,), digits (states, types), grow (states, types)) of the mixed-radix states of loop types
+    with ``counts`` factors each."""
+    strides = np.concatenate([[1], np.cumprod(counts + 1)[:-1]]).astype(np.int64)
+    states = int(np.prod(counts + 1))
+    digits = (np.arange(states)[:, None] // strides[None, :]) % (counts + 1)[None, :]
+    grow = np.where(digits < counts[None, :], np.arange(states)[:, None] + strides[None, :], -1)
+    return strides, digits, grow
 
 
 @functools.lru_cache(maxsize=1024)
 def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolled: tuple[int, ...],
-                  limit: int) -> Layout:
+                  limit: int, mapper: str = "loma") -> Layout:
     """:func:`layout` of an array and its memory levels (hashable: the cache key)."""
     unrolled = np.array(unrolled)
     spatial_loops = array.loops
@@ -221,15 +284,17 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
     # the average unrolling of each spatial loop over its loop dimension's temporal iterations
     average = np.array([u * nest.bounds[DIM[loop]] / (temporal[DIM[loop]] * per_dim[DIM[loop]])
                         for (_, loop), u in zip(spatial_loops, unrolled, strict=True)])
-    loops = temporal_loops(temporal, limit)
-    n = len(loops)
-    masks = np.arange(1 << n)
-    member = ((masks[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)  # (states, loops)
-    tiles = np.ones((1 << n, len(LOOP_DIMS)))
-    for i, (d, size) in enumerate(loops):
-        tiles[:, d] *= np.where(member[:, i], size, 1)
+    types = temporal_loops(temporal, limit, mapper)
+    merged = mapper == "exact" and sum(c for _, _, c in types) < sum(len(prime_factors(b)) for b in temporal)
+    loops = [(d, size) for d, size, _ in types]
+    counts = np.array([c for _, _, c in types], dtype=np.int64)
+    strides, digits, grow = state_tables(counts)
+    tiles = np.ones((len(digits), len(LOOP_DIMS)))
+    for t, (d, size) in enumerate(loops):
+        tiles[:, d] *= float(size) ** digits[:, t]
     cycles = np.prod(tiles, axis=1)
     levels, elements, held, fanout, instances, irrelevant, spatial_irrelevant = {}, {}, {}, {}, {}, {}, {}
+    complete, only_irrelevant = {}, {}
     for role in OPERANDS:
         chain = hierarchy(memories, role)
         levels[role] = chain
@@ -250,9 +315,13 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
         instances[role] = np.array([round(round(float(np.prod(average[arch >= a])), 3))
                                     for a in range(len(chain) + 2)], dtype=np.float64)
         irrelevant[role] = codes[[d for d, _ in loops]] == IRRELEVANT
+        complete[role] = np.all(np.where(irrelevant[role][None, :], digits == counts[None, :], True), axis=1)
+        only_irrelevant[role] = np.all(np.where(irrelevant[role][None, :], True, digits == 0), axis=1)
         ir_spatial = np.array([codes[DIM[loop]] == IRRELEVANT and u > 1
                                for (_, loop), u in zip(spatial_loops, unrolled, strict=True)])
         spatial_irrelevant[role] = np.array([bool((ir_spatial & (arch >= a)).any()) for a in range(len(chain) + 2)])
     utilization = math.prod(nest.bounds) / (array.pes * float(cycles[-1]))
-    return Layout(loops, cycles, float(cycles[-1]), unrolled, levels, elements, held, fanout, instances, irrelevant,
-                  spatial_irrelevant, utilization, (nest, array, memories, tuple(int(u) for u in unrolled), limit))
+    return Layout(loops, counts, strides, digits, digits.sum(axis=1), grow, mapper, cycles, float(cycles[-1]),
+                  unrolled, levels, elements, held, fanout, instances, irrelevant, complete, only_irrelevant,
+                  spatial_irrelevant, merged, utilization,
+                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper))

@@ -37,8 +37,13 @@ DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "rs": (("FY", "C"), "OY"
 MAX_BITS = 64
 """The widest word a number format may take, bits."""
 MAX_LOOP_FACTORS = 12
-"""The most temporal loop factors the mapper orders: its search visits 2^n subsets of them, and the latency
-model's subset tables are sized by it."""
+"""The most temporal loop factors the ``loma`` mapper orders: its search visits 2^n subsets of them."""
+MAPPERS = {"loma": "ZigZag's LOMA: every order of loop_factor_limit merged temporal loop factors (the ZigZag "
+                   "cross-check's mapper)",
+           "exact": "every order of every prime factor of the temporal loops, so every tiling (identical factors "
+                    "searched as tile sizes; a nest above 2^13 tile-size states has its smallest factors merged, "
+                    "noted)"}
+"""The loop-nest mappers: the same cost model, searched over merged factors or over every factorisation."""
 PSC_INDEXES = {"position_code": "one code per kernel naming which k of its 9 positions are kept, ceil(log2 C(9,k)) "
                                  "bits (the cheapest exact index)",
                "per_weight": "a 4-bit position (0..8) beside every kept weight",
@@ -72,9 +77,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
                                             "(eyeriss65)"),
     Parameter("clock_mhz", None, float, "clock in MHz (default: the hardware's)"),
-    Parameter("loop_factor_limit", 4, int, "temporal loop factors the mapper orders (ZigZag's lpf_limit; raised to "
-                                           f"the number of loop dimensions; at most {MAX_LOOP_FACTORS}: the search "
-                                           "visits 2^n loop subsets)", maximum=MAX_LOOP_FACTORS),
+    Parameter("mapper", "loma", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
+              tuple(MAPPERS)),
+    Parameter("loop_factor_limit", 4, int, "temporal loop factors the loma mapper orders (ZigZag's lpf_limit; "
+                                           "raised to the number of loop dimensions; at most "
+                                           f"{MAX_LOOP_FACTORS}: the search visits 2^n loop subsets)",
+              maximum=MAX_LOOP_FACTORS),
 )
 """Every pricing parameter, in the order the grid and the command line list them."""
 

@@ -40,7 +40,7 @@ from .latency import unit_cycles
 from .layers import LOOP_DIMS
 from .mapper import distinct_rows, search
 from .model import OPERANDS, HardwareModel, Level
-from .nest import Layout, Nest, layout, nest_of, spatial_unrolling
+from .nest import MAX_STATES, Layout, Nest, layout, nest_of, spatial_unrolling
 
 PORT_OF = {("W", "reads"): "tl", ("W", "writes"): "fh", ("I", "reads"): "tl", ("I", "writes"): "fh",
            ("O", "reads"): "th", ("O", "writes"): "fl"}
@@ -160,8 +160,8 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     cycles, compute, utilization = np.zeros(k), np.zeros(k), np.zeros(k)
     order = np.empty(k, dtype=object)
     notes: list[str] = []
-    for unrolled, limit, index in spatial_groups(nest, hw, configs):
-        lay = layout(nest, hw, unrolled, limit)
+    for unrolled, limit, mapper, index in spatial_groups(nest, hw, configs):
+        lay = layout(nest, hw, unrolled, limit, mapper)
         sub, part = widths.take(index), configs.take(index)
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
@@ -171,6 +171,9 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
                          f"holds on {hw.name} (in {int((~best.feasible).sum())} configurations); its mapping there "
                          "is the search's fallback, an approximation (not checked against ZigZag)")
         notes += streamed_notes(lay, best)
+        if lay.merged:
+            notes.append(f"layer {row.name}: its loop factors exceed the exact mapper's {MAX_STATES} tile-size states; "
+                         "the smallest were merged, so its search is exact over fewer factorisations")
         top = hw.hierarchy("W")[-1].name
         best.accesses[(top, "W", "reads")] = (best.accesses.get((top, "W", "reads"), 0.0)
                                               + other_parameter_reads(row, hw, part))
@@ -236,17 +239,19 @@ def streamed_notes(lay: Layout, mapped: Mapped) -> list[str]:
 
 
 def spatial_groups(nest: Nest, hw: HardwareModel, configs: Configs):
-    """(unrolling, loop factor limit, configuration indices) for each distinct spatial unrolling among the
-    configurations (it depends on the word widths through the memories' bandwidth limits)."""
-    keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, configs.loop_factor_limit], axis=1)
+    """(unrolling, loop factor limit, mapper, configuration indices) for each distinct spatial unrolling and mapper
+    among the configurations (the unrolling depends on the word widths through the memories' bandwidth limits)."""
+    mappers, mapper_codes = np.unique(configs.mapper, return_inverse=True)
+    limit = np.where(configs.mapper == "exact", 0, configs.loop_factor_limit)  # the exact mapper has none
+    keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, limit, mapper_codes.ravel()], axis=1)
     first, inverse = distinct_rows(keys)
     rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(OPERANDS, map(float, keys[f, :3]), strict=True)))),
-             int(keys[f, 3])) for f in first]
+             int(keys[f, 3]), str(mappers[keys[f, 4]])) for f in first]
     groups: dict[tuple, list[np.ndarray]] = {}
     for j, key in enumerate(rows):
         groups.setdefault(key, []).append(np.flatnonzero(inverse.ravel() == j))
-    for (unrolled, limit), parts in groups.items():
-        yield np.array(unrolled), limit, np.sort(np.concatenate(parts))
+    for (unrolled, limit, mapper), parts in groups.items():
+        yield np.array(unrolled), limit, mapper, np.sort(np.concatenate(parts))
 
 
 @dataclass
