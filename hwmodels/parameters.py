@@ -77,7 +77,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
                                             "(eyeriss65)"),
     Parameter("clock_mhz", None, float, "clock in MHz (default: the hardware's)"),
-    Parameter("mapper", "loma", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
+    Parameter("mapper", "exact", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
               tuple(MAPPERS)),
     Parameter("loop_factor_limit", 4, int, "temporal loop factors the loma mapper orders (ZigZag's lpf_limit; "
                                            "raised to the number of loop dimensions; at most "

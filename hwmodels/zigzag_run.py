@@ -3,8 +3,8 @@ side-by-side cross-check of this package's pricing against it on the same hardwa
 
 The cross-check prices what ZigZag models, as ZigZag assumes it: the forward multiply-accumulate units only, every
 layer reading its input from DRAM and writing its output there (``interlayer="dram"``), no zero skipping, ZigZag's
-widths (weights 8, inputs 8, partial sums 16, final outputs 8 bits) and its LOMA loop-factor limit. Energies
-compared are the MAC energy plus the memory levels' (ZigZag prices nothing else).
+widths (weights 8, inputs 8, partial sums 16, final outputs 8 bits) and its LOMA mapper with its loop-factor limit.
+Energies compared are the MAC energy plus the memory levels' (ZigZag prices nothing else).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def crosscheck(table: pd.DataFrame, accelerator: str | Path, mapping: str | Path
     units = mac_units(validate(table))
     start = time.perf_counter()
     ours = price(units, hw=str(accelerator), mapping=str(mapping), interlayer="dram", zero_skipping=False,
-                 loop_factor_limit=lpf_limit, **ZIGZAG_PRECISION)
+                 mapper="loma", loop_factor_limit=lpf_limit, **ZIGZAG_PRECISION)
     ours_s = time.perf_counter() - start
     theirs, zigzag_s = zigzag(units, accelerator, mapping, lpf_limit=lpf_limit, **ZIGZAG_PRECISION)
     level_energy = ours.levels.groupby("unit")["energy_pj"].sum()
