@@ -37,6 +37,9 @@ class Widths:
         weight_chip, weight_top: bits per weight on chip and at the top (off-chip) level (storage formats).
         act: bits per input activation.
         psum, final: bits per partial sum and per final output.
+        weight_whole, psum_whole, final_whole: bits of one whole weight, partial sum and final output, where the
+            widths above are averages over a compressed tensor (zero-skipped weights with their index, a pre-defined
+            pattern's weight gradient): what a level must hold to keep one element at all.
         work: executed MACs / dense MACs (zero skipping), which scales every per-cycle access.
     """
 
@@ -45,6 +48,9 @@ class Widths:
     act: np.ndarray
     psum: np.ndarray
     final: np.ndarray
+    weight_whole: np.ndarray
+    psum_whole: np.ndarray
+    final_whole: np.ndarray
     work: np.ndarray
 
     def __len__(self) -> int:
@@ -59,9 +65,22 @@ class Widths:
         return np.stack([getattr(self, f.name) for f in fields(self)], axis=1).astype(np.float64)
 
     def precision(self, role: str, top: bool) -> np.ndarray:
+        """Average bits per element of a weight or input operand at the top level or on chip."""
         if role == "W":
             return self.weight_top if top else self.weight_chip
         return self.act
+
+    def whole(self, role: str) -> np.ndarray:
+        """Bits of one whole element of a weight or input operand (an output's: ``psum_whole``, ``final_whole``):
+        what a level must hold to keep one at all."""
+        return self.weight_whole if role == "W" else self.act
+
+
+def held_bits(average: np.ndarray, whole: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Bits per element to test whether a tile of elements averaging ``average`` bits fits levels of ``capacity``
+    bits (all (K,)): the average, except where a level cannot hold one ``whole`` element, which then holds none,
+    however small the compressed average (a 16-bit register keeps no 32-bit partial sum, at any density)."""
+    return np.where(whole > capacity + 1e-9, np.maximum(average, whole), average)
 
 
 def words(bits: np.ndarray, level: Level) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .accounting import Choice, Widths, boundary, boundary_energy, innermost
+from .accounting import Choice, Widths, boundary, boundary_energy, held_bits, innermost
 from .configs import Configs
 from .model import OPERANDS
 from .nest import Layout
@@ -76,7 +76,7 @@ def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.
     chain = lay.levels[role]
     fit = np.empty((len(first), len(chain), lay.states), dtype=bool)
     for m in range(len(chain)):
-        bits = widths.precision(role, m == len(chain) - 1)
+        bits = held_bits(widths.precision(role, m == len(chain) - 1), widths.whole(role), capacity[role][:, m])
         fit[:, m] = lay.elements[role][m][None, :] * bits[first, None] <= capacity[role][first, m:m + 1] + 1e-9
         streamed[:, m] = ~(lay.elements[role][m][0] * bits <= capacity[role][:, m] + 1e-9)
     fit[:, :, 0] = True
@@ -97,11 +97,13 @@ def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray], fi
     fits = np.empty((len(scenarios), len(first), len(chain), lay.states), dtype=bool)
     for m in range(len(chain)):
         spatial = bool(lay.spatial_irrelevant["O"][m + 1])
+        room = capacity["O"][:, m]
+        psum, final = held_bits(widths.psum, widths.psum_whole, room), held_bits(widths.final, widths.final_whole, room)
         for i, j in enumerate(scenarios):
-            bits = widths.psum if m <= j or spatial else widths.final
+            bits = psum if m <= j or spatial else final
             fits[i, :, m] = lay.elements["O"][m][None, :] * bits[first, None] <= capacity["O"][first, m:m + 1] + 1e-9
-        innermost_bits = widths.psum if scenarios[-1] >= 0 or lay.spatial_irrelevant["O"][1] else widths.final
-        streamed[:, m] = ~(lay.elements["O"][m][0] * innermost_bits <= capacity["O"][:, m] + 1e-9)
+        innermost_bits = psum if scenarios[-1] >= 0 or lay.spatial_irrelevant["O"][1] else final
+        streamed[:, m] = ~(lay.elements["O"][m][0] * innermost_bits <= room + 1e-9)
     fits[:, :, :, 0] = True
     return scenarios, fits
 
@@ -115,10 +117,13 @@ def patterns(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray],
     for role in OPERANDS:
         chain = lay.levels[role]
         for m in range(len(chain)):
+            room = capacity[role][:, m]
             if role == "O":
-                classes += [(role, m, masks, widths.psum), (role, m, masks, widths.final)]
+                classes += [(role, m, masks, held_bits(widths.psum, widths.psum_whole, room)),
+                            (role, m, masks, held_bits(widths.final, widths.final_whole, room))]
             else:
-                classes.append((role, m, masks, widths.precision(role, m == len(chain) - 1)))
+                classes.append((role, m, masks, held_bits(widths.precision(role, m == len(chain) - 1),
+                                                          widths.whole(role), room)))
     ranks = np.stack([fitting(lay.elements[r][m][members], bits, capacity[r][:, m]) for r, m, members, bits in classes],
                      axis=1)
     key = np.concatenate([ranks.astype(np.float64), widths.key(),

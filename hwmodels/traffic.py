@@ -205,7 +205,8 @@ def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool
     return Widths(weight_chip=np.where(configs.zero_skipping & has_weight, per_weight, plain).astype(float),
                   weight_top=np.broadcast_to(per_weight, (len(configs),)).astype(float),
                   act=configs.act_bits.astype(float), psum=kept * configs.psum_bits.astype(float),
-                  final=kept * configs.output_bits.astype(float),
+                  final=kept * configs.output_bits.astype(float), weight_whole=plain.astype(float),
+                  psum_whole=configs.psum_bits.astype(float), final_whole=configs.output_bits.astype(float),
                   work=np.asarray(executed / max(row.macs, 1), dtype=float))
 
 
