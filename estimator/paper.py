@@ -96,7 +96,8 @@ def price_points(points: pd.DataFrame, hardware: Sequence[str], progress: bool =
             priced = pricer.price(labels | {"phase": phase, "batch": batch}, model, (batch, *image))
             per_image = priced[LEVEL_COLUMNS] / batch
             rows.append(priced[["registry", "variant", "phase", "batch", "hw", "nz_macs", "macs", "params"]]
-                        .join(per_image).assign(energy_uj=per_image["energy_pj"] / 1e6))
+                        .join(per_image).assign(energy_uj=per_image["energy_pj"] / 1e6,
+                                                executed_macs=priced["executed_macs"] / batch))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -117,6 +118,31 @@ def priced_points(points: pd.DataFrame, priced: pd.DataFrame) -> pd.DataFrame:
                         gmac_within_read_error=error.abs() <= table["dataset"].map(READ_ERROR_GMAC) + 1e-12,
                         test_top1=table["accuracy_pct"],
                         role=table["model"].map(lambda m: "baseline" if m in BASELINES else "variant"))
+
+
+def inversions(table: pd.DataFrame) -> list[str]:
+    """Every (model, dataset, phase, hardware) where a periodic variant costs more than the pseudo-random (pSC)
+    variant of the same density, one line each with the cause this tool finds where it is the one below: the MACs
+    each executes per image once zero weights, and kept weights' taps on zero padding, are skipped (pSC's random
+    positions fall on the padded border more often than a periodic pattern's)."""
+    priced = table.drop_duplicates(["registry", "variant", "phase", "hw"])
+    parsed = {v: Variant.parse(v) for v in priced["variant"].unique()}
+    priced = priced.assign(kind=priced["variant"].map(lambda v: parsed[v].kind),
+                           density=priced["variant"].map(lambda v: parsed[v].sparsity.density()))
+    lines = []
+    for (model, dataset, phase, hw), group in priced.groupby(["model", "dataset", "phase", "hw"], sort=True):
+        for psc in group[group["kind"] == "pseudo-random"].itertuples():
+            periodic = group[(group["kind"] == "periodic") & ((group["density"] - psc.density).abs() < 1e-9)]
+            for more in periodic[periodic["energy_uj"] > psc.energy_uj].itertuples():
+                line = (f"{model} {dataset} {phase} on {hw}: {more.variant} {more.energy_uj:,.1f} uJ per image > "
+                        f"{psc.variant} {psc.energy_uj:,.1f} (+{100 * (more.energy_uj / psc.energy_uj - 1):.2f}%)")
+                if psc.executed_macs < more.executed_macs:
+                    line += (f": {psc.variant} executes {100 * (1 - psc.executed_macs / more.executed_macs):.1f}% "
+                             f"fewer MACs ({psc.executed_macs / 1e6:,.1f} M against {more.executed_macs / 1e6:,.1f} M "
+                             "per image): its random kept positions fall on zero padding more often, and zero "
+                             "skipping skips those taps, which outweighs the index it stores")
+                lines.append(line)
+    return lines
 
 
 def caption(hardware: Sequence[str]) -> str:
@@ -245,10 +271,19 @@ def regenerate(out: str | Path, hardware: Sequence[str] = PAPER_HARDWARE, figure
                "gmac_difference", "gmac_within_read_error", "params", "phase", "batch", "hw", *LEVEL_COLUMNS,
                "energy_uj"]
     atomic_write_text(out / "points.csv", table[columns].to_csv(index=False))  # a plain CSV; its source beside it
+    written["inversions"] = inversions(table)
     atomic_write_text(out / "README.txt", f"points.csv: {caption(hardware)}\nPublished points: "
-                                          f"{citation(KUNDU2020)}\n")
+                                          f"{citation(KUNDU2020)}\n" + notes_text(written["inversions"]))
     written["points"] = table
     return written
+
+
+def notes_text(inversions: list[str]) -> str:
+    """The note on periodic variants costing more than pSC at equal density (empty where none does)."""
+    if not inversions:
+        return ""
+    return ("Periodic variants costing more than the pSC variant of the same density:\n"
+            + "".join(f"  {line}\n" for line in inversions))
 
 
 def summary_text(written: dict, out: Path) -> str:
@@ -263,6 +298,8 @@ def summary_text(written: dict, out: Path) -> str:
     if "comparison" in written:
         shown = written["comparison"].copy()
         lines += ["", shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"), "", written["gain_line"]]
+    if written["inversions"]:
+        lines += ["", notes_text(written["inversions"]).rstrip()]
     lines += [f"wrote {out}/" + ", ".join(list(written["figures"]) + (["comparison.png", "comparison.csv"]
                                                                       if "comparison" in written else [])
                                           + ["points.csv", "README.txt"])]

@@ -59,3 +59,16 @@ def test_paper_refuses_a_bad_out_or_hw_before_any_pricing(tmp_path, capsys):
     assert "expected a folder" in capsys.readouterr().err
     assert main(["paper", "kundu2020", "--out", str(tmp_path / "p"), "--hw", "horowitz46"]) == 2
     assert "horowitz46" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_a_periodic_variant_costlier_than_psc_is_named_with_its_cause(written):
+    # equal density, equal MACs with zero weights skipped; but pSC4's random positions put more kept taps on the
+    # zero padding (ResNet18-CIFAR forward: 218.6 M executed MACs against PS4_P4's 226.4 M per image once those are
+    # skipped; the backward pass executes the same in both: 719.5 M against 727.3 M per training image, 7.8 M
+    # apart), which outweighs its index per training step on horowitz45: the output says so, with numbers
+    out, result = written
+    lines = result["inversions"]
+    named = [line for line in lines if "resnet18 cifar10 training on horowitz45: PS4_P4" in line and "pSC4" in line]
+    assert len(named) == 1 and "fewer MACs (719.5 M against 727.3 M per image)" in named[0], lines
+    assert all("inference" not in line for line in lines)  # an inference pays pSC's index: periodic is cheaper
+    assert named[0] in (out / "README.txt").read_text()
