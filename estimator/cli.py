@@ -384,7 +384,7 @@ def cmd_paper(args) -> None:
         raise UserError(f"--out {folder}: expected a folder, or a new one inside an existing folder")
     for hw in args.hw:
         hwmodels.resolve(hw)  # a bad --hw fails before any pricing
-    written = regenerate(folder, hardware=tuple(args.hw), progress=True)
+    written = regenerate(folder, hardware=tuple(args.hw), progress=True, workers=args.workers)
     print(summary_text(written, folder))
 
 
@@ -541,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paper_out", help="folder of the figures and tables (default: paper_out)")
     p.add_argument("--hw", nargs="+", default=["horowitz45", "tpu_like"],
                    help="hardware to price on (default: horowitz45 tpu_like); " + HW_HELP)
+    p.add_argument("--workers", type=at_least(1), help="pricing processes, one model each (default: CPU count)")
     p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("models", help="list registered models")

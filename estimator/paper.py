@@ -24,7 +24,10 @@ widths). Inference is one image at :data:`INFERENCE` widths; a training step is 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import matplotlib as mpl
@@ -77,20 +80,44 @@ def published(figures: Sequence[str] | None = None) -> pd.DataFrame:
                                                                           strict=True)]).reset_index(drop=True)
 
 
-def price_points(points: pd.DataFrame, hardware: Sequence[str], progress: bool = False) -> pd.DataFrame:
+def price_points(points: pd.DataFrame, hardware: Sequence[str], progress: bool = False,
+                 workers: int | None = None) -> pd.DataFrame:
     """Every distinct (model, variant) of ``points`` priced for one inference and one training step on each
-    hardware: one row per (registry model, variant, phase, hw), energies per image (a step's over its batch)."""
+    hardware: one row per (registry model, variant, phase, hw), energies per image (a step's over its batch).
+    Each registered model's variants are priced together (they share its profiles), the models in ``workers``
+    processes (default: one per CPU; 1: in this process)."""
     from tqdm.auto import tqdm
 
+    pairs = points[["registry", "variant"]].drop_duplicates()
+    groups = [(registry, tuple(g["variant"])) for registry, g in pairs.groupby("registry", sort=False)]
+    size = min(workers or os.cpu_count() or 1, len(groups))
+    bar = tqdm(total=len(pairs), desc="pricing the paper's points", unit="model", disable=not progress)
+    frames: dict[str, pd.DataFrame] = {}
+    if size <= 1:
+        for registry, variants in groups:
+            frames[registry] = price_model(registry, variants, tuple(hardware))
+            bar.update(len(variants))
+    else:
+        with ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(price_model, registry, variants, tuple(hardware)): (registry, len(variants))
+                       for registry, variants in sorted(groups, key=lambda g: -len(g[1]))}  # the largest first
+            for future in as_completed(futures):
+                registry, count = futures[future]
+                frames[registry] = future.result()
+                bar.update(count)
+    bar.close()
+    return pd.concat([frames[registry] for registry, _ in groups], ignore_index=True)
+
+
+def price_model(registry: str, variants: Sequence[str], hardware: tuple[str, ...]) -> pd.DataFrame:
+    """One registered model's variants priced for an inference and a training step on each hardware (see
+    :func:`price_points`; a process pool's task)."""
     inference = Pricer({"hw": list(hardware), **INFERENCE})
     training = Pricer({"hw": list(hardware), **TRAINING}, training=True, optimizer=OPTIMIZER)
-    pairs = points[["registry", "variant"]].drop_duplicates().itertuples(index=False)
+    image = DATASETS[point_dataset(registry)].image_shape
     rows = []
-    for registry, variant in tqdm(list(pairs), desc="pricing the paper's points", unit="model",
-                                  disable=not progress):
-        point = Point(ModelChoice(registry), Variant.parse(variant))
-        model = analytical_model(point)
-        image = DATASETS[point_dataset(registry)].image_shape
+    for variant in variants:
+        model = analytical_model(Point(ModelChoice(registry), Variant.parse(variant)))
         labels = {"registry": registry, "variant": variant}
         for phase, pricer, batch in (("inference", inference, 1), ("training", training, TRAIN_BATCH)):
             priced = pricer.price(labels | {"phase": phase, "batch": batch}, model, (batch, *image))
@@ -246,14 +273,15 @@ def gains_text(points: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def regenerate(out: str | Path, hardware: Sequence[str] = PAPER_HARDWARE, figures: Sequence[str] | None = None,
-               progress: bool = False) -> dict:
+               progress: bool = False, workers: int | None = None) -> dict:
     """Write the paper's figures, comparison and points with this tool's counts and prices into ``out`` (see the
-    module doc). ``figures`` restricts the published figures (default: all five). Returns what was written: the
-    figure files with their point counts, the comparison table, the gains and the priced points."""
+    module doc). ``figures`` restricts the published figures (default: all five); ``workers``: pricing processes
+    (default: one per CPU). Returns what was written: the figure files with their point counts, the comparison
+    table, the gains, the notes and the priced points."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     points = published(figures)
-    table = priced_points(points, price_points(points, hardware, progress))
+    table = priced_points(points, price_points(points, hardware, progress, workers))
     written = {"figures": {}}
     for figure in points["figure"].unique():
         if figure == COMPARISON_FIGURE:
