@@ -218,9 +218,10 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
         fronts[str(group)] = front
     if log_x:
         ax.set_xscale("log")
-        set_log_ticks(ax, data[x])
     pad_limits(ax, data[x].to_numpy(float), data[y].to_numpy(float), log_x)
     FigureCanvasAgg(ax.figure)  # a canvas to measure text on
+    if log_x:
+        set_log_ticks(ax)
     radius_px = 5.0 * ax.figure.dpi / 72
     values = data[[x, y]].to_numpy(float)
     colours = dict(zip(fronts, itertools.cycle(GROUP_COLOURS), strict=False))
@@ -246,15 +247,31 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
     return Plot(ax.figure, data, fronts)
 
 
-def set_log_ticks(ax: Axes, values: pd.Series) -> None:
-    """Readable ticks on a log axis: more subdivisions when the values span few decades."""
-    low, high = float(values.min()), float(values.max())
-    decades = np.log10(high / low) if low > 0 else 3.0
-    subs = (np.arange(1.0, 10.0) if decades < 0.7 else (1.0, 2.0, 3.0, 4.0, 6.0) if decades < 1.3
-            else (1.0, 2.0, 5.0) if decades < 3 else (1.0,))
-    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=30))
+LOG_SUBDIVISIONS = (tuple(range(1, 10)), (1, 2, 3, 4, 6), (1, 2, 5), (1, 3), (1,))
+"""Tick positions within a decade of a log axis, finest first (:func:`set_log_ticks` takes the finest that fits)."""
+TICK_GAP_PX = 4.0
+"""The least room between two tick labels, pixels."""
+
+
+def set_log_ticks(ax: Axes) -> None:
+    """Readable ticks on a log x axis whose limits are set: the finest subdivision of a decade
+    (:data:`LOG_SUBDIVISIONS`) whose labels, as the axis is drawn, leave :data:`TICK_GAP_PX` between neighbours;
+    no minor labels."""
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    renderer = ax.figure.canvas.get_renderer()
+    font = ax.xaxis.get_major_ticks()[0].label1.get_fontproperties()
+    low, high = sorted(ax.get_xlim())
+    y = ax.get_ylim()[0]
+    for subs in LOG_SUBDIVISIONS:
+        locator = ticker.LogLocator(base=10, subs=subs, numticks=100)
+        values = [v for v in locator.tick_values(low, high) if low <= v <= high]
+        centres = [ax.transData.transform((v, y))[0] for v in values]
+        widths = [renderer.get_text_width_height_descent(f"{v:g}", font, ismath=False)[0] for v in values]
+        if all(b - a >= (wa + wb) / 2 + TICK_GAP_PX for a, b, wa, wb in
+               zip(centres, centres[1:], widths, widths[1:], strict=False)):
+            break
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=100))
 
 
 def pad_limits(ax: Axes, xs: np.ndarray, ys: np.ndarray, log_x: bool) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from estimator.pareto import pareto_front
-from estimator.plots import plot_breakdown, plot_heatmap, plot_pareto
+from estimator.plots import STYLE, draw_pareto, plot_breakdown, plot_heatmap, plot_pareto
 from hwmodels.errors import UserError
 
 
@@ -167,3 +169,26 @@ def test_breakdown_names_layers_groups_small_ones_and_prices_a_second_case():
     assert plot.splits.loc["batch 10"].tolist() == pytest.approx([251.2, 200.0])
     assert [t.get_text().split("\n")[0] for t in share.get_xticklabels()] == ["batch 1", "batch 10"]
     assert any("the weights fit on chip" in t.get_text() for t in ax.texts)
+
+
+def tick_label_boxes(figure) -> list:
+    """The drawn, non-empty x tick labels of every axes, as display boxes (the figure rendered first)."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return [[t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+            for ax in figure.axes]
+
+
+@pytest.mark.parametrize("low,high", [(400, 6000), (0.2, 50), (1000, 1900), (3, 3.5e5)])
+def test_log_axis_tick_labels_never_run_together(low, high):
+    # the report's case: "3000" and "4000" drawn into one another ("30004000") on an axis spanning 400-6000
+    energies = np.geomspace(low, high, 9)
+    table = pd.DataFrame({"model": [f"m{i}" for i in range(9)], "variant": ["dense"] * 9, "energy_uj": energies,
+                          "test_top1": np.linspace(80, 95, 9)})
+    with mpl.rc_context(STYLE):
+        figure = Figure(figsize=(4.0, 3.0))  # a narrow panel, as in the two-panel figures
+        plot = draw_pareto(figure.subplots(), table, group_by="none")
+        (boxes,) = tick_label_boxes(plot.figure)
+    assert len(boxes) >= 2  # the axis is labelled
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), [
+        t.get_text() for t in plot.figure.axes[0].get_xticklabels()]
