@@ -346,9 +346,10 @@ def announce_size(spec, yes: bool) -> None:
 
 
 def cmd_pareto(args) -> None:
-    from .plots import plot_pareto
+    from .plots import figure_path, plot_pareto
     from .store import read_results
 
+    figure_path(args.out)  # a figure format, before any work
     check_out(args, "figure")  # as every command: the folder must exist (nothing is created)
     results = read_results(args.results)
     missing = {args.x, args.y, "model", "variant"} - set(results.columns)

@@ -241,6 +241,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError(f"sweep file {path} not found")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a sweep file") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"{path}: not a TOML file ({exc})") from None
     return parse_spec(data, str(path))

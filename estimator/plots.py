@@ -81,10 +81,24 @@ class Plot:
         return buffer.getvalue()
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")
+"""The file types a figure is written as, chosen by the output path's suffix."""
+
+
+def figure_path(out: str | Path) -> Path:
+    """``out`` as a figure's path, or a one-line error naming it where its suffix is not a figure format."""
+    path = Path(out)
+    if path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise UserError(f"{out}: expected a figure file ending in {', '.join('.' + f for f in FIGURE_FORMATS)}")
+    return path
+
+
 def save(fig: Figure, out: str | Path | None) -> None:
+    """Write ``fig`` to ``out`` (its suffix names the format) where given."""
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out)
+        path = figure_path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
 
 
 def varying(table: pd.DataFrame, columns: Sequence[str]) -> list[str]:

@@ -149,11 +149,19 @@ def quantisation_label(weight_bits: int, act_bits: int) -> str:
 
 def preflight(points: Iterable[Point]) -> None:
     """Build every distinct model of the sweep on the meta device and run it on its input shape, so that a bad
-    factory option or an input the model cannot take fails in seconds, before any training.
+    factory option or an input the model cannot take fails in seconds, before any training; and make every trained
+    point's runs folder, so that one that cannot be made fails before any work too.
 
     Raises:
-        ValueError: one line naming the model and the problem.
+        ValueError: one line naming the model or the folder and the problem.
     """
+    points = list(points)
+    for folder in sorted({p.runs_dir for p in points if p.workflow != "analytical"}):
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"runs_dir {folder}: cannot be made ({exc.strerror or exc}); expected a writable folder "
+                            "for the training runs") from None
     for model, shape in {(p.model, input_shape(p)) for p in points}:
         try:
             with torch.device("meta"), warnings.catch_warnings():

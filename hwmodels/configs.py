@@ -106,7 +106,10 @@ def build(model: HardwareModel, grid: pd.DataFrame) -> Configs:
     to_pj = unit_conversion(model, grid["mac_energy_pj"].to_numpy(dtype=object))
     act = grid["act_bits"].to_numpy().astype(np.int64)
     output = resolved(grid["output_bits"], act).astype(np.int64)
-    buffer_kib = resolved(grid["buffer_kib"], model.resizable_level().size_bits / 8192).astype(float)
+    resizable = model.resizable_level()
+    if resizable is None and grid["buffer_kib"].notna().any():
+        raise UserError(f"pricing parameter buffer_kib: hardware '{model.name}' has no on-chip level to resize")
+    buffer_kib = resolved(grid["buffer_kib"], np.nan if resizable is None else resizable.size_bits / 8192).astype(float)
     clock = resolved(grid["clock_mhz"], model.clock_mhz).astype(float)
     capacity, read, write, level_notes = level_energies(model, grid["buffer_kib"].to_numpy(dtype=object), to_pj)
     bits = np.maximum(grid["weight_bits"].to_numpy(), act).astype(int)

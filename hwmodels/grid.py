@@ -41,7 +41,15 @@ def configuration_grid(**params) -> tuple[pd.DataFrame, dict[str, HardwareModel]
         if not values:
             raise UserError(f"pricing parameter {parameter.name}: got an empty list; expected at least one value")
         axes[parameter.name] = [check_value(parameter, v) for v in values]
+        repeated = [v for i, v in enumerate(values) if any(v is w or v == w for w in values[:i])]
+        if repeated:
+            raise UserError(f"pricing parameter {parameter.name}: {repeated[0]!r} is listed twice; expected each value "
+                            "once")
     resolved = {(str(hw), mapping): resolve(hw, mapping) for hw in axes["hw"] for mapping in axes["mapping"]}
+    names = [resolved[(str(hw), axes["mapping"][0])].name for hw in axes["hw"]]
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    if twice:
+        raise UserError(f"pricing parameter hw: two entries describe hardware '{twice[0]}'; expected each once")
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(axes))
     grid["hw"] = [resolved[(str(h), m)].name for h, m in zip(grid["hw"], grid["mapping"], strict=True)]
     return grid, {model.name: model for model in resolved.values()}
@@ -71,7 +79,7 @@ def check_value(parameter: Parameter, value):
             raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected a positive number")
         if parameter.maximum is not None and value > parameter.maximum:
             raise UserError(f"pricing parameter {parameter.name}: got {value!r}; expected at most "
-                             f"{parameter.maximum:g} ({parameter.help})")
+                             f"{parameter.maximum:,.10g} ({parameter.help})")
     return bool(value) if kind is bool else value
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from .errors import UserError
 from .layers import LOOP_DIMS
+from .parameters import MAX_CLOCK_MHZ, MAX_PES
 
 try:
     import tomllib
@@ -356,13 +357,14 @@ class HardwareModel:
         y = np.where(x > log_size[-1], log_energy[-1] + (x - log_size[-1]) * high_slope, y)
         return np.exp(y)
 
-    def resizable_level(self) -> Level:
-        """The level ``buffer_kib`` resizes: the one marked resizable, else the largest on-chip level."""
+    def resizable_level(self) -> Level | None:
+        """The level ``buffer_kib`` resizes: the one marked resizable, else the largest on-chip level (None: the
+        hardware has no on-chip level)."""
         marked = [lv for lv in self.levels if lv.resizable]
         if marked:
             return marked[0]
         onchip = [lv for lv in self.levels if not lv.offchip]
-        return max(onchip, key=lambda lv: lv.size_bits)
+        return max(onchip, key=lambda lv: lv.size_bits) if onchip else None
 
     def estimates(self) -> list[str]:
         """Every value of the description that is an estimate, in one line each, marked "(estimate)"."""
@@ -415,6 +417,14 @@ class Validator:
     def positive(self, table: dict, key: str, where: str, expected: str, default=...) -> float:
         value = self.get(table, key, where, (int, float), expected, default)
         if value is not None and not (value > 0 and math.isfinite(value) or math.isinf(value) and value > 0):
+            self.fail(f"{where}.{key}", expected, value)
+        return value
+
+    def bounded(self, table: dict, key: str, where: str, maximum: float, expected: str) -> float:
+        """A required number above 0 and at most ``maximum``, or a one-line error naming the field."""
+        expected = f"{expected}, above 0 and at most {maximum:g}"
+        value = self.get(table, key, where, (int, float), expected)
+        if not 0 < value <= maximum:
             self.fail(f"{where}.{key}", expected, value)
         return value
 
@@ -528,8 +538,9 @@ def read_array(check: Validator, table: dict) -> Array:
                                                               f"dimension ({', '.join(LOOP_DIMS)})"))
     if not dims or len(set(dims)) != len(dims):
         check.fail("array.dims", "distinct dimension names", list(dims))
-    if len(sizes) != len(dims) or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes):
-        check.fail("array.sizes", f"{len(dims)} positive integers", list(sizes))
+    if len(sizes) != len(dims) or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= MAX_PES
+                                      for s in sizes):
+        check.fail("array.sizes", f"{len(dims)} integers from 1 to {MAX_PES}", list(sizes))
     flat = [loop for u in unroll for loop in ([u] if isinstance(u, str) else u)]
     if len(unroll) != len(dims) or not flat or any(not isinstance(loop, str) or loop not in LOOP_DIMS for loop in flat):
         check.fail("array.unroll", f"{len(dims)} loop dimensions (or lists of them) among {', '.join(LOOP_DIMS)}",
@@ -612,6 +623,8 @@ def load_toml(path: str | Path) -> HardwareModel:
         raise HardwareFileError(f"{path}: file not found; expected a TOML hardware description")
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise HardwareFileError(f"{path}: nested too deeply to be a hardware description") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise HardwareFileError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
     if "memory" in data:
@@ -644,7 +657,7 @@ def load_toml(path: str | Path) -> HardwareModel:
                           check.get(head, "description", "model", str, "a description", ""),
                           check.get(head, "technology_nm", "model", (int, float), "the node in nm", math.nan),
                           check.units.pop() if check.units else "pj",
-                          check.positive(head, "clock_mhz", "model", "a positive clock in MHz"),
+                          check.bounded(head, "clock_mhz", "model", MAX_CLOCK_MHZ, "a clock in MHz"),
                           array, levels, compute, tuple(table), path,
                           source=check.get(head, "source", "model", str, "a citation string", ""))
     for family in {parse_format(c.format)[0] for c in compute}:
@@ -652,4 +665,7 @@ def load_toml(path: str | Path) -> HardwareModel:
         for action in ("mult", "add"):
             if not any(c.action in (action, "mac") and c.format in fmts for c in compute):
                 check.fail(f"compute ({family} {action})", f"at least one {action} energy for the {family} family")
+    if model.mac16() <= 0:
+        check.fail("compute (mac)", "a 16-bit MAC of positive energy (the unit energy_mac16 is reported in; every "
+                   "MAC, multiplication and addition costing 0 prices no arithmetic)", 0)
     return model

@@ -36,6 +36,13 @@ DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight sta
 DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "rs": (("FY", "C"), "OY")}
 MAX_BITS = 64
 """The widest word a number format may take, bits."""
+MAX_PES = 16384
+"""The most PEs along one dimension of an array (a hardware file's [array] sizes, pe_rows, pe_cols): a wafer-scale
+engine's 2-D mesh is about 1,000 across."""
+MAX_CLOCK_MHZ = 100_000.0
+"""The fastest clock a hardware may state, MHz (100 GHz)."""
+MAX_BUFFER_KIB = float(1 << 30)
+"""The largest resized on-chip buffer, KiB (1 TiB)."""
 MAX_LOOP_FACTORS = 12
 """The most temporal loop factors the ``loma`` mapper orders: its search visits 2^n subsets of them."""
 MAPPERS = {"loma": "ZigZag's LOMA: every order of loop_factor_limit merged temporal loop factors (the ZigZag "
@@ -62,9 +69,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("psum_bits", 32, int, f"bits per partial sum; at most {MAX_BITS}", maximum=MAX_BITS),
     Parameter("output_bits", None, int, f"bits per final output (default: act_bits); at most {MAX_BITS}",
               maximum=MAX_BITS),
-    Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB (default: the hardware's)"),
-    Parameter("pe_rows", None, int, "PE-array rows (default: the hardware's)"),
-    Parameter("pe_cols", None, int, "PE-array columns (default: the hardware's)"),
+    Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB (default: the hardware's); "
+              f"at most {MAX_BUFFER_KIB:,.10g} (1 TiB)", maximum=MAX_BUFFER_KIB),
+    Parameter("pe_rows", None, int, f"PE-array rows (default: the hardware's); at most {MAX_PES:,}", maximum=MAX_PES),
+    Parameter("pe_cols", None, int, f"PE-array columns (default: the hardware's); at most {MAX_PES:,}",
+              maximum=MAX_PES),
     Parameter("dataflow", "native", str, "spatial unrolling: " + "; ".join(f"{k}: {v}" for k, v in DATAFLOWS.items()),
               tuple(DATAFLOWS)),
     Parameter("interlayer", "fit", str, "activations between layers: " + "; ".join(
@@ -76,7 +85,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("number_format", "int", str, "arithmetic number family (int or fp)", ("int", "fp")),
     Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
                                             "(eyeriss65)"),
-    Parameter("clock_mhz", None, float, "clock in MHz (default: the hardware's)"),
+    Parameter("clock_mhz", None, float, f"clock in MHz (default: the hardware's); at most {MAX_CLOCK_MHZ:,.10g}",
+              maximum=MAX_CLOCK_MHZ),
     Parameter("mapper", "exact", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
               tuple(MAPPERS)),
     Parameter("loop_factor_limit", 4, int, "temporal loop factors the loma mapper orders (ZigZag's lpf_limit; "

@@ -71,4 +71,6 @@ def resolve(hw: str | Path | HardwareModel, mapping: str | Path | None = None) -
     text = str(hw)
     if text.endswith((".toml", ".yaml", ".yml")) or Path(text).is_file():
         return read_file(str(Path(text).resolve()), None if mapping is None else str(Path(mapping).resolve()))
+    if mapping is not None:
+        raise UserError(f"a mapping file ({mapping}) applies to a ZigZag accelerator YAML, not to the preset {text}")
     return get(text)
