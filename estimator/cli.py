@@ -96,7 +96,7 @@ def cmd_profile(args) -> None:
     if args.format == "csv":
         text = result.to_csv()
     elif args.format == "json":
-        text = result.to_json()
+        text = result.to_json(model=args.model, input_shape=shape)
     else:
         text = result.to_table(max_depth=args.depth)
     write_output(text, args.out)
@@ -154,7 +154,7 @@ def add_pricing_arguments(parser: argparse.ArgumentParser) -> None:
 
     for p in PARAMETERS:
         flag = "--" + p.name.replace("_", "-")
-        default = "the hardware's own" if p.default is None else p.default
+        default = p.default_text
         if p.kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{p.help} (default: {default})")
@@ -530,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pareto)
 
     p = sub.add_parser("demo", help="train and price variants and baselines on the bundled digits; write results "
-                                    "and plots (about a minute on 2 cores)")
+                                    "and plots (about 30 s on 2 quiet cores)")
     p.add_argument("--out", default="demo_out", help="folder of the results store, CSV and figures (default: "
                                                      "demo_out; finished points there are reused)")
     p.add_argument("--workers", type=at_least(1), help="training processes (default: CPU count)")

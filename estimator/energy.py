@@ -74,14 +74,14 @@ def energy_table_text(table: EnergyTable, config: int = 0, batch: int = 1) -> st
                                              pe_count(summary)), include_groups=False)
     total = list(shown[shown.columns[1:-2]].sum()) + [shown["cycles"].sum(), summary["utilization"]]
     shown.loc["TOTAL"] = [""] + total
-    body = shown.to_string(float_format=lambda v: f"{v:,.2f}")
+    body = shown.to_string(float_format=lambda v: f"{v:,.2f}", formatters={"cycles": "{:,.0f}".format})
     settings = ", ".join(f"{p.name}={summary[p.name]}" for p in hwmodels.PARAMETERS
                          if p.name in summary and pd.notna(summary[p.name]) and p.name != "mapping")
     parts = [f"tier_{t}_pj" for t in hwmodels.TIERS] + [f"{c}_pj" for c in hwmodels.ARITHMETIC]
     shares = ", ".join(f"{c.removeprefix('tier_')[:-3]} {100 * summary[c] / summary['energy_pj']:.1f}%" for c in parts
                        if summary[c])
     notes = "\n".join(f"  - {note}" for note in table.notes)
-    what = "a training step" if training else "inference"
+    what = "training step" if training else "inference"
     if batch > 1:
         what += (f" of a batch of {batch} ({summary['energy_pj'] / 1e6 / batch:,.3f} uJ per image; weights read "
                  "once per batch)")
@@ -109,7 +109,8 @@ def other_configurations(table: EnergyTable, batch: int) -> str:
         shown["energy_uj_per_image"] = shown["energy_uj"] / batch
     shown["latency_cycles"] = table.summary["latency_cycles"]
     return (f"\n\nall {len(shown)} configurations (the table above is the first; energy estimates):\n"
-            + shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+            + shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}",
+                              formatters={"latency_cycles": "{:,.0f}".format}))
 
 
 def pe_count(summary: pd.Series) -> int:

@@ -146,8 +146,9 @@ def unit_conversion(model: HardwareModel, mac_energy_pj: np.ndarray) -> np.ndarr
     if model.unit == "pj":
         return np.ones(len(mac_energy_pj))
     if any(v is None for v in mac_energy_pj):
-        raise UserError(f"hardware model '{model.name}' is normalised to a 16-bit MAC (unit mac16); pass "
-                         "mac_energy_pj=<pJ per 16-bit MAC> to price it in pJ")
+        raise UserError(f"hardware model '{model.name}' is normalised to a 16-bit MAC (unit mac16); give the pJ "
+                         "of a 16-bit MAC to price it in pJ (mac_energy_pj in Python and sweep files, --mac-energy-pj "
+                         "on the command line)")
     return mac_energy_pj.astype(float) / model.mac16()
 
 

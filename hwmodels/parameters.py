@@ -18,6 +18,7 @@ class Parameter:
         choices: the values a string parameter may take (empty: any).
         positive: numbers must be above zero.
         maximum: the largest value a number may take (None: unbounded), with the reason in ``help``.
+        unset: what a default of None means, for help texts (``help`` itself never states the default).
     """
 
     name: str
@@ -27,6 +28,12 @@ class Parameter:
     choices: tuple[str, ...] = ()
     positive: bool = True
     maximum: float | None = None
+    unset: str = "the hardware's own"
+
+    @property
+    def default_text(self) -> str:
+        """The default as help texts state it."""
+        return self.unset if self.default is None else json_literal(self.default)
 
 
 DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight stationary: array unrolls K x C",
@@ -63,17 +70,17 @@ INTERLAYER = {"dram": "every layer reads its input from DRAM and writes its outp
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("hw", "horowitz45", str, "hardware: a preset name (hwmodels.available()), a TOML file or a ZigZag "
                                        "accelerator YAML"),
-    Parameter("mapping", None, str, "ZigZag mapping YAML giving the spatial unrolling of a ZigZag accelerator"),
+    Parameter("mapping", None, str, "ZigZag mapping YAML giving the spatial unrolling of a ZigZag accelerator",
+              unset="the accelerator's own"),
     Parameter("weight_bits", 8, int, f"bits per weight; at most {MAX_BITS}", maximum=MAX_BITS),
     Parameter("act_bits", 8, int, f"bits per input activation; at most {MAX_BITS}", maximum=MAX_BITS),
     Parameter("psum_bits", 32, int, f"bits per partial sum; at most {MAX_BITS}", maximum=MAX_BITS),
-    Parameter("output_bits", None, int, f"bits per final output (default: act_bits); at most {MAX_BITS}",
-              maximum=MAX_BITS),
-    Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB (default: the hardware's); "
-              f"at most {MAX_BUFFER_KIB:,.10g} (1 TiB)", maximum=MAX_BUFFER_KIB),
-    Parameter("pe_rows", None, int, f"PE-array rows (default: the hardware's); at most {MAX_PES:,}", maximum=MAX_PES),
-    Parameter("pe_cols", None, int, f"PE-array columns (default: the hardware's); at most {MAX_PES:,}",
-              maximum=MAX_PES),
+    Parameter("output_bits", None, int, f"bits per final output; at most {MAX_BITS}", maximum=MAX_BITS,
+              unset="act_bits"),
+    Parameter("buffer_kib", None, float, "capacity of the resizable on-chip buffer in KiB; at most "
+              f"{MAX_BUFFER_KIB:,.10g} (1 TiB)", maximum=MAX_BUFFER_KIB),
+    Parameter("pe_rows", None, int, f"PE-array rows; at most {MAX_PES:,}", maximum=MAX_PES),
+    Parameter("pe_cols", None, int, f"PE-array columns; at most {MAX_PES:,}", maximum=MAX_PES),
     Parameter("dataflow", "native", str, "spatial unrolling: " + "; ".join(f"{k}: {v}" for k, v in DATAFLOWS.items()),
               tuple(DATAFLOWS)),
     Parameter("interlayer", "fit", str, "activations between layers: " + "; ".join(
@@ -84,9 +91,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"{k}: {v}" for k, v in PSC_INDEXES.items()), tuple(PSC_INDEXES)),
     Parameter("number_format", "int", str, "arithmetic number family (int or fp)", ("int", "fp")),
     Parameter("mac_energy_pj", None, float, "pJ per 16-bit MAC, to convert a preset normalised to a MAC "
-                                            "(eyeriss65)"),
-    Parameter("clock_mhz", None, float, f"clock in MHz (default: the hardware's); at most {MAX_CLOCK_MHZ:,.10g}",
-              maximum=MAX_CLOCK_MHZ),
+                                            "(eyeriss65)", unset="none: such a preset needs it"),
+    Parameter("clock_mhz", None, float, f"clock in MHz; at most {MAX_CLOCK_MHZ:,.10g}", maximum=MAX_CLOCK_MHZ),
     Parameter("mapper", "exact", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
               tuple(MAPPERS)),
     Parameter("loop_factor_limit", 4, int, "temporal loop factors the loma mapper orders (ZigZag's lpf_limit; "
@@ -95,6 +101,24 @@ PARAMETERS: tuple[Parameter, ...] = (
               maximum=MAX_LOOP_FACTORS),
 )
 """Every pricing parameter, in the order the grid and the command line list them."""
+
+
+
+def markdown_table() -> str:
+    """The parameters as the README's Markdown table (key, default, meaning), derived from :data:`PARAMETERS`."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for p in PARAMETERS:
+        default = p.unset if p.default is None else "`" + json_literal(p.default) + "`"
+        rows.append(f"| `{p.name}` | {default} | {p.help} |")
+    return "\n".join(rows)
+
+
+def json_literal(value) -> str:
+    """A default as a TOML/JSON literal (``true``, ``8``, ``"exact"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
 
 DEFAULTS = {p.name: p.default for p in PARAMETERS}
 BY_NAME = {p.name: p for p in PARAMETERS}

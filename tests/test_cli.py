@@ -35,8 +35,12 @@ def test_profile_csv_and_json_outputs(capsys, tmp_path):
     frame = pd.read_csv(out_file, index_col="name")
     assert frame["params"].sum() == 65_834
     code, out, _ = run(capsys, "profile", "digits_cnn", "--format", "json", "--input", "4,1,8,8")
-    records = json.loads(out)
+    document = json.loads(out)  # an object: what was profiled, the totals and the layers
+    assert document["model"] == "digits_cnn" and document["input"] == [4, 1, 8, 8]
+    records = document["layers"]
     assert records[0]["name"] == "features.0" and records[0]["macs"] == 4 * 32 * 64 * 9
+    assert document["totals"]["params"] == 65_834 == sum(r["params"] for r in records)
+    assert document["totals"]["flops"] == 2 * document["totals"]["macs"]
 
 
 def test_backward_and_crosscheck_flags(capsys):

@@ -18,6 +18,7 @@ import hwmodels
 from estimator import energy, profile
 from estimator.energy import energy_table_text
 from estimator.workload import layer_table
+from hwmodels.parameters import markdown_table
 
 PACKAGE = Path(hwmodels.__file__).parent
 
@@ -63,13 +64,28 @@ try:
     hwmodels.price(pd.read_pickle({str(table)!r}), dram_scale="x")
 except ValueError as exc:
     print(exc)
+from estimator.cli import build_parser
+from estimator.plan import pricing_identity
+from estimator.plots import HARDWARE_COLUMNS
+from hwmodels.parameters import markdown_table
+energy = build_parser()._subparsers._group_actions[0].choices["energy"].format_help()
+print("--dram-scale" in energy, "dram_scale" in HARDWARE_COLUMNS, "| `dram_scale` | `1.0` |" in markdown_table(),
+      dict(pricing_identity({{}}))["dram_scale"])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    first, second = out.stdout.strip().splitlines()
+    first, second, derived = out.stdout.strip().splitlines()
     # the column is in the summary, DRAM energy doubles and nothing else moves
     assert first == "[1.0, 2.0] 2.0 0.0"
     assert second.startswith("pricing parameter dram_scale: got 'x'; expected float")
+    # and every list of the parameters knows it: the command line's options, the plots' configuration columns,
+    # the README's table and a sweep point's identity
+    assert derived == "True True True 1.0"
+
+
+def test_the_readme_lists_every_pricing_parameter_as_declared():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert markdown_table() in readme  # regenerate with hwmodels.parameters.markdown_table()
 
 
 @pytest.mark.parametrize("value", [13, 40])

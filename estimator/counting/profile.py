@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -155,9 +157,19 @@ class Profile:
         """The layer table as CSV (returned as text when ``path`` is None)."""
         return self.layers.to_csv(path)
 
-    def to_json(self, path: str | Path | None = None) -> str | None:
-        """The layer table as JSON records, one per layer."""
-        return self.layers.reset_index().to_json(path, orient="records", indent=1)
+    def to_json(self, path: str | Path | None = None, *, model: str | None = None,
+                input_shape: Sequence[int] | None = None) -> str | None:
+        """The profile as a JSON object: ``model`` and ``input`` (as given; null where not), ``totals`` (the
+        :meth:`total` row, operations and elements) and ``layers`` (one record per row of :attr:`layers`, its
+        ``name`` first). Written to ``path`` where given, else returned."""
+        layers = json.loads(self.layers.reset_index().to_json(orient="records"))
+        totals = json.loads(self.total().to_json())
+        text = json.dumps({"model": model, "input": list(input_shape) if input_shape is not None else None,
+                           "totals": totals, "layers": layers}, indent=1)
+        if path is None:
+            return text
+        Path(path).write_text(text)
+        return None
 
 
 def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
