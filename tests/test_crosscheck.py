@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -135,3 +136,27 @@ def test_a_failing_flopcountermode_is_retried_and_said_so(monkeypatch):
     table = crosscheck(ParameterInForward(), torch.randn(2, 4), all_layers=True)
     assert table["torch_macs"].isna().all() and not table["mac_mismatch"].any()
     assert "FlopCounterMode failed (RuntimeError: broken): no torch counts" in table.loc["lin", "reason"]
+
+
+def test_a_model_returning_a_cache_object_is_checked_by_the_references_that_can_run_it():
+    # Hugging Face decoders return a DynamicCache by default; fvcore's tracer refuses any output that is not
+    # tensors, so the comparison runs FlopCounterMode and names fvcore as not run, with the reason.
+    # linear 8 -> 16 on 2 x 5 tokens: 10 x 8 x 16 = 1,280 MACs
+    class Cache:
+        def __init__(self, keys):
+            self.keys = keys
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 16)
+
+        def forward(self, x):
+            out = self.proj(x)
+            return out, Cache([out])
+
+    table = crosscheck(Decoder(), torch.randn(2, 5, 8), all_layers=True)
+    row = table.loc["proj"]
+    assert row["estimator_macs"] == row["torch_macs"] == 1_280 and not row["mac_mismatch"]
+    assert pd.isna(row["fvcore_macs"]) and "fvcore could not run the model" in row["reason"]
+    assert list(table.attrs["not_run"]) == ["fvcore"]

@@ -78,7 +78,7 @@ def torch_counts(model: nn.Module, inputs: tuple, kwargs: dict | None = None
             with reference_kernels(recurrent), torch.set_grad_enabled(grad), counter:
                 model(*inputs, **(kwargs or {}))
         except Exception as exc:  # the other tool's failure: report it, do not fail the comparison
-            failures.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            failures.append(f"{type(exc).__name__}: {first_line(exc)}")
             continue
         inclusive = {}
         for key, ops in counter.get_flop_counts().items():
@@ -91,18 +91,19 @@ def torch_counts(model: nn.Module, inputs: tuple, kwargs: dict | None = None
     return None, f"FlopCounterMode failed ({failures[-1]}): no torch counts"
 
 
-def comparison_row(name: str, ours: pd.DataFrame, fv_macs: dict, fv_other: dict, fv_unsupported, th_macs,
-                   torch_note: str) -> dict:
-    """One layer's MACs from the three counters, whether they disagree, and the known reasons."""
+def comparison_row(name: str, ours: pd.DataFrame, fv_macs: dict | None, fv_other: dict, fv_unsupported, th_macs,
+                   notes: str) -> dict:
+    """One layer's MACs from the three counters, whether they disagree, and the known reasons (``notes``: how the
+    references ran, where they could not or needed a fallback)."""
     key = "" if name == ROOT else name
     est = int(ours["macs"].get(name, 0))
-    fv = int(round(fv_macs.get(key, 0)))
+    fv = None if fv_macs is None else int(round(fv_macs.get(key, 0)))
     th = None if th_macs is None else int(round(th_macs.get(key, 0)))
     other = fv_other.get(key, Counter())
     reasons = [FVCORE_CONVENTIONS.get(op, f"fvcore also counts {op}") for op in other]
-    reasons += [torch_note] if torch_note else []
-    mismatch = est != fv or (th is not None and th != est)
-    if mismatch and fv != est and fv_unsupported:
+    reasons += [notes] if notes else []
+    mismatch = (fv is not None and fv != est) or (th is not None and th != est)
+    if mismatch and fv is not None and fv != est and fv_unsupported:
         reasons.append("fvcore skipped ops it has no handle for: " + ", ".join(sorted(fv_unsupported)))
     return {"name": name, "type": ours["type"].get(name, ""), "estimator_macs": est, "fvcore_macs": fv,
             "torch_macs": th, "mac_mismatch": mismatch,
@@ -121,21 +122,39 @@ def crosscheck(model: nn.Module, inputs, *, all_layers: bool = False) -> pd.Data
         One row per layer (index: qualified name) with ``estimator_macs``, ``fvcore_macs``, ``torch_macs``,
         ``mac_mismatch`` (the MAC counts disagree), ``fvcore_other`` (what else fvcore counts there) and
         ``reason`` (the convention behind a difference, where one is known, and how FlopCounterMode ran when it
-        needed the fallback; ``torch_macs`` is empty where it failed both ways).
+        needed the fallback). A reference that cannot run the model (fvcore's tracer refuses a model returning a
+        cache object, say) leaves its column empty and says why in every row's ``reason``; the table's
+        ``attrs["not_run"]`` maps each such tool to its reason.
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     ours = profile(model, inputs).layers
     clone = copy.deepcopy(model).eval()
-    fv_macs, fv_other, fv_unsupported = fvcore_counts(clone, inputs)
+    try:
+        fv_macs, fv_other, fv_unsupported = fvcore_counts(clone, inputs)
+        fv_note = ""
+    except Exception as exc:  # the other tool's failure: report it, do not fail the comparison
+        fv_macs, fv_other, fv_unsupported = None, {}, {}
+        fv_note = f"fvcore could not run the model ({type(exc).__name__}: {first_line(exc)}): no fvcore counts"
     th_macs, torch_note = torch_counts(clone, inputs)
-    names = set(ours.index) | {n or ROOT for n in fv_macs} | {n or ROOT for n in th_macs or {}}
+    names = set(ours.index) | {n or ROOT for n in fv_macs or {}} | {n or ROOT for n in th_macs or {}}
     order = {n: i for i, n in enumerate(ours.index)}
-    rows = [comparison_row(name, ours, fv_macs, fv_other, fv_unsupported, th_macs, torch_note)
+    notes = "; ".join(note for note in (fv_note, torch_note) if note)
+    rows = [comparison_row(name, ours, fv_macs, fv_other, fv_unsupported, th_macs, notes)
             for name in sorted(names, key=lambda n: order.get(n, len(order)))]
     rows = [r for r in rows if r["mac_mismatch"] or r["fvcore_other"] or (
         all_layers and (r["estimator_macs"] or r["fvcore_macs"] or r["torch_macs"]))]
     columns = ["name", "type", "estimator_macs", "fvcore_macs", "torch_macs", "mac_mismatch", "fvcore_other", "reason"]
-    return pd.DataFrame(rows, columns=columns).astype({"torch_macs": "Int64"}).set_index("name")
+    table = pd.DataFrame(rows, columns=columns).astype({"fvcore_macs": "Int64", "torch_macs": "Int64"})
+    table.attrs["not_run"] = {tool: note for tool, counts, note in (("fvcore", fv_macs, fv_note),
+                                                                   ("FlopCounterMode", th_macs, torch_note))
+                              if counts is None}
+    return table.set_index("name")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (empty where it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 __all__ = ["crosscheck"]
