@@ -214,3 +214,25 @@ def test_a_traced_model_counts_its_convolutions_and_strict_mode_refuses_in_one_e
 
     with pytest.raises(UnsupportedOpError, match=r"no formula for op prims.zeta \(issued by module"):
         profile(torch.jit.trace(Unknown(), x), x, strict=True)
+
+
+@pytest.mark.parametrize("mode,expected", [
+    # 2 bags of 3 rows of 4 elements: each bag merges 3 rows, 2 x 4 = 8 adds, so 16 adds in all
+    ("sum", {"adds": 16, "mults": 0, "compares": 0, "other_ops": 0}),
+    ("mean", {"adds": 16, "mults": 0, "compares": 0, "other_ops": 8}),  # and 2 bags x 4 divisions
+    ("max", {"adds": 0, "mults": 0, "compares": 16, "other_ops": 0}),
+])
+def test_embedding_bag_reductions_by_hand(mode, expected):
+    model = nn.EmbeddingBag(10, 4, mode=mode)
+    ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    real = profile(model, ids, strict=True)
+    meta = profile(model, input_shape=TensorSpec((2, 3), torch.long), strict=True)
+    pd.testing.assert_frame_equal(real.layers, meta.layers)
+    assert {k: int(real.total()[k]) for k in expected} == expected
+
+
+def test_embedding_bag_with_offsets_and_per_sample_weights_by_hand():
+    # 5 ids in bags [0, 2) and [2, 5): 5 x 4 weighted rows (20 mults), merged (2 - 1 + 3 - 1) x 4 = 12 adds
+    model = nn.EmbeddingBag(10, 4, mode="sum")
+    prof = profile(model, inputs=(torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2]), torch.rand(5)), strict=True)
+    assert (prof.total()["mults"], prof.total()["adds"]) == (20, 12)

@@ -327,6 +327,25 @@ register(*packets("mean"))(reduction(scale=True))
 register(*packets("amax", "amin", "max", "min", "argmax", "argmin"))(reduction(compare=True))
 
 
+EMBEDDING_BAG_MODES = ("sum", "mean", "max")
+"""``nn.EmbeddingBag``'s reductions, by the mode number the aten op takes."""
+
+
+@register(*packets("_embedding_bag", "_embedding_bag_forward_only"))
+def embedding_bag_count(weight, indices, offsets=None, scale_grad_by_freq=False, mode=0, sparse=False,
+                        per_sample_weights=None, *args, out_shape, **kwargs) -> OpCount:
+    """n looked-up rows of D elements reduced into B bags (the output's B x D), every bag taken as non-empty (its
+    rows' values are not known from shapes): sum, (n - B) x D adds, with per-sample weights n x D mults before
+    them; mean, the sum and B x D divisions (other_ops); max, (n - B) x D compares. The lookup itself is free."""
+    bags, width = first(out_shape)[0], first(out_shape)[-1]
+    merges = max(numel(indices) - bags, 0) * width
+    if EMBEDDING_BAG_MODES[mode] == "max":
+        return OpCount(compares=merges)
+    weighted = numel(indices) * width if per_sample_weights is not None else 0
+    divisions = bags * width if EMBEDDING_BAG_MODES[mode] == "mean" else 0
+    return OpCount(mults=weighted, adds=merges, other_ops=divisions)
+
+
 # --- selection, sorting, logic, rounding, scatter ---------------------------------------------------------
 # 1-bit logic on masks and element selection are compare-class operations, one per output element
 register(*packets("bitwise_and", "bitwise_and_", "bitwise_or", "bitwise_or_", "bitwise_xor", "bitwise_not",
