@@ -236,3 +236,14 @@ def test_embedding_bag_with_offsets_and_per_sample_weights_by_hand():
     model = nn.EmbeddingBag(10, 4, mode="sum")
     prof = profile(model, inputs=(torch.tensor([1, 2, 3, 4, 5]), torch.tensor([0, 2]), torch.rand(5)), strict=True)
     assert (prof.total()["mults"], prof.total()["adds"]) == (20, 12)
+
+
+def test_bilinear_counts_its_two_contractions_by_hand():
+    # nn.Bilinear(3, 5, 4) on 2 rows: torch's _trilinear first multiplies x1 into W (2 x 4 x 3 x 5 = 120 MACs
+    # into 2 x 4 x 5 = 40 sums: 80 adds), then that with x2 (2 x 4 x 5 = 40 MACs into 8 outputs: 32 adds); the
+    # bias adds 8. FlopCounterMode counts 0 for _trilinear.
+    model = nn.Bilinear(3, 5, 4)
+    real = profile(model, (torch.randn(2, 3), torch.randn(2, 5)), strict=True)
+    meta = profile(model, input_shape=[(2, 3), (2, 5)], strict=True)
+    pd.testing.assert_frame_equal(real.layers, meta.layers)
+    assert real.total()[["macs", "mults", "adds"]].tolist() == [160, 160, 120]

@@ -101,6 +101,30 @@ def baddbmm_count(bias, a, b, *args, out_shape, **kwargs) -> OpCount:
                         nests=(matmul_nest(a[0], a[1], a[2], b[2]),))
 
 
+def expanded(shape, dims) -> list[int]:
+    """``shape`` with a 1 inserted at each of ``dims`` (in increasing order), as ``_trilinear`` expands its inputs."""
+    out = list(shape)
+    for d in sorted(dims):
+        out.insert(d, 1)
+    return out
+
+
+@register(*packets("_trilinear"))
+def trilinear_count(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1, *args, out_shape,
+                    **kwargs) -> OpCount:
+    """``_trilinear`` (``nn.Bilinear``: x1^T W_k x2) as torch computes it, two products in turn: i1 with i2 summed
+    over the ``sumdim`` dimensions i3 does not have (one MAC per term of their broadcast shape), then that with i3
+    summed over the rest. nn.Bilinear(in1, in2, out) on N rows: N x out x in1 x in2 + N x out x in2 MACs."""
+    e1, e2, e3 = expanded(i1, expand1), expanded(i2, expand2), expanded(i3, expand3)
+    first_dims = [d for d in sumdim if e3[d] == 1]
+    pair = [max(a, b) for a, b in zip(e1, e2, strict=True)]
+    macs1 = numel(pair)
+    kept = [1 if d in first_dims else n for d, n in enumerate(pair)]
+    macs2 = numel([max(a, b) for a, b in zip(kept, e3, strict=True)])
+    adds = macs1 - numel(kept) + macs2 - numel(first(out_shape))
+    return OpCount(macs=macs1 + macs2, mults=macs1 + macs2, adds=adds)
+
+
 # --- convolution -----------------------------------------------------------------------------------
 def conv_macs(x_shape, w_shape, out_shape, transposed: bool) -> int:
     """MACs of a convolution, zeros of padding included (the fvcore/torch convention).
