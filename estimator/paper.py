@@ -172,6 +172,14 @@ def inversions(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+FIGURE_TITLES = {"Res_CIFAR-10": "ResNet-18, CIFAR-10", "Res_Tiny_ImageNet": "ResNet-18, Tiny ImageNet",
+                 "VGG_CIFAR-10": "VGG-16, CIFAR-10", "VGG_Tiny_ImageNet": "VGG-16, Tiny ImageNet",
+                 COMPARISON_FIGURE: "the paper's variants against ShuffleNet and MobileNetV2"}
+"""Titles of the paper's result figures (their file names in the authors' repository are the keys)."""
+DATASET_NAMES = {"cifar10": "CIFAR-10", "tinyimagenet": "Tiny ImageNet"}
+METRIC_NAMES = {"top1": "top-1", "top5": "top-5"}
+
+
 def caption(hardware: Sequence[str]) -> str:
     """What every figure's numbers are."""
     return (f"Accuracies: published (Kundu et al. 2020, read off its figures). Energies: this tool's estimates on "
@@ -202,9 +210,9 @@ def plot_macs(table: pd.DataFrame, figure: str, out: Path) -> int:
         ax.scatter(points["gmac_ours"], points["accuracy_pct"], s=30, facecolors="none", edgecolors="#000000",
                    zorder=3, label="this tool's MACs")
         ax.set_xlabel("GMACs per image (zero weights skipped)")
-        ax.set_ylabel(f"{metric} accuracy (%), published")
+        ax.set_ylabel(f"{METRIC_NAMES[metric]} accuracy (%), published")
         outside = int((~points["gmac_within_read_error"]).sum())
-        ax.set_title(f"{figure}: {len(points)} points, {len(points) - outside} within the read error "
+        ax.set_title(f"{FIGURE_TITLES[figure]}: {len(points)} points, {len(points) - outside} within the read error "
                      f"(+-{READ_ERROR_GMAC[points['dataset'].iloc[0]]} G)", loc="left")
         ax.legend(frameon=False, fontsize=7, loc="lower right")
         fig.text(0.01, -0.02, "Accuracies and read MACs: Kundu et al. 2020 (read off the figure); hollow: this "
@@ -226,9 +234,9 @@ def plot_energy(table: pd.DataFrame, figure: str, hardware: Sequence[str], out: 
                 panel = points[(points["phase"] == phase) & (points["hw"] == hw)]
                 counts.add(len(panel))
                 what = "inference, per image" if phase == "inference" else f"training step of {TRAIN_BATCH}, per image"
-                draw_pareto(axes[i][j], panel, group_by="none", title=f"{figure} · {hw} · {what}",
+                draw_pareto(axes[i][j], panel, group_by="none", title=f"{FIGURE_TITLES[figure]} · {hw} · {what}",
                             xlabel=f"energy (µJ per image, {what.split(',')[0]}; estimate)",
-                            ylabel=f"{panel['metric'].iloc[0]} accuracy (%), published")
+                            ylabel=f"{METRIC_NAMES[panel['metric'].iloc[0]]} accuracy (%), published")
         fig.text(0.01, 0.005, caption(hardware), fontsize=7)
         save(fig, out)
     (count,) = counts
@@ -255,10 +263,12 @@ def plot_comparison(comparison: pd.DataFrame, hardware: Sequence[str], out: Path
         for ax, dataset in zip(axes, datasets, strict=True):
             rows = comparison[comparison["dataset"] == dataset]
             panel = rows.assign(energy_uj=rows[f"inference_uj_{hardware[0]}"], test_top1=rows["accuracy_pct"])
-            draw_pareto(ax, panel, group_by="none", title=f"{dataset}: ResNet18 variants vs ShuffleNet, MobileNetV2 "
-                        f"({hardware[0]})", xlabel="inference energy (µJ per image, estimate)",
-                        ylabel=f"{rows['metric'].iloc[0]} accuracy (%), published")
-        fig.text(0.01, -0.02, caption(hardware), fontsize=7)
+            title = f"{DATASET_NAMES[dataset]}: {FIGURE_TITLES[COMPARISON_FIGURE]} ({hardware[0]})"
+            draw_pareto(ax, panel, group_by="none", title=title, xlabel="inference energy (µJ per image, estimate)",
+                        ylabel=f"{METRIC_NAMES[rows['metric'].iloc[0]]} accuracy (%), published")
+        fig.text(0.01, -0.02, f"Accuracies: published (Kundu et al. 2020, read off its comparison figure). Energies: "
+                 f"this tool's estimates of one inference per image at {INFERENCE['weight_bits']}-bit on "
+                 f"{hardware[0]}.", fontsize=7)
         save(fig, out)
 
 

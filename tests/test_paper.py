@@ -72,3 +72,27 @@ def test_a_periodic_variant_costlier_than_psc_is_named_with_its_cause(written):
     assert len(named) == 1 and "fewer MACs (719.5 M against 727.3 M per image)" in named[0], lines
     assert all("inference" not in line for line in lines)  # an inference pays pSC's index: periodic is cheaper
     assert named[0] in (out / "README.txt").read_text()
+
+
+def test_figures_carry_human_titles_and_say_what_they_draw(monkeypatch, tmp_path):
+    from estimator.paper import FIGURE_TITLES, plot_comparison
+
+    # the report's case: "Res_CIFAR-10", "tinyimagenet", "top1" in titles; the comparison figure said "ResNet18
+    # variants" while drawing VGG16 too, and named two hardware models and the training step while it shows one
+    # hardware's inference
+    comparison = pd.DataFrame({"dataset": ["cifar10"] * 2, "model": ["resnet18", "vgg16"],
+                               "variant": ["PSD1_P16", "PSD2_P8"], "registry": ["resnet18_cifar", "vgg16_cifar"],
+                               "role": ["variant"] * 2, "accuracy_pct": [92.0, 91.9], "metric": ["top1"] * 2,
+                               "gmac_read": [0.1, 0.1], "gmac_ours": [0.1, 0.1], "params": [1, 1],
+                               "inference_uj_horowitz45": [800.0, 1200.0], "training_uj_horowitz45": [9e3, 1e4]})
+    import matplotlib.figure
+
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *args, **kwargs: drawn.append(fig))
+    plot_comparison(comparison, ("horowitz45", "tpu_like"), tmp_path / "c.png")
+    (figure,) = drawn
+    texts = [ax.get_title(loc="left") for ax in figure.axes] + [t.get_text() for t in figure.texts]
+    assert texts[0] == "CIFAR-10: the paper's variants against ShuffleNet and MobileNetV2 (horowitz45)"
+    assert "one inference" in texts[-1] and "tpu_like" not in texts[-1] and "training" not in texts[-1]
+    assert figure.axes[0].get_ylabel() == "top-1 accuracy (%), published"
+    assert FIGURE_TITLES["Res_CIFAR-10"] == "ResNet-18, CIFAR-10"
