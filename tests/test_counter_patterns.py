@@ -247,3 +247,14 @@ def test_bilinear_counts_its_two_contractions_by_hand():
     meta = profile(model, input_shape=[(2, 3), (2, 5)], strict=True)
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     assert real.total()[["macs", "mults", "adds"]].tolist() == [160, 160, 120]
+
+
+def test_unique_counts_a_sort_and_a_neighbour_scan_by_hand():
+    # SSDlite's NMS calls torch.unique (aten._unique2): 8 elements sorted with 8 x ceil(log2 8) = 24 compares,
+    # then 7 neighbour compares: 31 (the inverse and counts are data movement)
+    class Unique(nn.Module):
+        def forward(self, x):
+            return torch.unique(x, return_inverse=True, return_counts=True)
+
+    prof = profile(Unique(), torch.tensor([3, 1, 2, 3, 1, 5, 7, 2]), strict=True)
+    assert prof.total()["compares"] == 31

@@ -417,6 +417,14 @@ def sort_count(x, *args, out_shape, dim=-1, **kwargs) -> OpCount:
     return OpCount(compares=sort_compares(x, dim, x[dim] if len(x) else 1))
 
 
+@register(*packets("_unique2", "_unique"))
+def unique_count(x, *args, out_shape, **kwargs) -> OpCount:
+    """The distinct values of n elements, as a sort does it: n x ceil(log2 n) compares to sort them and n - 1 to
+    find where neighbours differ (inverse indices and counts are data movement)."""
+    n = numel(x)
+    return OpCount(compares=sort_compares((n,), 0, n) + max(n - 1, 0))
+
+
 @register(*packets("topk"))
 def topk_count(x, k, dim=-1, *args, out_shape, **kwargs) -> OpCount:
     return OpCount(compares=sort_compares(x, dim, k))
