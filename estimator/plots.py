@@ -240,8 +240,13 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
     values = data[[x, y]].to_numpy(float)
     colours = dict(zip(fronts, itertools.cycle(GROUP_COLOURS), strict=False))
     for (group, front), dash in zip(fronts.items(), itertools.cycle(DASHES), strict=False):
-        ax.step(front[x], front[y], where="post", color=colours[group], linewidth=1.1, linestyle=dash, zorder=2,
-                label=f"front: {group}" if len(fronts) > 1 else "Pareto front")
+        label = f"front: {group}" if len(fronts) > 1 else "Pareto front"
+        if len(front) == 1:  # one point dominates the rest: a ring marks it (a step line through one point is empty)
+            ax.scatter(front[x], front[y], s=150, facecolors="none", edgecolors=colours[group], linewidths=1.1,
+                       zorder=2, label=f"{label} (one point)")
+        else:
+            ax.step(front[x], front[y], where="post", color=colours[group], linewidth=1.1, linestyle=dash, zorder=2,
+                    label=label)
     drawn = np.full((len(data), 2), np.nan)
     for kind in MARKERS:
         chosen = (data["kind"] == kind).to_numpy()

@@ -192,3 +192,16 @@ def test_log_axis_tick_labels_never_run_together(low, high):
     assert len(boxes) >= 2  # the axis is labelled
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), [
         t.get_text() for t in plot.figure.axes[0].get_xticklabels()]
+
+
+def test_a_front_of_one_point_is_drawn_as_a_ring_not_an_empty_line():
+    # the report's case: the comparison figure's legend listed a front that was not drawn (a step line through one
+    # point is empty); (1 uJ, 95%) dominates the other two points
+    table = pd.DataFrame({"model": ["a", "b", "c"], "variant": ["dense"] * 3, "energy_uj": [1.0, 2.0, 3.0],
+                          "test_top1": [95.0, 90.0, 94.0]})
+    plot = plot_pareto(table, group_by="none")
+    ax = plot.figure.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Pareto front (one point)" in labels and "Pareto front" not in labels
+    rings = [c for c in ax.collections if len(c.get_offsets()) and c.get_label() == "Pareto front (one point)"]
+    assert len(rings) == 1 and rings[0].get_offsets().tolist() == [[1.0, 95.0]]
