@@ -70,10 +70,15 @@ class Widths:
             return self.weight_top if top else self.weight_chip
         return self.act
 
-    def whole(self, role: str) -> np.ndarray:
-        """Bits of one whole element of a weight or input operand (an output's: ``psum_whole``, ``final_whole``):
-        what a level must hold to keep one at all."""
-        return self.weight_whole if role == "W" else self.act
+    def held(self, role: str, top: bool, capacity: np.ndarray, partial: bool = True) -> np.ndarray:
+        """Bits per element to test whether a tile of ``role`` fits levels of ``capacity`` bits (K,), on chip or at
+        the top (an output: partial sums where ``partial``, else final outputs): :func:`held_bits` of its average
+        and whole widths."""
+        if role == "O":
+            average, whole = (self.psum, self.psum_whole) if partial else (self.final, self.final_whole)
+        else:
+            average, whole = self.precision(role, top), self.weight_whole if role == "W" else self.act
+        return held_bits(average, whole, capacity)
 
 
 def held_bits(average: np.ndarray, whole: np.ndarray, capacity: np.ndarray) -> np.ndarray:

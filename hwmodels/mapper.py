@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .accounting import Choice, Widths, boundary, boundary_energy, held_bits, innermost
+from .accounting import Choice, Widths, boundary, boundary_energy, innermost
 from .configs import Configs
 from .model import OPERANDS
 from .nest import Layout
@@ -76,7 +76,7 @@ def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.
     chain = lay.levels[role]
     fit = np.empty((len(first), len(chain), lay.states), dtype=bool)
     for m in range(len(chain)):
-        bits = held_bits(widths.precision(role, m == len(chain) - 1), widths.whole(role), capacity[role][:, m])
+        bits = widths.held(role, m == len(chain) - 1, capacity[role][:, m])
         fit[:, m] = lay.elements[role][m][None, :] * bits[first, None] <= capacity[role][first, m:m + 1] + 1e-9
         streamed[:, m] = ~(lay.elements[role][m][0] * bits <= capacity[role][:, m] + 1e-9)
     fit[:, :, 0] = True
@@ -98,7 +98,7 @@ def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray], fi
     for m in range(len(chain)):
         spatial = bool(lay.spatial_irrelevant["O"][m + 1])
         room = capacity["O"][:, m]
-        psum, final = held_bits(widths.psum, widths.psum_whole, room), held_bits(widths.final, widths.final_whole, room)
+        psum, final = widths.held("O", False, room), widths.held("O", False, room, partial=False)
         for i, j in enumerate(scenarios):
             bits = psum if m <= j or spatial else final
             fits[i, :, m] = lay.elements["O"][m][None, :] * bits[first, None] <= capacity["O"][first, m:m + 1] + 1e-9
@@ -117,13 +117,9 @@ def patterns(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray],
     for role in OPERANDS:
         chain = lay.levels[role]
         for m in range(len(chain)):
-            room = capacity[role][:, m]
-            if role == "O":
-                classes += [(role, m, masks, held_bits(widths.psum, widths.psum_whole, room)),
-                            (role, m, masks, held_bits(widths.final, widths.final_whole, room))]
-            else:
-                classes.append((role, m, masks, held_bits(widths.precision(role, m == len(chain) - 1),
-                                                          widths.whole(role), room)))
+            room, top = capacity[role][:, m], m == len(chain) - 1
+            partials = (True, False) if role == "O" else (True,)
+            classes += [(role, m, masks, widths.held(role, top, room, partial)) for partial in partials]
     ranks = np.stack([fitting(lay.elements[r][m][members], bits, capacity[r][:, m]) for r, m, members, bits in classes],
                      axis=1)
     key = np.concatenate([ranks.astype(np.float64), widths.key(),
