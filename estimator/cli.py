@@ -34,6 +34,30 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                                                            "(PS4_P4, PSD1_P16, pSC2...) or dyadic (dyadic:t2e-4)")
 
 
+def add_densities_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--densities", type=densities_argument, help="activation densities (non-zero shares) for "
+                        "hardware that gates, skips or compresses zeros: a CSV of name,input_density,output_density "
+                        "(Profile.save_densities writes one from a real-input profile) or one fraction for every "
+                        "layer (default: dense)")
+
+
+def densities_argument(text: str):
+    """An argparse type: a fraction 0..1, or an existing densities CSV file."""
+    from .counting.densities import fraction
+
+    try:
+        float(text)
+    except ValueError:
+        if not Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"'{text}' is neither a fraction 0..1 nor an existing densities CSV "
+                                             "file") from None
+        return text
+    try:
+        return fraction(text, "densities")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, formats=("table", "csv")) -> None:
     parser.add_argument("--format", choices=list(formats), default="table",
                         help=f"output format: {', '.join(formats)} (default: table)")
@@ -68,7 +92,7 @@ def run_profile_command(model, shape, args):
     from .counting.capture import InputShapeError
 
     try:
-        return profile(model, input_shape=shape, backward=args.backward)
+        return profile(model, input_shape=shape, backward=args.backward, densities=args.densities)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         if isinstance(exc, UserError) and not isinstance(exc, InputShapeError):
             raise  # names its op, module or file already
@@ -412,12 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=at_least(0), help="roll rows up to this module depth (table format)")
     p.add_argument("--backward", action="store_true", help="count one training step (forward + backward)")
     p.add_argument("--crosscheck", action="store_true", help="compare MACs with fvcore and FlopCounterMode")
+    add_densities_argument(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("energy", help="price a model's layers on a hardware model: energy per level and operand, "
                                       "latency, utilisation")
     add_model_arguments(p)
     add_pricing_arguments(p)
+    add_densities_argument(p)
     p.add_argument("--training", action="store_true", help="price one training step (forward, backward and the "
                                                            "optimizer's update; the batch is the input's first "
                                                            "dimension) instead of one inference")

@@ -19,6 +19,8 @@ Training step (what is assumed, stated):
   pattern (periodic masks applied by this package, which declare it) are neither computed nor stored: the kept
   ones are written and read in the compressed form of the weight (the weight-gradient row carries the weight's
   sizes); a mask found otherwise (``torch.nn.utils.prune``) is computed dense;
+* activation densities (the profile's, measured or given) are the forward units'; gradients are not measured and
+  backward units are dense;
 * the update (:data:`OPTIMIZERS`) reads and writes every updated parameter, its gradient and the optimiser's
   state once, at the weights' width (``weight_bits``); only the kept weights of a pre-defined pattern are
   updated; biases and normalisation parameters are updated densely.
@@ -35,6 +37,7 @@ from hwmodels.errors import UserError
 from hwmodels.layers import COUNT_KINDS as PRICED_KINDS
 
 from .counting import Profile
+from .counting.densities import COLUMNS as DENSITY_COLUMNS
 from .counting.registry import COUNT_KINDS
 
 LOOPS = ("B", "K", "C", "G", "OY", "OX", "FY", "FX", "SY", "SX", "DY", "DX", "PY", "PX")
@@ -99,9 +102,10 @@ def forward_rows(name: str, layer: dict, nests: list[dict] | None, training: boo
     base = {"name": name, "type": layer["type"], "phase": "forward", "in_elems": int(layer["in_elems"]),
             "out_elems": int(layer["out_elems"]), "other_params": max(int(layer["params"] - layer["weight_elems"]), 0),
             "save_output": training}
+    densities = {c: float(layer[c]) for c in DENSITY_COLUMNS}
     if nests is None:
-        return [base | {k: int(layer[k]) for k in PRICED_KINDS}]
-    return nest_rows(layer, nests, base, suffix="")
+        return [base | {k: int(layer[k]) for k in PRICED_KINDS} | densities]
+    return [row | densities for row in nest_rows(layer, nests, base, suffix="")]
 
 
 def backward_rows(name: str, layer: dict, nests: list[dict] | None) -> list[dict]:

@@ -46,6 +46,7 @@ class Column:
         description: what it holds.
         default: the value of a missing column, or ``...`` when the column is required.
         allowed: the values a string column may take (empty: any).
+        maximum: the largest value a numeric column may take.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Column:
     description: str
     default: object = ...
     allowed: tuple[str, ...] = ()
+    maximum: float = float("inf")
 
 
 SCHEMA: tuple[Column, ...] = (
@@ -91,6 +93,10 @@ SCHEMA: tuple[Column, ...] = (
     Column("param_reads", "int", "elements", "parameters, gradients and optimiser state an update unit reads", 0),
     Column("param_writes", "int", "elements", "parameters and optimiser state an update unit writes", 0),
     Column("predefined_sparsity", "bool", "", "the zero pattern is fixed before training", False),
+    Column("input_density", "float", "fraction", "non-zero share of the unit's input activations (the I operand of "
+           "a nest; 1: dense or not known)", 1.0, maximum=1.0),
+    Column("output_density", "float", "fraction", "non-zero share of the unit's output activations", 1.0,
+           maximum=1.0),
 )
 """Every column of the layer table, in order."""
 
@@ -127,11 +133,12 @@ def check_column(column: Column, values: pd.Series, names: pd.Series) -> np.ndar
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(numeric.astype(np.float64))
         if not bad.any():
-            bad = numeric < 0
+            bad = (numeric < 0) | (numeric > column.maximum)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        bound = "" if column.maximum == float("inf") else f" at most {column.maximum:g}"
         fail(f"column '{column.name}' has {plain(array[row])!r} in row '{names.iloc[row]}'; expected a non-negative "
-             f"number ({column.unit})")
+             f"number{bound} ({column.unit})")
     return numeric.astype(KIND_DTYPES[column.kind])
 
 

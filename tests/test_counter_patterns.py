@@ -31,9 +31,9 @@ class TiedSeq2Seq(nn.Module):
 def test_keyword_integer_id_inputs_on_meta_equal_the_real_run():
     model = TiedSeq2Seq().eval()
     specs = {"input_ids": TensorSpec((2, 8), torch.long), "decoder_input_ids": TensorSpec((2, 5), torch.long)}
-    meta = profile(model, input_shape=specs)
     real = profile(model, inputs={"input_ids": torch.randint(0, 100, (2, 8)),
                                   "decoder_input_ids": torch.randint(0, 100, (2, 5))})
+    meta = profile(model, input_shape=specs, densities=real.densities())
     pd.testing.assert_frame_equal(meta.layers, real.layers)
     # 10 decoder positions: mix 10 x 16 x 16 = 2,560 MACs; head 10 x 16 x 100 = 16,000 MACs
     assert meta.layers.loc["mix", "macs"] == 2560 and meta.layers.loc["head", "macs"] == 16000
@@ -52,7 +52,7 @@ def test_a_bf16_model_on_meta_equals_its_real_run():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
                           nn.Linear(8 * 16, 4)).to(torch.bfloat16).eval()
     real = profile(model, torch.randn(2, 3, 4, 4, dtype=torch.bfloat16))
-    meta = profile(model, input_shape=(2, 3, 4, 4))
+    meta = profile(model, input_shape=(2, 3, 4, 4), densities=real.densities())
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     # conv: 2 x 8 x 16 outputs x 27 taps = 6,912 MACs; linear: 2 x 128 x 4 = 1,024
     assert meta.total()["macs"] == 6912 + 1024
@@ -93,7 +93,7 @@ def test_compiled_and_scripted_modules_count_per_original_module(wrap):
         else:
             model = half_zero(Wrapped(torch.compile if wrap == "compile_child" else torch.jit.script))
         real = profile(model, torch.randn(1, 8))
-        meta = profile(model, input_shape=(1, 8))
+        meta = profile(model, input_shape=(1, 8), densities=real.densities())
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     layers = real.layers
     # block.lin: 8 x 8 = 64 MACs, half its weights zero: 32 executed; out: 8 x 2 = 16; rows named as the model's
@@ -152,7 +152,7 @@ def test_dynamically_quantised_layers_count_their_integer_macs_on_meta_and_real(
             {nn.Linear}, dtype=torch.qint8)
         model[0] = torch.ao.nn.quantized.dynamic.Conv2d(4, 8, 3, padding=1)
         real = profile(model, torch.randn(2, 4, 6, 6))
-        meta = profile(model, input_shape=(2, 4, 6, 6))
+        meta = profile(model, input_shape=(2, 4, 6, 6), densities=real.densities())
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     assert not real.unsupported
     conv, linear = real.layers.loc["0"], real.layers.loc["3"]
@@ -172,8 +172,8 @@ def test_a_weight_normed_grouped_conv1d_counts_as_its_plain_twin(values):
     from torch.nn.utils.parametrizations import weight_norm
 
     model = nn.Sequential(weight_norm(nn.Conv1d(32, 64, 5, groups=4, padding=2), dim=2))
-    meta = profile(model, input_shape=(2, 32, 50), values=values, strict=True)
     real = profile(model, torch.randn(2, 32, 50), values=values, strict=True)
+    meta = profile(model, input_shape=(2, 32, 50), values=values, strict=True, densities=real.densities())
     pd.testing.assert_frame_equal(meta.layers, real.layers)
     assert meta.layers.loc["0", "macs"] == 256_000 and meta.total()["params"] == 2_629
 
@@ -226,7 +226,7 @@ def test_embedding_bag_reductions_by_hand(mode, expected):
     model = nn.EmbeddingBag(10, 4, mode=mode)
     ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
     real = profile(model, ids, strict=True)
-    meta = profile(model, input_shape=TensorSpec((2, 3), torch.long), strict=True)
+    meta = profile(model, input_shape=TensorSpec((2, 3), torch.long), strict=True, densities=real.densities())
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     assert {k: int(real.total()[k]) for k in expected} == expected
 
@@ -244,7 +244,7 @@ def test_bilinear_counts_its_two_contractions_by_hand():
     # bias adds 8. FlopCounterMode counts 0 for _trilinear.
     model = nn.Bilinear(3, 5, 4)
     real = profile(model, (torch.randn(2, 3), torch.randn(2, 5)), strict=True)
-    meta = profile(model, input_shape=[(2, 3), (2, 5)], strict=True)
+    meta = profile(model, input_shape=[(2, 3), (2, 5)], strict=True, densities=real.densities())
     pd.testing.assert_frame_equal(real.layers, meta.layers)
     assert real.total()[["macs", "mults", "adds"]].tolist() == [160, 160, 120]
 

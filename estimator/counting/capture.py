@@ -29,6 +29,7 @@ from hwmodels.errors import UserError
 
 from . import activations, detection, formulas, quantized, shiftadd  # noqa: F401  (register the op formulas)
 from .complex_arithmetic import in_real_operations
+from .densities import NonzeroCounter, Tally
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
 from .weights import WeightInfo
 
@@ -84,10 +85,13 @@ class ModuleStack:
     modules first), so :meth:`push` keeps an ancestor below its descendants already on the stack.
     """
 
-    def __init__(self, names: dict[nn.Module, str], weight_ids: set[int], backward: bool):
+    def __init__(self, names: dict[nn.Module, str], weight_ids: set[int], backward: bool, measure: bool = False):
         self.names = names
         self.weight_ids = weight_ids
         self.track_backward = backward
+        self.measure = measure  # count the non-zeros of the activations (a real-input run)
+        self.nonzeros: dict[str, Tally] = {}  # row name -> its activations' non-zeros over its calls
+        self.counter = NonzeroCounter()
         self.stack: list[str] = []
         self.calls: list[dict[int, object]] = []  # per running forward: input id -> its grad_fn
         self.handles: list = []
@@ -121,7 +125,11 @@ class ModuleStack:
 
     def elements(self, flat) -> int:
         """Elements of the activation tensors among ``flat`` (parameters and buffers are not activations)."""
-        return sum(t.numel() for t in flat if id(t) not in self.weight_ids)
+        return sum(t.numel() for t in self.activations(flat))
+
+    def activations(self, flat) -> list[torch.Tensor]:
+        """The activation tensors among ``flat`` (not parameters or buffers)."""
+        return [t for t in flat if id(t) not in self.weight_ids]
 
     def pre_hook(self, module, args) -> None:
         name = self.names.get(module)
@@ -145,8 +153,14 @@ class ModuleStack:
             io = self.io.get(name)
             if io is None:
                 io = self.io[name] = [0, 0]
-            io[0] += self.elements(tensors_of(args)) + (self.elements(tensors_of(kwargs)) if kwargs else 0)
+            flat_in = tensors_of(args) + (tensors_of(kwargs) if kwargs else [])
+            io[0] += self.elements(flat_in)
             io[1] += self.elements(flat_out)
+            if self.measure:
+                tally = self.nonzeros.get(name)
+                if tally is None:
+                    tally = self.nonzeros[name] = Tally()
+                tally.add(self.counter, self.activations(flat_in), self.activations(flat_out))
         if not self.track_backward:
             self.stack.pop()
             return

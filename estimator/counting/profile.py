@@ -17,6 +17,7 @@ from torch.nn.utils import parametrize, prune
 
 from hwmodels.errors import UserError
 
+from . import densities as activation_densities
 from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels, skipped_macs
 from .clone import clone_model
 from .inputs import run_inputs
@@ -51,6 +52,9 @@ class Profile:
             the MACs left when exactly-zero weights are skipped, ``nz_macs_valid`` those left when the taps that
             fall on zero padding are skipped too; element counts (``params``, ``weight_elems``, ``in_elems``:
             what the module consumes, ``out_elems``: what it produces) are in tensor elements, not bytes.
+            ``input_density`` and ``output_density`` are the non-zero shares of its floating-point activations
+            over the batch and its calls (:mod:`~estimator.counting.densities`: measured on real inputs, given, or
+            1 where neither; :attr:`density_source` says which).
             With ``backward=True`` the training step's backward work is in ``*_bwd`` columns (``nz_macs_bwd``:
             input gradients skipping zero weights, weight gradients of pre-defined masks not computed).
             ``decomposed`` names ops counted through their decomposition, ``estimated`` ops whose formula
@@ -62,11 +66,16 @@ class Profile:
             or decomposition (never counted as zero silently).
         free_ops: ops seen that are free by decision (views, copies, concatenation, allocation).
         values: whether weight values were read (False: a shape-only profile, every weight counted dense).
+        density_source: where the activation densities come from
+            (:data:`~estimator.counting.densities.SOURCES`).
     """
 
     def __init__(self, entries: list[ModuleEntry], tallies: dict[str, LayerTally], io: dict[str, list[int]],
-                 unsupported: dict, free_ops, backward: bool, values: bool):
+                 unsupported: dict, free_ops, backward: bool, values: bool,
+                 densities: activation_densities.Densities = activation_densities.DENSE):
         self._entries = entries
+        self._densities = densities
+        self.density_source = densities.source
         self._tallies = tallies
         self._io = io
         self.unsupported = unsupported
@@ -77,7 +86,7 @@ class Profile:
     @cached_property
     def columns(self) -> dict[str, list]:
         """The layer table as plain column lists (what :attr:`layers` is made from)."""
-        return build_columns(self._entries, self._tallies, self._io, self.backward)
+        return build_columns(self._entries, self._tallies, self._io, self.backward, self._densities)
 
     @cached_property
     def layers(self) -> pd.DataFrame:
@@ -107,7 +116,19 @@ class Profile:
             sizes = {numel for _, numel in tally.weighted}
             if sizes and (weights[name] is None or sizes != {weights[name].numel}):
                 raise UserError(f"reweigh: module '{name}' has a weight of another size than the profiled one")
-        return Profile(entries, self._tallies, self._io, self.unsupported, self.free_ops, self.backward, True)
+        return Profile(entries, self._tallies, self._io, self.unsupported, self.free_ops, self.backward, True,
+                       self._densities)
+
+    def densities(self) -> pd.DataFrame:
+        """Each layer's ``input_density`` and ``output_density`` (fractions of non-zero elements), indexed by
+        name: measured on a real input, the calibration to give a meta profile of the same model
+        (``profile(..., densities=table)``)."""
+        return self.layers[list(activation_densities.COLUMNS)]
+
+    def save_densities(self, path: str | Path) -> None:
+        """:meth:`densities` as a CSV file (written atomically), for ``profile(..., densities=path)`` or the
+        command line's ``--densities``."""
+        activation_densities.write(self.densities(), path)
 
     def total(self) -> pd.Series:
         """Whole-model sums of every numeric column, plus ``flops`` = 2 x ``macs`` (derived)."""
@@ -116,16 +137,15 @@ class Profile:
         return pd.Series(totals, dtype="int64")
 
     def by_type(self) -> pd.DataFrame:
-        """Numeric columns summed per module type."""
-        numeric = self.layers.select_dtypes("number").columns.drop("depth")
-        return self.layers.groupby("type")[list(numeric)].sum().sort_values("macs", ascending=False)
+        """Numeric columns summed per module type (densities: averaged over the elements)."""
+        return grouped(self.layers, self.layers["type"].to_numpy(), sort=True).sort_values("macs", ascending=False)
 
     def rolled_up(self, max_depth: int) -> pd.DataFrame:
-        """Rows aggregated to modules at most ``max_depth`` deep (the root is depth 0)."""
+        """Rows aggregated to modules at most ``max_depth`` deep (the root is depth 0); counts summed, densities
+        averaged over the elements."""
         names = self.layers.index.to_series()
         keys = names.where(names == ROOT, names.str.split(".").str[:max_depth].str.join("."))
-        numeric = self.layers.select_dtypes("number").columns.drop("depth")
-        rolled = self.layers[numeric].groupby(keys.values, sort=False).sum()
+        rolled = grouped(self.layers, keys.values, sort=False)
         types = self.layers["type"].groupby(keys.values, sort=False).agg(
             lambda t: t.iloc[0] if len(t) == 1 else "")
         rolled.insert(0, "type", types)
@@ -149,6 +169,7 @@ class Profile:
             listed = sorted({op for ops in self.layers[column] if ops for op in ops.split(",")})
             if listed:
                 notes.append(f"ops {label}: {', '.join(listed)}")
+        notes.append(self._densities.note())
         if not self.values:
             notes.append("shape-only profile (values=False): every weight counted dense, MAC arithmetic.")
         return shown.to_string() + "\n\n" + "\n".join(notes)
@@ -170,6 +191,20 @@ class Profile:
             return text
         Path(path).write_text(text)
         return None
+
+
+def grouped(layers: pd.DataFrame, keys, sort: bool) -> pd.DataFrame:
+    """The numeric columns of ``layers`` aggregated by ``keys``: counts summed, each density averaged over the
+    elements it is a share of (``input_density`` over ``in_elems``, ``output_density`` over ``out_elems``; 1
+    where a group has none)."""
+    numeric = [c for c in layers.select_dtypes("number").columns if c != "depth"]
+    weighted = layers[numeric].copy()
+    for column, elements in zip(DENSITY_COLUMNS, ("in_elems", "out_elems"), strict=True):
+        weighted[column] = layers[column] * layers[elements]
+    out = weighted.groupby(keys, sort=sort).sum()
+    for column, elements in zip(DENSITY_COLUMNS, ("in_elems", "out_elems"), strict=True):
+        out[column] = (out[column] / out[elements].where(out[elements] > 0)).fillna(1.0)
+    return out
 
 
 def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
@@ -241,7 +276,7 @@ def run_forward_backward(clone: nn.Module, args: tuple, kwargs: dict, mode: Coun
 
 
 def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dtype | None = None,
-            backward: bool = False, strict: bool = False, values: bool = True) -> Profile:
+            backward: bool = False, strict: bool = False, values: bool = True, densities=None) -> Profile:
     """Count what ``model`` computes, layer by layer.
 
     Args:
@@ -260,6 +295,11 @@ def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dty
         values: read the weights' values for the value-aware columns (non-zeros, padding-aware zero skipping,
             shift-add arithmetic; cached per module, so a second profile of an unchanged model re-reads
             nothing); False gives a pure shape-only count (every weight dense, MAC arithmetic).
+        densities: the activations' non-zero shares, for hardware that gates, skips or compresses zeros (None:
+            measured on real inputs, dense on meta ones); or given: a fraction for every layer's input and output,
+            a mapping from layer name to a fraction (its input) or to ``{"input": ..., "output": ...}``, the
+            :meth:`Profile.densities` table of a real-input profile, or the CSV file
+            :meth:`Profile.save_densities` wrote. Layers not given are dense.
 
     Returns:
         A :class:`Profile`.
@@ -271,7 +311,8 @@ def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dty
     clone = prepare_copy(model, meta)
     clone.train(backward)
     names, tracked, owners, recurrent = survey(clone)
-    stack = ModuleStack(names, tracked, backward)
+    known = None if densities is None else activation_densities.given(densities, [ROOT, *names.values()])
+    stack = ModuleStack(names, tracked, backward, measure=known is None and not meta)
     mode = CountingMode(stack, tracked, strict, owners)
     run_counted(clone, args, kwargs, mode, stack, backward, recurrent)
     entries = snapshot(model, mode.tallies, values)
@@ -280,7 +321,9 @@ def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dty
                            for op, v in mode.unsupported.items())
         warnings.warn(f"estimator.profile: no formula or decomposition for {listed}; their work is not in the "
                       "totals", stacklevel=2)
-    return Profile(entries, mode.tallies, stack.io, mode.unsupported, mode.free_seen, backward, values)
+    if known is None:
+        known = activation_densities.measured(stack.nonzeros) if stack.measure else activation_densities.DENSE
+    return Profile(entries, mode.tallies, stack.io, mode.unsupported, mode.free_seen, backward, values, known)
 
 
 def module_type(module: nn.Module) -> str:
@@ -300,6 +343,7 @@ INT_COLUMNS = frozenset(COUNT_COLUMNS + BACKWARD_COLUMNS + [
 WEIGHT_COLUMNS = ["params", "nnz_params", "weight_elems", "weight_nnz", "weight_rows", "weight_row_len",
                   "weight_format", "pattern_table_bits", "weight_code_bits", "arithmetic", "predefined_sparsity",
                   "decomposed", "estimated"]
+DENSITY_COLUMNS = list(activation_densities.COLUMNS)
 
 
 def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> list[ModuleEntry]:
@@ -325,10 +369,11 @@ def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> 
 
 
 def build_columns(entries: list[ModuleEntry], tallies: dict[str, LayerTally], io: dict[str, list[int]],
-                  backward: bool) -> dict[str, list]:
+                  backward: bool, densities: activation_densities.Densities) -> dict[str, list]:
     """The layer table's columns: counts from the tallies made value-aware with each module's values."""
     count_columns = COUNT_COLUMNS + (BACKWARD_COLUMNS if backward else [])
-    columns: dict[str, list] = {c: [] for c in ["name", "type", "depth"] + count_columns + WEIGHT_COLUMNS}
+    columns: dict[str, list] = {c: [] for c in ["name", "type", "depth"] + count_columns + WEIGHT_COLUMNS
+                                + DENSITY_COLUMNS}
     for entry in entries:
         tally = tallies.get(entry.name)
         own = entry.values
@@ -366,6 +411,8 @@ def build_columns(entries: list[ModuleEntry], tallies: dict[str, LayerTally], io
         columns["predefined_sparsity"].append(bool(info.predefined) if info else False)
         columns["decomposed"].append(",".join(sorted(tally.decomposed)) if tally else "")
         columns["estimated"].append(",".join(sorted(tally.estimated)) if tally else "")
+        for column, value in zip(DENSITY_COLUMNS, densities.of(entry.name), strict=True):
+            columns[column].append(value)
     return columns
 
 

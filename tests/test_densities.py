@@ -1,0 +1,108 @@
+"""Activation densities: measured on real inputs, given to meta profiles, carried to the layer table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from estimator import profile
+from estimator.cli import main
+from estimator.workload import layer_table
+from hwmodels.errors import UserError
+from hwmodels.layers import LayerTableError, validate
+
+
+def small_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 1))
+
+
+def test_real_input_densities_are_counted_by_hand():
+    model = nn.Sequential(nn.ReLU(), nn.Linear(4, 2))
+    x = torch.tensor([[-1.0, 2.0, 0.0, 3.0], [4.0, -5.0, -6.0, 7.0]])
+    prof = profile(model, x)
+    # ReLU: input 7 non-zeros of 8; output max(x, 0) keeps 2, 3, 4, 7: 4 of 8
+    assert prof.layers.loc["0", ["input_density", "output_density"]].tolist() == [7 / 8, 4 / 8]
+    # Linear reads the ReLU's output (4 of 8); its 4 outputs are non-zero
+    assert prof.layers.loc["1", "input_density"] == 4 / 8
+    assert prof.density_source == "measured" and "measured on the real input" in prof.to_table()
+    # counting the non-zeros is not model work: the counts equal the meta profile's
+    assert prof.total().equals(profile(model, input_shape=(2, 4)).total())
+
+
+def test_meta_with_a_saved_table_equals_the_real_profile_on_every_column(tmp_path):
+    model, x = small_net(), torch.randn(3, 2, 5, 5)
+    real = profile(model, x, backward=True)
+    assert 0.3 < real.layers.loc["1", "output_density"] < 0.7  # ReLU of a zero-mean input: about half
+    real.save_densities(tmp_path / "d.csv")
+    meta = profile(model, input_shape=(3, 2, 5, 5), backward=True, densities=tmp_path / "d.csv")
+    pd.testing.assert_frame_equal(real.layers, meta.layers)  # the floats round-trip through the file exactly
+    assert meta.density_source == "given"
+
+
+def test_meta_without_densities_is_dense_and_says_so():
+    prof = profile(small_net(), input_shape=(1, 2, 5, 5))
+    assert (prof.layers[["input_density", "output_density"]] == 1.0).all().all()
+    assert "not measured (meta input)" in prof.to_table() and prof.density_source == "dense"
+
+
+def test_a_model_without_relu_zeros_is_dense_and_says_so():
+    prof = profile(nn.Sequential(nn.Linear(4, 8), nn.GELU()), torch.randn(2, 4))
+    assert (prof.layers[["input_density", "output_density"]] == 1.0).all().all()  # GELU gives no exact zeros
+    assert "no ReLU-like zeros" in prof.to_table()
+
+
+def test_given_densities_one_number_or_a_mapping():
+    every = profile(small_net(), input_shape=(1, 2, 5, 5), densities=0.25)
+    assert (every.layers[["input_density", "output_density"]] == 0.25).all().all()
+    some = profile(small_net(), input_shape=(1, 2, 5, 5), densities={"2": 0.4, "1": {"output": 0.5}})
+    assert some.layers.loc["2", ["input_density", "output_density"]].tolist() == [0.4, 1.0]
+    assert some.layers.loc["1", ["input_density", "output_density"]].tolist() == [1.0, 0.5]
+    assert some.layers.loc["0", "input_density"] == 1.0  # not given: dense
+
+
+@pytest.mark.parametrize("densities, message", [
+    (1.5, "densities: 1.5; expected a fraction of non-zero elements, 0 to 1"),
+    ({"3": 0.5}, "densities: no layer '3' in the model"),
+    ({"conv": 0.5}, "no layer 'conv'"),
+    ({"1": "half"}, "densities of layer '1': 'half'; expected a fraction"),
+    ("missing.csv", "densities file 'missing.csv' does not exist"),
+    (pd.DataFrame({"name": ["1"], "input_density": [0.5]}), "column 'output_density' is missing"),
+])
+def test_bad_densities_fail_in_one_line_before_the_run(densities, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        profile(small_net(), input_shape=(1, 2, 5, 5), densities=densities)
+    assert "\n" not in str(error.value)
+
+
+def test_rolled_up_densities_are_averaged_over_elements():
+    model = nn.Sequential(nn.Sequential(nn.ReLU(), nn.Linear(4, 2), nn.ReLU()))
+    x = torch.tensor([[-1.0, 2.0, 0.0, 3.0], [4.0, -5.0, -6.0, 7.0]])
+    prof = profile(model, x)
+    assert prof.layers.loc["0.2", "input_density"] == 1.0  # the Linear's 4 outputs: random weights, no zeros
+    # the block "0" has no row of its own (no work, no parameters); its rows read 8 elements (7 non-zero), 8 (4)
+    # and 4 (4): (7 + 4 + 4) / (8 + 8 + 4) = 0.75 (the plain mean of 7/8, 4/8 and 1 would be 0.79)
+    assert prof.rolled_up(1).loc["0", "input_density"] == 15 / 20
+
+
+def test_layer_table_carries_the_densities_and_its_contract_bounds_them():
+    model = small_net()
+    real = profile(model, torch.randn(2, 2, 5, 5))
+    table = layer_table(real)
+    second = table[table["name"] == "2"].iloc[0]
+    assert second["input_density"] == real.layers.loc["2", "input_density"] < 1.0
+    checked = validate(table)
+    assert checked["input_density"].dtype == float
+    with pytest.raises(LayerTableError, match="column 'input_density' has 1.5 in row '0'; expected a non-negative "
+                                              "number at most 1"):
+        validate(table.assign(input_density=1.5))
+
+
+def test_cli_takes_a_densities_file(capsys, tmp_path):
+    (tmp_path / "d.csv").write_text("name,input_density,output_density\nc2,0.5,0.25\n")
+    assert main(["profile", "cff", "--format", "csv", "--densities", str(tmp_path / "d.csv")]) == 0
+    table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), index_col="name")
+    assert table.loc["c2", ["input_density", "output_density"]].tolist() == [0.5, 0.25]
+    assert table.loc["c1", "input_density"] == 1.0
