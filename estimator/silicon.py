@@ -11,8 +11,12 @@ tool's own and is compared, never fitted, but for one stated scale:
   correlation over the five layers and the one scale, pJ per MAC unit, that fits them best by least squares (a fit,
   labelled as one).
 
-The activations are dense here: the chip gates zero inputs and run-length codes activations at DRAM (Table V's
-input zeros reach 79%), which this comparison does not model, so its DRAM column is dense, compulsory traffic.
+The activations have the chip's measured densities: each layer's input density is 1 - Table V's input zeros, its
+output density the next layer's input density, and CONV5's output density is taken equal to its input density (an
+assumption: Table V stops at CONV5). ``eyeriss65`` declares what the chip does with them: zero inputs gate the MAC
+and the weight read, and activations cross DRAM run-length coded (``act_sparsity=False`` prices them dense). The
+weights are a random initialisation (no trained AlexNet weights here); the chip does not exploit weight zeros, so
+their values do not change a number.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def eyeriss_comparison(**overrides) -> pd.DataFrame:
     from .workload import layer_table
 
     chip = load(EYERISS_TABLE5)
-    prof = profile(create("alexnet_caffe"), input_shape=(BATCH, 3, 227, 227))
+    prof = profile(create("alexnet_caffe"), input_shape=(BATCH, 3, 227, 227), densities=chip_densities(chip))
     pricing = PRICING | overrides
     table = price(layer_table(prof), **pricing)
     hw = resolve(pricing["hw"])
@@ -81,6 +85,16 @@ def eyeriss_comparison(**overrides) -> pd.DataFrame:
     out["pj_per_mac"] = out["onchip_mac_units_per_mac"] * scale
     out.attrs.update(correlation=correlation, pj_per_mac_unit=scale)
     return out
+
+
+def chip_densities(chip: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per AlexNet conv layer (``conv1``..``conv5``), input and output densities from Table V's input zeros: a
+    layer's output density is the next layer's input density; the last layer's is its own input density (an
+    assumption)."""
+    inputs = (1.0 - chip["ifmap_zeros_pct"].to_numpy() / 100.0).tolist()
+    outputs = inputs[1:] + inputs[-1:]
+    return {f"conv{i + 1}": {"input": d_in, "output": d_out}
+            for i, (d_in, d_out) in enumerate(zip(inputs, outputs, strict=True))}
 
 
 def energy_agreement(comparison: pd.DataFrame) -> tuple[float, float]:

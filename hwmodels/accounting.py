@@ -37,10 +37,14 @@ class Widths:
         weight_chip, weight_top: bits per weight on chip and at the top (off-chip) level (storage formats).
         act: bits per input activation.
         psum, final: bits per partial sum and per final output.
+        act_top, final_top: bits per input activation read from, and per final output written to, the top
+            (off-chip) level: compressed where it compresses activations (partial sums never are).
         weight_whole, psum_whole, final_whole: bits of one whole weight, partial sum and final output, where the
             widths above are averages over a compressed tensor (zero-skipped weights with their index, a pre-defined
             pattern's weight gradient): what a level must hold to keep one element at all.
-        work: executed MACs / dense MACs (zero skipping), which scales every per-cycle access.
+        work: the share of MAC cycles that run (skipped zeros take none; :func:`hwmodels.sparsity.executed`).
+        fed_w, fed_i, fed_o: the share of each operand's innermost (per-MAC) accesses that happen (skipped zeros
+            and another operand's gated zeros remove them).
     """
 
     weight_chip: np.ndarray
@@ -48,10 +52,15 @@ class Widths:
     act: np.ndarray
     psum: np.ndarray
     final: np.ndarray
+    act_top: np.ndarray
+    final_top: np.ndarray
     weight_whole: np.ndarray
     psum_whole: np.ndarray
     final_whole: np.ndarray
     work: np.ndarray
+    fed_w: np.ndarray
+    fed_i: np.ndarray
+    fed_o: np.ndarray
 
     def __len__(self) -> int:
         return len(self.act)
@@ -64,11 +73,19 @@ class Widths:
         """(K, fields) float64: the widths as rows (for grouping configurations)."""
         return np.stack([getattr(self, f.name) for f in fields(self)], axis=1).astype(np.float64)
 
+    def fed(self, role: str) -> np.ndarray:
+        """The share of ``role``'s innermost accesses that happen."""
+        return {"W": self.fed_w, "I": self.fed_i, "O": self.fed_o}[role]
+
     def precision(self, role: str, top: bool) -> np.ndarray:
         """Average bits per element of a weight or input operand at the top level or on chip."""
         if role == "W":
             return self.weight_top if top else self.weight_chip
-        return self.act
+        return self.act_top if top else self.act
+
+    def final_at(self, top: bool) -> np.ndarray:
+        """Bits per final output moved at the top level (compressed where it compresses) or on chip."""
+        return self.final_top if top else self.final
 
     def held(self, role: str, top: bool, capacity: np.ndarray, partial: bool = True) -> np.ndarray:
         """Bits per element to test whether a tile of ``role`` fits levels of ``capacity`` bits (K,), on chip or at
@@ -123,8 +140,10 @@ def boundary(lay: Layout, role: str, m: int, states: np.ndarray, widths: Widths)
     if role == "O":
         partial = output_partial(lay, m + 1, states)
         bits = np.where(partial, widths.psum[:, None], widths.final[:, None])
+        high_bits = np.where(partial, widths.psum[:, None], widths.final_at(top)[:, None])  # partial sums: never
+        # compressed
         at_low = words(tile * bits, low) * periods * lay.instances[role][m + 1]
-        at_high = words(spread * bits, high) * periods * lay.instances[role][m + 2]
+        at_high = words(spread * high_bits, high) * periods * lay.instances[role][m + 2]
         back_low, back_high = np.where(partial, at_low, 0.0), np.where(partial, at_high, 0.0)
         return Boundary(low_reads=at_low, low_writes=back_low, high_reads=back_high, high_writes=at_high)
     written = words(tile * widths.precision(role, False)[:, None], low)
@@ -137,16 +156,17 @@ def boundary(lay: Layout, role: str, m: int, states: np.ndarray, widths: Widths)
 def innermost(lay: Layout, role: str, stationary: np.ndarray, widths: Widths) -> tuple[np.ndarray, np.ndarray]:
     """(reads, writes) in words at the innermost level of ``role``, feeding or collecting the array: an input is
     read once per run of the loops in ``stationary`` (its innermost loops irrelevant to it); partial sums are
-    written, and read back while accumulating, every cycle. Zero skipping removes the skipped MACs' accesses."""
+    written, and read back while accumulating, every cycle. Skipped and gated zeros remove the accesses of the MACs
+    they skip or gate (:meth:`Widths.fed`)."""
     level = lay.levels[role][0]
     top = len(lay.levels[role]) == 1
     if role == "O":
         partial = output_partial(lay, 0, np.int64(0))
-        bits = np.where(partial, widths.psum, widths.final)
-        writes = words(lay.fanout[role][0] * bits, level) * lay.total * lay.instances[role][1] * widths.work
+        bits = np.where(partial, widths.psum, widths.final_at(top))
+        writes = words(lay.fanout[role][0] * bits, level) * lay.total * lay.instances[role][1] * widths.fed_o
         return np.where(partial, writes, 0.0)[:, None], writes[:, None]
     reads = (words(lay.fanout[role][0] * widths.precision(role, top), level)[:, None]
-             * (lay.total / lay.cycles[np.asarray(stationary)]) * lay.instances[role][1] * widths.work[:, None])
+             * (lay.total / lay.cycles[np.asarray(stationary)]) * lay.instances[role][1] * widths.fed(role)[:, None])
     return reads, np.zeros_like(reads)
 
 

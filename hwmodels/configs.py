@@ -38,6 +38,7 @@ class Configs:
         weight_bits, act_bits, psum_bits, output_bits: bits per weight, input activation, partial sum and final
             output (``output_bits`` resolved to ``act_bits`` where not given).
         zero_skipping, skip_padding: the MAC-skipping policies.
+        act_sparsity: zero activations exploited as the hardware declares (:mod:`hwmodels.sparsity`).
         psc_index: how random k-of-9 kernels are indexed (:data:`~hwmodels.parameters.PSC_INDEXES`).
         keep_on_chip: the ``fit`` inter-layer policy.
         mapper: the loop-nest mapper (:data:`~hwmodels.parameters.MAPPERS`).
@@ -60,6 +61,7 @@ class Configs:
     output_bits: np.ndarray
     zero_skipping: np.ndarray
     skip_padding: np.ndarray
+    act_sparsity: np.ndarray
     psc_index: np.ndarray
     keep_on_chip: np.ndarray
     mapper: np.ndarray
@@ -125,6 +127,7 @@ def build(model: HardwareModel, grid: pd.DataFrame) -> Configs:
                    psum_bits=grid["psum_bits"].to_numpy().astype(np.int64), output_bits=output,
                    zero_skipping=grid["zero_skipping"].to_numpy().astype(bool),
                    skip_padding=grid["skip_padding"].to_numpy().astype(bool),
+                   act_sparsity=grid["act_sparsity"].to_numpy().astype(bool),
                    psc_index=grid["psc_index"].to_numpy().astype(str),
                    keep_on_chip=(grid["interlayer"] == "fit").to_numpy(),
                    mapper=grid["mapper"].to_numpy().astype(str),

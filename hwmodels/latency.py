@@ -3,8 +3,10 @@
 
 cycles = computation + stalls + first loading + last write-back + systolic drain, where
 
-* **computation** is the temporal iterations, scaled by the share of MACs executed (zero skipping: each
-  iteration takes that share of a cycle on average, so every period below shrinks alike);
+* **computation** is the temporal iterations, scaled by the share that runs (skipped zeros,
+  :mod:`hwmodels.sparsity`): the links feeding and collecting the array move once per iteration that runs, one
+  cycle each, and the tiles above them arrive once per period of the loops below, which the skipped iterations
+  shorten;
 * every operand moves through each level's ports in four directions (``fh`` written from above, ``tl`` read out
   below or to the array, ``fl`` written from below, ``th`` read out above). A **transfer link** moves a tile per
   period (the iterations of the loops below it) and takes ``ceil(bits / port bandwidth)`` cycles per period
@@ -158,15 +160,20 @@ def link_activities(lay: Layout, choice: Choice, widths: Widths, dropped: dict[s
     ports: dict[tuple[str, str], list[Activity]] = {}
     stationary_period = {r: lay.cycles[choice.stationary[r]] for r in ("W", "I")}
 
-    def add(role: str, m: int, direction: str, elements, bits, period, allowed, active, floor_bits=None) -> None:
+    def add(role: str, m: int, direction: str, elements, bits, period, allowed, active, floor_bits=None,
+            array_side: bool = False) -> None:
         level = lay.levels[role][m]
         port = level.port(role, direction)
         moved = np.broadcast_to(elements * bits, (k,)).astype(float)
-        count = np.where(active, lay.total / period, 0.0)
         real = np.ceil(moved / port.bandwidth_bits - 1e-9)
         floor = real if floor_bits is None else np.minimum(real, np.ceil(floor_bits / port.bandwidth_bits - 1e-9))
+        if array_side:  # feeds (or collects from) the array per executed iteration: a skipped one takes neither a
+            # cycle nor a transfer
+            count, timing = np.where(active, lay.total * widths.work / period, 0.0), 1.0
+        else:  # a tile per period of the loops below, which skipped iterations shorten
+            count, timing = np.where(active, lay.total / period, 0.0), widths.work
         ports.setdefault((level.name, port.name), []).append(Activity(
-            role, m, direction, real, allowed * widths.work, period * widths.work, count, moved, floor))
+            role, m, direction, real, allowed * timing, period * timing, count, moved, floor))
 
     for role in OPERANDS:
         t = tiles[role]
@@ -182,11 +189,12 @@ def link_activities(lay: Layout, choice: Choice, widths: Widths, dropped: dict[s
             # the whole tensor kept on chip between layers never reaches the top level
             kept = dropped.get(role, np.zeros(k, dtype=bool)) & (m == top) & (m > 0) & (period == lay.total)
             if role == "O":
-                bits = np.where(t.partial[m], widths.psum, widths.final)
-                add(role, m, "fl", elements, bits, period, allowed, ~kept, first_tile)
-                add(role, m, "tl", elements, bits, period, allowed, t.partial[m] & ~kept)
+                bits = np.where(t.partial[m], widths.psum, widths.final_at(m == top))
+                add(role, m, "fl", elements, bits, period, allowed, ~kept, first_tile, array_side=m == 0)
+                add(role, m, "tl", elements, bits, period, allowed, t.partial[m] & ~kept, array_side=m == 0)
             else:
-                add(role, m, "tl", elements, widths.precision(role, m == top), period, allowed, ~kept, first_tile)
+                add(role, m, "tl", elements, widths.precision(role, m == top), period, allowed, ~kept, first_tile,
+                    array_side=m == 0)
             if m < top:
                 period = t.period[m]
                 allowed = np.where(flags[role][m], period, period / t.window[m])

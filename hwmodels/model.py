@@ -12,6 +12,9 @@ Numbers live in the preset files with their sources; this module only validates 
   dimensions along which it is systolic.
 * ``[[compute]]`` rows: energy per arithmetic action and number format.
 * ``[model]``: name, node, clock.
+* a level's ``compression`` (``rlc`` or ``zvc``, the off-chip level only): activations cross it compressed.
+* ``[sparsity]`` (optional): the operands whose zeros the PEs gate (``gate``, energy only) or skip (``skip``, energy
+  and cycles), :mod:`hwmodels.sparsity`; without it zero weights are skipped and activations are dense.
 
 Where the compute table has no value for an action and width, it is derived by a stated rule and flagged:
 
@@ -41,6 +44,7 @@ import numpy as np
 from .errors import UserError
 from .layers import LOOP_DIMS
 from .parameters import MAX_CLOCK_MHZ, MAX_PES
+from .sparsity import COMPRESSIONS, NO_COMPRESSION, SPARSE_OPERANDS, Compression, Sparsity
 
 try:
     import tomllib
@@ -127,6 +131,7 @@ class Level:
         estimate: the energies are not from the primary source (or were derived).
         write_estimate: the write energy was not given and is taken equal to the read energy.
         resizable: the level a ``buffer_kib`` parameter resizes.
+        compression: how activations cross it (:class:`hwmodels.sparsity.Compression`; the off-chip level only).
     """
 
     name: str
@@ -142,6 +147,7 @@ class Level:
     estimate: bool = False
     write_estimate: bool = False
     resizable: bool = False
+    compression: Compression = NO_COMPRESSION
 
     @property
     def offchip(self) -> bool:
@@ -259,6 +265,7 @@ class HardwareModel:
         path: the file it was loaded from.
         provenance: notes on values that are estimates or were derived while reading the file.
         source: where the description as a whole comes from (``[model] source``).
+        sparsity: what the PEs do with zero operands (its ``[sparsity]`` table; :mod:`hwmodels.sparsity`).
     """
 
     name: str
@@ -273,6 +280,7 @@ class HardwareModel:
     path: Path | None = None
     provenance: tuple[str, ...] = field(default=())
     source: str = ""
+    sparsity: Sparsity = Sparsity()
 
     def __repr__(self) -> str:
         return f"HardwareModel({self.name!r}, {self.technology_nm} nm, {self.array.sizes} PEs, unit={self.unit!r})"
@@ -487,7 +495,7 @@ def read_compute(check: Validator, rows: list, where: str = "compute") -> tuple[
 
 
 LEVEL_FIELDS = {"name", "operands", "size_bits", "size_kib", "word_bits", "min_bits", "bandwidth_bits", "served_dims",
-                "shared_port", "port", "source", "estimate", "resizable"}
+                "shared_port", "port", "source", "estimate", "resizable", "compression", "run_bits", "pair_word_bits"}
 
 
 def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]) -> Level:
@@ -527,7 +535,44 @@ def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]
                  ports=ports, served_dims=served,
                  source=check.get(row, "source", at, str, "a citation string"),
                  estimate=check.get(row, "estimate", at, bool, "true or false", False), write_estimate=write is None,
-                 resizable=check.get(row, "resizable", at, bool, "true or false", False))
+                 resizable=check.get(row, "resizable", at, bool, "true or false", False),
+                 compression=read_compression(check, row, at, size))
+
+
+def read_compression(check: Validator, row: dict, at: str, size: float) -> Compression:
+    """A level's ``compression`` (:data:`COMPRESSIONS`) with ``run_bits`` and ``pair_word_bits`` for ``rlc``;
+    modelled at the off-chip level, where activations cross the chip boundary."""
+    fmt = check.get(row, "compression", at, str, " or ".join(COMPRESSIONS), "none")
+    if fmt not in COMPRESSIONS:
+        check.fail(f"{at}.compression", " or ".join(COMPRESSIONS), fmt)
+    if fmt != "none" and not math.isinf(size):
+        check.fail(f"{at}.compression", "none on an on-chip level (compressed activations are modelled where they "
+                                        "cross the chip boundary: the off-chip level)", fmt)
+    default = Compression()
+    run = check.get(row, "run_bits", at, int, "a positive number of bits per run length", default.run_bits)
+    word = check.get(row, "pair_word_bits", at, int, "a positive number of bits per word of run-length pairs",
+                     default.word_bits)
+    if run <= 0 or word <= run:
+        check.fail(f"{at}.run_bits", f"a positive number of bits below pair_word_bits ({word})", run)
+    return Compression(fmt, run, word)
+
+
+def read_sparsity(check: Validator, table: dict) -> Sparsity:
+    """The ``[sparsity]`` table: ``gate`` and ``skip``, lists of operands among :data:`SPARSE_OPERANDS` (defaults:
+    no gating, zero weights skipped), and ``source``."""
+    check.check_known(table, "sparsity", {"gate", "skip", "source"})
+    default = Sparsity()
+    chosen = {}
+    for key in ("gate", "skip"):
+        given = check.get(table, key, "sparsity", list, f"a list of operands among {', '.join(SPARSE_OPERANDS)}",
+                          sorted(getattr(default, key)))
+        if any(op not in SPARSE_OPERANDS for op in given):
+            check.fail(f"sparsity.{key}", f"a list of operands among {', '.join(SPARSE_OPERANDS)}", given)
+        chosen[key] = frozenset(given)
+    if chosen["gate"] & chosen["skip"]:
+        check.fail("sparsity", "an operand gated or skipped, not both", sorted(chosen["gate"] & chosen["skip"]))
+    return Sparsity(chosen["gate"], chosen["skip"], check.get(table, "source", "sparsity", str, "a citation string",
+                                                              ""))
 
 
 def read_array(check: Validator, table: dict) -> Array:
@@ -629,7 +674,7 @@ def load_toml(path: str | Path) -> HardwareModel:
         raise HardwareFileError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
     if "memory" in data:
         check.fail("[[memory]]", "[[level]] tables (the memory hierarchy format; see hwmodels/presets)", "[[memory]]")
-    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size"})
+    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size", "sparsity"})
     head = check.get(data, "model", "(top level)", dict, "a [model] table")
     check.check_known(head, "model", {"name", "description", "technology_nm", "clock_mhz", "source"})
     array = read_array(check, check.get(data, "array", "(top level)", dict, "an [array] table"))
@@ -659,7 +704,9 @@ def load_toml(path: str | Path) -> HardwareModel:
                           check.units.pop() if check.units else "pj",
                           check.bounded(head, "clock_mhz", "model", MAX_CLOCK_MHZ, "a clock in MHz"),
                           array, levels, compute, tuple(table), path,
-                          source=check.get(head, "source", "model", str, "a citation string", ""))
+                          source=check.get(head, "source", "model", str, "a citation string", ""),
+                          sparsity=read_sparsity(check, check.get(data, "sparsity", "(top level)", dict,
+                                                                  "a [sparsity] table", {})))
     for family in {parse_format(c.format)[0] for c in compute}:
         fmts = [c.format for c in compute if parse_format(c.format)[0] == family]
         for action in ("mult", "add"):

@@ -87,6 +87,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"{k}: {v}" for k, v in INTERLAYER.items()), tuple(INTERLAYER)),
     Parameter("zero_skipping", True, bool, "skip multiplications by zero weights (and keep weights compressed)"),
     Parameter("skip_padding", True, bool, "with zero skipping, also skip the taps that fall on zero padding"),
+    Parameter("act_sparsity", True, bool, "exploit zero activations as the hardware file declares (gating or "
+                                          "skipping of zero inputs, compressed activations at a level), at the "
+                                          "profile's input densities; false: activations priced dense"),
     Parameter("psc_index", "position_code", str, "index of random k-of-9 kernels (pSC): " + "; ".join(
         f"{k}: {v}" for k, v in PSC_INDEXES.items()), tuple(PSC_INDEXES)),
     Parameter("number_format", "int", str, "arithmetic number family (int or fp)", ("int", "fp")),

@@ -6,11 +6,12 @@ Configurations that share a hardware variant (hardware file, array size, dataflo
 runs once per unit and distinct spatial unrolling, vectorised over them (and over buffer sizes, widths and policies),
 in chunks that bound memory.
 
-Compute: a multiply-accumulate unit's executed MACs (dense, ``nz_macs`` with zero skipping, ``nz_macs_valid`` with
-padding skipping too) cost one MAC-unit operation each (``mac`` energy at ``<number_format><max(weight_bits,
-act_bits)>``; its multiply and its add, including the add of the first product into a zero or bias-initialised
-accumulator); the unit's remaining operations (bias adds, element-wise work) and units without MACs cost their
-counts per action. Shift-add units have no MAC-unit work: their adds and shifts are priced as such.
+Compute: a multiply-accumulate unit's executed MACs (the MACs whose weight and input are not a zero the hardware
+skips or gates: :func:`hwmodels.sparsity.executed`, the one rule) cost one MAC-unit operation each (``mac`` energy
+at ``<number_format><max(weight_bits, act_bits)>``; its multiply and its add, including the add of the first
+product into a zero or bias-initialised accumulator); the unit's remaining operations (bias adds, element-wise
+work) and units without MACs cost their counts per action. Shift-add units have no MAC-unit work: their adds and
+shifts are priced as such.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .grid import configuration_grid, variants
 from .layers import COUNT_KINDS, PHASES, Unit, units, validated_columns
 from .model import HardwareModel
 from .nest import nest_of
+from .sparsity import executed as executed_shares
 from .traffic import Traffic, mac_unit, plain_unit
 
 ACTION_OF = {"mults": "mult", "adds": "add", "shifts": "shift", "compares": "compare", "other_ops": "other"}
@@ -96,12 +98,12 @@ def outputs_of(row) -> float:
 
 def compute_energy(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs) -> dict[str, np.ndarray]:
     """Energy per compute component (pJ) and executed MACs and multiplications, (K, units) arrays."""
-    zero_skipping, skip_padding = configs.zero_skipping[:, None], configs.skip_padding[:, None]
     counts = {c: table[c].astype(np.float64)[None, :] for c in ("macs", "nz_macs", "nz_macs_valid") + COUNT_KINDS}
     mac_rows = ((table["kind"] != "") & (table["arithmetic"] != "shift_add"))[None, :]
-    executed = np.where(zero_skipping, np.where(skip_padding, counts["nz_macs_valid"], counts["nz_macs"]),
-                        counts["macs"])
-    executed = np.where(mac_rows, executed, 0.0)
+    shares = executed_shares(configs.model.sparsity, counts["macs"], counts["nz_macs"], counts["nz_macs_valid"],
+                             table["input_density"][None, :], configs.zero_skipping[:, None],
+                             configs.skip_padding[:, None], configs.act_sparsity[:, None])
+    executed = np.where(mac_rows, counts["macs"] * shares.macs, 0.0)
     outputs = np.array([outputs_of(r) for r in rows])[None, :]
     parts = {"mac": executed * configs.actions["mac"][:, None]}
     standalone = {"mults": np.where(mac_rows, np.maximum(counts["mults"] - counts["macs"], 0.0), counts["mults"]),

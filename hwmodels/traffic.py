@@ -10,10 +10,12 @@ does not model:
   element), unstructured sparse (non-zeros with an in-row index of ceil(log2 row length) bits and row pointers of
   ceil(log2(nnz + 1)) bits), periodic (non-zeros plus the pattern table; the positions follow the rule) or a
   codebook (min(weight_bits, code bits) per element); the bits per weight at the top level are
-  stored bits / elements. With ``zero_skipping`` the weights stay compressed on chip (zero weights are never moved)
-  and the skipped MACs (``nz_macs``, or ``nz_macs_valid`` with ``skip_padding``: padding taps skipped too) are not
-  executed: per-cycle accesses scale by executed / dense MACs. Other parameters (bias, normalisation) are read
-  from the top weight level once per unit.
+  stored bits / elements. With ``zero_skipping`` the weights stay compressed on chip (zero weights are never moved).
+  Other parameters (bias, normalisation) are read from the top weight level once per unit.
+* **Zeros** (:mod:`hwmodels.sparsity`): the weight's zeros (``nz_macs``, or ``nz_macs_valid`` with
+  ``skip_padding``: padding taps too) and the input's (``input_density``) are skipped or gated as the hardware
+  declares, which scales the per-MAC accesses and the cycles; activations crossing a compressing off-chip level move
+  compressed (MAC and plain units alike).
 * **Inter-layer policy** (``interlayer``): ``"dram"``, every layer reads its input from DRAM and writes its output
   there (ZigZag's assumption); ``"fit"``, a layer whose whole input and output fit the largest on-chip level
   holding both keeps them there (no DRAM traffic for them).
@@ -41,6 +43,7 @@ from .layers import LOOP_DIMS
 from .mapper import distinct_rows, search
 from .model import OPERANDS, HardwareModel, Level
 from .nest import MAX_STATES, Layout, Nest, layout, nest_of, spatial_unrolling
+from .sparsity import Executed, executed
 
 PORT_OF = {("W", "reads"): "tl", ("W", "writes"): "fh", ("I", "reads"): "tl", ("I", "writes"): "fh",
            ("O", "reads"): "th", ("O", "writes"): "fl"}
@@ -155,7 +158,7 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
                                   row.weight_format, row.pattern_table_bits, row.weight_code_bits, configs.weight_bits,
                                   configs.psc_index)
     has_weight = row.weight_operand and row.weight_elems > 0 and row.role in ("forward", "grad_input")
-    widths = unit_widths(row, configs, storage["stored"], has_weight)
+    widths = unit_widths(row, hw, configs, storage["stored"], has_weight)
     accesses: dict[tuple[str, str, str], np.ndarray] = {}
     cycles, compute, utilization = np.zeros(k), np.zeros(k), np.zeros(k)
     order = np.empty(k, dtype=object)
@@ -185,7 +188,7 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     return Traffic(accesses, cycles, compute, utilization, np.asarray(form), order, notes)
 
 
-def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool) -> Widths:
+def unit_widths(row, hw: HardwareModel, configs: Configs, stored_bits: np.ndarray, has_weight: bool) -> Widths:
     """Bits per element of the unit's operands per configuration, and the share of MACs executed: weights at the
     top level in their storage form (``stored_bits`` in all), on chip compressed with zero skipping; a unit whose
     W operand is an activation (a weight gradient) moves it at ``act_bits``. The weight gradient of a pre-defined
@@ -198,16 +201,32 @@ def unit_widths(row, configs: Configs, stored_bits: np.ndarray, has_weight: bool
         per_weight = np.asarray(stored_bits / max(row.weight_elems, 1), dtype=float)
     else:
         per_weight = configs.weight_bits.astype(float)
-    executed = np.where(configs.zero_skipping, np.where(configs.skip_padding, row.nz_macs_valid, row.nz_macs), row.macs)
+    shares = executed_shares(row, configs)
     plain = configs.weight_bits if row.weight_operand else configs.act_bits
     kept = (row.weight_nnz / row.weight_elems if row.role == "grad_weight" and row.predefined_sparsity
             and row.weight_elems else 1.0)
+    act, final = configs.act_bits.astype(float), kept * configs.output_bits.astype(float)
     return Widths(weight_chip=np.where(configs.zero_skipping & has_weight, per_weight, plain).astype(float),
                   weight_top=np.broadcast_to(per_weight, (len(configs),)).astype(float),
-                  act=configs.act_bits.astype(float), psum=kept * configs.psum_bits.astype(float),
-                  final=kept * configs.output_bits.astype(float), weight_whole=plain.astype(float),
+                  act=act, psum=kept * configs.psum_bits.astype(float), final=final,
+                  act_top=act * top_share(hw, "I", row.input_density, configs.act_bits, configs),
+                  final_top=final * top_share(hw, "O", row.output_density, configs.output_bits, configs),
+                  weight_whole=plain.astype(float),
                   psum_whole=configs.psum_bits.astype(float), final_whole=configs.output_bits.astype(float),
-                  work=np.asarray(executed / max(row.macs, 1), dtype=float))
+                  work=shares.cycles, fed_w=shares.access["W"], fed_i=shares.access["I"], fed_o=shares.access["O"])
+
+
+def top_share(hw: HardwareModel, role: str, density: float, bits: np.ndarray, configs: Configs) -> np.ndarray:
+    """Bits per dense bit of activations of ``density`` crossing the top level of ``role`` (its compression, where
+    ``act_sparsity`` exploits it), per configuration."""
+    share = hw.hierarchy(role)[-1].compression.share(density, bits)
+    return np.where(configs.act_sparsity, share, 1.0)
+
+
+def executed_shares(row, configs: Configs) -> Executed:
+    """:func:`hwmodels.sparsity.executed` of a MAC unit per configuration."""
+    return executed(configs.model.sparsity, row.macs, row.nz_macs, row.nz_macs_valid, row.input_density,
+                    configs.zero_skipping, configs.skip_padding, configs.act_sparsity)
 
 
 def map_unit(row, lay: Layout, hw: HardwareModel, widths: Widths, configs: Configs) -> Mapped:
@@ -412,8 +431,10 @@ def plain_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     if out_level is not None:
         add(out_level, "O", "writes", words(out_bits, out_level))
         add(out_level, "O", "reads", np.where(kept & (not row.save_output), 0.0, words(out_bits, out_level)))
-    add(top_in, "I", "reads", np.where(kept, 0.0, words(in_bits, top_in)) + words(saved_bits, top_in))
-    add(top_out, "O", "writes", np.where(kept & (not row.save_output), 0.0, words(out_bits, top_out)))
+    in_top = in_bits * top_share(hw, "I", row.input_density, configs.act_bits, configs)
+    out_top = out_bits * top_share(hw, "O", row.output_density, configs.output_bits, configs)
+    add(top_in, "I", "reads", np.where(kept, 0.0, words(in_top, top_in)) + words(saved_bits, top_in))
+    add(top_out, "O", "writes", np.where(kept & (not row.save_output), 0.0, words(out_top, top_out)))
     if row.other_params:
         add(hw.hierarchy("W")[-1], "W", "reads", other_parameter_reads(row, hw, configs))
     if row.param_reads or row.param_writes:

@@ -30,10 +30,27 @@ def test_buffer_traffic_and_latency_agree_with_the_chip(comparison):
     assert comparison["active_pes"].tolist()[1:] == comparison["active_pes_chip"].tolist()[1:]
 
 
-def test_dense_dram_traffic_is_above_the_compressing_chip_but_within_1_9x(comparison):
-    # activations are dense here; the chip run-length codes them at DRAM, so every layer reads more than it does
-    total = comparison["dram_mb"].sum() / comparison["dram_mb_chip"].sum()
-    assert 1.0 < total <= 1.9 and (comparison["dram_mb_ratio"] > 1).all()
+def test_dram_traffic_with_the_chips_zeros_agrees_with_the_chip(comparison):
+    # the measured input densities, gating and RLC at DRAM (eyeriss65's [sparsity] and compression): every layer
+    # within 30%, the total within 20%
+    assert (comparison["dram_mb_ratio"] - 1).abs().max() <= 0.30
+    assert comparison["dram_mb"].sum() / comparison["dram_mb_chip"].sum() == pytest.approx(1.0, abs=0.20)
+
+
+def test_dense_activations_read_more_than_the_compressing_chip_but_within_1_9x():
+    dense = eyeriss_comparison(mapper="exact", act_sparsity=False)
+    # CONV4 and CONV5 move less than their dense compulsory traffic on the chip: only compression reaches it
+    total = dense["dram_mb"].sum() / dense["dram_mb_chip"].sum()
+    assert 1.0 < total <= 1.9 and (dense["dram_mb_ratio"] > 1).all()
+    # dense, this tool's energy per MAC is flat across the layers (no correlation with the chip's falling pJ/MAC);
+    # gating the MAC and the weight read by the input zeros makes it follow the chip's
+    assert dense.attrs["correlation"] < 0.3
+
+
+def test_gating_by_the_measured_zeros_makes_energy_per_mac_follow_the_chip(comparison):
+    # r = 0.90 (the issue's target 0.95 is not met: CONV1's buffer traffic, 2.15x the chip's, keeps its energy
+    # per MAC above the chip's; no constant is tuned to the table)
+    assert comparison.attrs["correlation"] >= 0.85
 
 
 def test_the_exact_mapper_is_what_brings_the_budgeted_search_within_range(comparison):
