@@ -164,6 +164,63 @@ def test_dynamically_quantised_layers_count_their_integer_macs_on_meta_and_real(
     assert linear["estimated"] == "quantized.linear_dynamic"  # says its packed weights are outside the columns
 
 
+def test_statically_quantised_layers_count_their_integer_macs_and_requantisation():
+    import torch.ao.quantization as tq
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.conv, self.relu, self.fc = nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Linear(8 * 6 * 6, 10)
+
+        def forward(self, x):
+            return self.dequant(self.fc(self.relu(self.conv(self.quant(x))).flatten(1)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation notes on eager quantisation
+        model = Net().eval()
+        model.qconfig = tq.get_default_qconfig("fbgemm")
+        tq.prepare(model, inplace=True)
+        model(torch.randn(4, 3, 8, 8))
+        tq.convert(model, inplace=True)
+        rows = profile(model, torch.randn(2, 3, 8, 8), strict=True).layers
+    kinds = ["macs", "mults", "adds", "compares"]
+    # quantize_per_tensor of 2 x 3 x 8 x 8 = 384 elements: 1 mult, 1 add, 2 compares (clamp) each
+    assert rows.loc["quant", kinds].tolist() == [0, 384, 384, 768]
+    # conv: 2 x 8 x 6 x 6 = 576 outputs x 27 taps = 15,552 MACs; adds 576 x 26 + 576 (bias); requantising each
+    # output: 1 mult, 1 add, 2 compares
+    assert rows.loc["conv", kinds].tolist() == [15552, 15552 + 576, 576 * 26 + 576 + 576, 1152]
+    # linear: 20 outputs x 288 = 5,760 MACs, 20 requantised
+    assert rows.loc["fc", kinds].tolist() == [5760, 5760 + 20, 20 * 287 + 20 + 20, 40]
+    # dequantize of the 20 outputs: 1 add (zero point) and 1 mult (scale) each
+    assert rows.loc["dequant", kinds].tolist() == [0, 20, 20, 0]
+    assert rows.loc["conv", "estimated"] == "quantized.conv2d"
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_dynamically_quantised_lstm_counts_as_the_float_lstm_plus_its_quantisation(bidirectional):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(8, 16, num_layers=2, bidirectional=bidirectional).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantised = torch.ao.quantization.quantize_dynamic(nn.Sequential(lstm), {nn.LSTM}, dtype=torch.qint8)
+    x = torch.randn(5, 3, 8)
+    kinds = ["macs", "mults", "adds", "compares", "other_ops"]
+    plain = profile(nn.Sequential(lstm), x, strict=True).total()[kinds]
+    counted = profile(quantised, x, strict=True).total()[kinds]
+    directions, rows = 1 + bidirectional, 15  # 5 steps x 3 sequences
+    # 4 gates x 16 hidden: layer 1 projects 8 inputs and 16 hidden, layer 2 D x 16 inputs and 16 hidden
+    macs = directions * rows * 64 * ((8 + 16) + (directions * 16 + 16))
+    assert counted["macs"] == plain["macs"] == macs  # 53,760 one-way, 138,240 both ways
+    # on top of the float LSTM: each projection's input quantised on the fly (1 mult, 2 compares per element) and
+    # its 64 outputs per row rescaled (1 mult)
+    quantised_inputs = directions * rows * ((8 + 16) + (directions * 16 + 16))
+    rescaled = directions * rows * 64 * 4
+    assert counted["mults"] - plain["mults"] == quantised_inputs + rescaled
+    assert counted["compares"] == 2 * quantised_inputs
+    assert (counted["adds"], counted["other_ops"]) == (plain["adds"], plain["other_ops"])
+
+
 @pytest.mark.parametrize("values", [True, False])
 def test_a_weight_normed_grouped_conv1d_counts_as_its_plain_twin(values):
     # torch's recommended weight norm (a parametrization of two tensors, as in Wav2Vec2's positional conv):
