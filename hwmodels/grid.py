@@ -97,10 +97,13 @@ def none(value):
 
 
 def hardware_variant(model: HardwareModel, pe_rows: int | None, pe_cols: int | None, dataflow: str) -> HardwareModel:
-    """``model`` with its array resized and its unrolling set by ``dataflow`` (two-dimensional arrays)."""
+    """``model`` with its array resized and its unrolling set by ``dataflow`` (two-dimensional arrays); its
+    loop-order constraint is kept only under its own dataflow (native, or the one the constraint names)."""
     array = model.array
     if pe_rows is None and pe_cols is None and dataflow == "native":
         return model
+    if model.order is not None and dataflow not in ("native", model.order.dataflow):
+        model = replace(model, order=None)
     if len(array.dims) != 2:
         raise UserError(f"hardware '{model.name}' has a {len(array.dims)}-dimensional PE array; pe_rows, pe_cols and "
                          "dataflows other than native need two dimensions")

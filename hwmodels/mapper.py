@@ -187,6 +187,8 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
             reads = innermost(lay, role, masks, widths)[0] * configs.read[chain[0].name][:, None]
             ends = lay.only_irrelevant[role][:, None] & ~lay.irrelevant[role][None, :]
             step += np.where(ends[None], reads[:, :, None].astype(np.float32), np.float32(0))
+    if lay.allowed is not None:  # the dataflow's own loop order (hwmodels.order)
+        step[:, ~lay.allowed] = np.inf
     if lay.irrelevant["O"].any():
         complete = lay.complete["O"]
         completes = ~complete[:, None] & complete[grow] & grown  # (states, types)

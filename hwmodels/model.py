@@ -13,6 +13,8 @@ Numbers live in the preset files with their sources; this module only validates 
 * ``[[compute]]`` rows: energy per arithmetic action and number format.
 * ``[model]``: name, node, clock.
 * a level's ``compression`` (``rlc`` or ``zvc``, the off-chip level only): activations cross it compressed.
+* ``[order]`` (optional): the loop order the array's dataflow imposes on the innermost temporal loops
+  (:mod:`hwmodels.order`), which the ``exact`` mapper honours.
 * ``[sparsity]`` (optional): the operands whose zeros the PEs gate (``gate``, energy only) or skip (``skip``, energy
   and cycles), :mod:`hwmodels.sparsity`; without it zero weights are skipped and activations are dense.
 
@@ -43,7 +45,8 @@ import numpy as np
 
 from .errors import UserError
 from .layers import LOOP_DIMS
-from .parameters import MAX_CLOCK_MHZ, MAX_PES
+from .order import LoopOrder
+from .parameters import DATAFLOW_UNROLL, MAX_CLOCK_MHZ, MAX_PES
 from .sparsity import COMPRESSIONS, NO_COMPRESSION, SPARSE_OPERANDS, Compression, Sparsity
 
 try:
@@ -266,6 +269,7 @@ class HardwareModel:
         provenance: notes on values that are estimates or were derived while reading the file.
         source: where the description as a whole comes from (``[model] source``).
         sparsity: what the PEs do with zero operands (its ``[sparsity]`` table; :mod:`hwmodels.sparsity`).
+        order: its dataflow's loop-order constraint (its ``[order]`` table; :mod:`hwmodels.order`), or None.
     """
 
     name: str
@@ -281,6 +285,7 @@ class HardwareModel:
     provenance: tuple[str, ...] = field(default=())
     source: str = ""
     sparsity: Sparsity = Sparsity()
+    order: LoopOrder | None = None
 
     def __repr__(self) -> str:
         return f"HardwareModel({self.name!r}, {self.technology_nm} nm, {self.array.sizes} PEs, unit={self.unit!r})"
@@ -575,6 +580,31 @@ def read_sparsity(check: Validator, table: dict) -> Sparsity:
                                                               ""))
 
 
+def read_order(check: Validator, table: dict | None) -> LoopOrder | None:
+    """The ``[order]`` table: ``groups`` (lists of loop dimensions, innermost first), ``complete`` (dimensions
+    whose group must be whole before the next starts), ``dataflow`` (the spatial dataflow it belongs to) and
+    ``source``."""
+    if table is None:
+        return None
+    check.check_known(table, "order", {"groups", "complete", "dataflow", "source"})
+    expected = f"a list of lists of loop dimensions among {', '.join(LOOP_DIMS)}"
+    groups = check.get(table, "groups", "order", list, expected)
+    if not groups or any(not isinstance(g, list) or not g or any(d not in LOOP_DIMS for d in g) for g in groups):
+        check.fail("order.groups", expected, groups)
+    named = [d for g in groups for d in g]
+    if len(set(named)) != len(named):
+        check.fail("order.groups", "each loop dimension in one group at most", groups)
+    complete = check.get(table, "complete", "order", list, "a list of the groups' loop dimensions", [])
+    if any(d not in named for d in complete):
+        check.fail("order.complete", f"loop dimensions among the groups' ({', '.join(named)})", complete)
+    dataflows = [d for d in DATAFLOW_UNROLL]
+    dataflow = check.get(table, "dataflow", "order", str, " or ".join(dataflows))
+    if dataflow not in dataflows:
+        check.fail("order.dataflow", " or ".join(dataflows), dataflow)
+    return LoopOrder(tuple(tuple(g) for g in groups), frozenset(complete), dataflow,
+                     check.get(table, "source", "order", str, "a citation string", ""))
+
+
 def read_array(check: Validator, table: dict) -> Array:
     check.check_known(table, "array", {"dims", "sizes", "unroll", "systolic", "fill", "source"})
     dims = tuple(check.get(table, "dims", "array", list, "a list of dimension names like [\"D1\", \"D2\"]"))
@@ -674,7 +704,7 @@ def load_toml(path: str | Path) -> HardwareModel:
         raise HardwareFileError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
     if "memory" in data:
         check.fail("[[memory]]", "[[level]] tables (the memory hierarchy format; see hwmodels/presets)", "[[memory]]")
-    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size", "sparsity"})
+    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size", "sparsity", "order"})
     head = check.get(data, "model", "(top level)", dict, "a [model] table")
     check.check_known(head, "model", {"name", "description", "technology_nm", "clock_mhz", "source"})
     array = read_array(check, check.get(data, "array", "(top level)", dict, "an [array] table"))
@@ -706,7 +736,9 @@ def load_toml(path: str | Path) -> HardwareModel:
                           array, levels, compute, tuple(table), path,
                           source=check.get(head, "source", "model", str, "a citation string", ""),
                           sparsity=read_sparsity(check, check.get(data, "sparsity", "(top level)", dict,
-                                                                  "a [sparsity] table", {})))
+                                                                  "a [sparsity] table", {})),
+                          order=read_order(check, check.get(data, "order", "(top level)", dict, "an [order] table",
+                                                            None)))
     for family in {parse_format(c.format)[0] for c in compute}:
         fmts = [c.format for c in compute if parse_format(c.format)[0] == family]
         for action in ("mult", "add"):

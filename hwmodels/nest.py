@@ -27,6 +27,7 @@ import numpy as np
 
 from .layers import LOOP_DIMS
 from .model import OPERANDS, Array, HardwareModel, Level, hierarchy
+from .order import LoopOrder, allowed_steps
 
 DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 IRRELEVANT, RELEVANT, WINDOW_Y, WINDOW_X = 0, 1, 2, 3
@@ -215,7 +216,10 @@ class Layout:
         merged: the ``exact`` mapper's lattice had factors merged to stay within :data:`MAX_STATES` (the search is
             then exact over fewer factorisations).
         utilization: MACs / (PEs x temporal iterations).
-        key: what the layout is a function of (nest, array, memory levels, unrolling, loop factor limit, mapper).
+        allowed: (states, types) whether adding a factor of a type to a state respects the dataflow's loop-order
+            constraint (:mod:`hwmodels.order`); None without one.
+        key: what the layout is a function of (nest, array, memory levels, unrolling, loop factor limit, mapper,
+            order constraint).
     """
 
     loops: list[tuple[int, int]]
@@ -239,6 +243,7 @@ class Layout:
     spatial_irrelevant: dict[str, np.ndarray]
     merged: bool
     utilization: float
+    allowed: np.ndarray | None
     key: tuple
 
     @property
@@ -257,8 +262,11 @@ class Layout:
 
 def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int, mapper: str = "loma") -> Layout:
     """The :class:`Layout` of ``nest`` on ``hw`` with array unrolling ``unrolled`` (cached: networks repeat
-    shapes)."""
-    return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit, mapper)
+    shapes). ``exact`` honours the hardware's loop-order constraint (``[order]``), ``free`` is the same search
+    without it."""
+    order = hw.order if mapper == "exact" else None
+    return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit,
+                         "exact" if mapper == "free" else mapper, order)
 
 
 def state_tables(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,7 +281,7 @@ def state_tables(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 @functools.lru_cache(maxsize=1024)
 def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolled: tuple[int, ...],
-                  limit: int, mapper: str = "loma") -> Layout:
+                  limit: int, mapper: str = "loma", order: LoopOrder | None = None) -> Layout:
     """:func:`layout` of an array and its memory levels (hashable: the cache key)."""
     unrolled = np.array(unrolled)
     spatial_loops = array.loops
@@ -324,4 +332,5 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
     return Layout(loops, counts, strides, digits, digits.sum(axis=1), grow, mapper, cycles, float(cycles[-1]),
                   unrolled, levels, elements, held, fanout, instances, irrelevant, complete, only_irrelevant,
                   spatial_irrelevant, merged, utilization,
-                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper))
+                  allowed_steps(order, [LOOP_DIMS[d] for d, _ in loops], digits, counts),
+                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper, order))

@@ -56,7 +56,9 @@ MAPPERS = {"loma": "ZigZag's LOMA: every order of loop_factor_limit merged tempo
                    "cross-check's mapper)",
            "exact": "every order of every prime factor of the temporal loops, so every tiling (identical factors "
                     "searched as tile sizes; a nest above 2^13 tile-size states has its smallest factors merged, "
-                    "noted)"}
+                    "noted), within the hardware's loop-order constraint where its file declares one ([order]: the "
+                    "mappings its dataflow can run)",
+           "free": "the exact search without the hardware's loop-order constraint: the cost model's own optimum"}
 """The loop-nest mappers: the same cost model, searched over merged factors or over every factorisation."""
 PSC_INDEXES = {"position_code": "one code per kernel naming which k of its 9 positions are kept, ceil(log2 C(9,k)) "
                                  "bits (the cheapest exact index)",

@@ -262,7 +262,7 @@ def spatial_groups(nest: Nest, hw: HardwareModel, configs: Configs):
     """(unrolling, loop factor limit, mapper, configuration indices) for each distinct spatial unrolling and mapper
     among the configurations (the unrolling depends on the word widths through the memories' bandwidth limits)."""
     mappers, mapper_codes = np.unique(configs.mapper, return_inverse=True)
-    limit = np.where(configs.mapper == "exact", 0, configs.loop_factor_limit)  # the exact mapper has none
+    limit = np.where(configs.mapper != "loma", 0, configs.loop_factor_limit)  # only loma merges factors
     keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, limit, mapper_codes.ravel()], axis=1)
     first, inverse = distinct_rows(keys)
     rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(OPERANDS, map(float, keys[f, :3]), strict=True)))),

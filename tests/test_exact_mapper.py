@@ -80,14 +80,15 @@ def test_the_exact_mapper_finds_the_best_of_every_order(hw, monkeypatch):
 @pytest.mark.parametrize("network,shape", [("resnet18_cifar", (1, 3, 32, 32)), ("alexnet_imagenet", (1, 3, 224, 224)),
                                            ("mobilenetv2_cifar", (1, 3, 32, 32)), ("vgg16_cifar", (1, 3, 32, 32))])
 def test_the_exact_mapper_is_never_above_loma_on_any_layer(network, shape):
-    # the benchmark prices every layer; here the forward MAC layers of four networks on three hardware models
+    # the benchmark prices every layer; here the forward MAC layers of four networks on three hardware models, in
+    # the free mapping space (eyeriss65's row-stationary order constraint left out: LOMA does not know it)
     table = layer_table(profile(create(network), input_shape=shape))
     table = table[table["kind"] != ""].drop_duplicates(["K", "C", "G", "OY", "OX", "FY", "FX", "SY", "SX"])
     for hw in HARDWARE:
         layers = {}
-        for mapper_name, limit in (("exact", 4), ("loma", 4), ("loma", 8)):
+        for mapper_name, limit in (("free", 4), ("loma", 4), ("loma", 8)):
             result = hwmodels.price(table, hw=hw, mapper=mapper_name, loop_factor_limit=limit, **OPTIONS)
             memory = result.levels.groupby("unit")["energy_pj"].sum()
             layers[(mapper_name, limit)] = memory.to_numpy()
         for limit in (4, 8):
-            assert (layers[("exact", 4)] <= layers[("loma", limit)] * (1 + 1e-6)).all(), (network, hw, limit)
+            assert (layers[("free", 4)] <= layers[("loma", limit)] * (1 + 1e-6)).all(), (network, hw, limit)

@@ -26,6 +26,7 @@ the value-aware columns (their zeros are not skipped), and the layer's row is ma
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -88,24 +89,16 @@ def conv2d_static(x, packed, out_shape, relu: bool) -> OpCount:
     return requantised(count, outputs, relu)
 
 
-@register(quantized.linear)
-def linear_static_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
-    return linear_static(x, packed, out_shape, relu=False)
+def static_count(counter, relu: bool, x, packed, *args, out_shape, **kwargs) -> OpCount:
+    """The formula of a statically quantised layer: ``counter`` (:func:`linear_static` or :func:`conv2d_static`),
+    with or without a fused ReLU."""
+    return counter(x, packed, out_shape, relu)
 
 
-@register(quantized.linear_relu)
-def linear_relu_static_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
-    return linear_static(x, packed, out_shape, relu=True)
-
-
-@register(quantized.conv2d)
-def conv2d_static_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
-    return conv2d_static(x, packed, out_shape, relu=False)
-
-
-@register(quantized.conv2d_relu)
-def conv2d_relu_static_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
-    return conv2d_static(x, packed, out_shape, relu=True)
+for _packet, _counter, _relu in ((quantized.linear, linear_static, False), (quantized.linear_relu, linear_static, True),
+                                 (quantized.conv2d, conv2d_static, False),
+                                 (quantized.conv2d_relu, conv2d_static, True)):
+    register(_packet)(functools.partial(static_count, _counter, _relu))
 
 
 @register(torch.ops.aten.quantize_per_tensor, torch.ops.aten.quantize_per_channel)
