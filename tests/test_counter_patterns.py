@@ -315,3 +315,40 @@ def test_unique_counts_a_sort_and_a_neighbour_scan_by_hand():
 
     prof = profile(Unique(), torch.tensor([3, 1, 2, 3, 1, 5, 7, 2]), strict=True)
     assert prof.total()["compares"] == 31
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.LSTM(8, 16, num_layers=2), lambda: nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True),
+    lambda: nn.LSTM(8, 16, bias=False), lambda: nn.GRU(8, 16, num_layers=3), lambda: nn.GRU(8, 16, bidirectional=True),
+    lambda: nn.RNN(8, 16, num_layers=2), lambda: nn.RNN(8, 16, nonlinearity="relu", bias=False)])
+def test_recurrent_layers_in_closed_form_equal_their_step_by_step_count(layer, monkeypatch):
+    from estimator.counting import recurrent
+
+    model = layer().eval()
+    x = torch.randn(3, 5, 8) if model.batch_first else torch.randn(5, 3, 8)
+    closed = profile(model, x, strict=True)
+    meta = profile(model, input_shape=tuple(x.shape), densities=closed.densities(), strict=True)
+    monkeypatch.setattr(recurrent, "closed_form", lambda module: False)  # torch's reference kernel, step by step
+    stepped = profile(model, x, strict=True)
+    pd.testing.assert_frame_equal(closed.layers, stepped.layers)
+    pd.testing.assert_frame_equal(closed.nests, stepped.nests)
+    pd.testing.assert_frame_equal(closed.layers, meta.layers)
+    # LSTM 2 x 16 on 8 inputs, 15 rows: 15 x 4 x 16 x ((8 + 16) + (16 + 16)) = 53,760 MACs
+    if isinstance(model, nn.LSTM) and model.num_layers == 2 and not model.bidirectional:
+        assert closed.total()["macs"] == 53_760
+
+
+def test_a_recurrent_meta_profile_does_not_step_through_time(monkeypatch):
+    # the meta profile of a 400-step LSTM issues no per-step op: the counting mode sees none of them
+    from estimator.counting import capture
+
+    seen = []
+    original = capture.CountingMode.__torch_dispatch__
+
+    def spy(self, func, types, args=(), kwargs=None):
+        seen.append(func)
+        return original(self, func, types, args, kwargs)
+
+    monkeypatch.setattr(capture.CountingMode, "__torch_dispatch__", spy)
+    prof = profile(nn.LSTM(64, 128, num_layers=2), input_shape=(400, 4, 64))
+    assert prof.total()["macs"] == 400 * 4 * 4 * 128 * ((64 + 128) + (128 + 128)) and len(seen) < 20

@@ -591,6 +591,19 @@ class CountingMode(TorchDispatchMode):
         for kind in COUNT_KINDS:
             target[kind] += getattr(count, kind)
 
+    def record_module(self, name: str, parts: list[tuple[OpCount, int]]) -> None:
+        """Forward work a module counted itself (:mod:`.recurrent`): (count, elements of the weight it multiplies,
+        0 for none) pairs into row ``name``."""
+        tally = self.tally(name)
+        for count, weight_numel in parts:
+            for nest in count.nests:
+                tally.nests[nest] += 1
+            if weight_numel:
+                tally.weighted.append((count, weight_numel))
+            else:
+                for kind in COUNT_KINDS:
+                    tally.forward[kind] += getattr(count, kind)
+
     def nest_role(self, nest: Nest, args, out, tally: LayerTally, weight_operand: bool) -> Nest:
         """The nest with its role: forward; in backward, a conv's stated gradient, or for a matmul the input
         gradient when a weight is an operand and the weight gradient when the result has a weight's size."""

@@ -18,6 +18,7 @@ from torch.nn.utils import parametrize, prune
 from hwmodels.errors import UserError
 
 from . import densities as activation_densities
+from . import recurrent as recurrent_layers
 from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, reference_kernels, skipped_macs
 from .clone import clone_model
 from .inputs import run_inputs
@@ -314,6 +315,9 @@ def profile(model: nn.Module, inputs=None, *, input_shape=None, dtype: torch.dty
     known = None if densities is None else activation_densities.given(densities, [ROOT, *names.values()])
     stack = ModuleStack(names, tracked, backward, measure=known is None and not meta)
     mode = CountingMode(stack, tracked, strict, owners)
+    if not backward:  # recurrent layers in closed form (a training step keeps the per-step count)
+        recurrent_layers.install(names, mode.record_module)
+        recurrent = any(not recurrent_layers.closed_form(m) for m in names if isinstance(m, nn.RNNBase))
     run_counted(clone, args, kwargs, mode, stack, backward, recurrent)
     entries = snapshot(model, mode.tallies, values)
     if mode.unsupported:
