@@ -42,6 +42,7 @@ class Configs:
         psc_index: how random k-of-9 kernels are indexed (:data:`~hwmodels.parameters.PSC_INDEXES`).
         keep_on_chip: the ``fit`` inter-layer policy.
         mapper: the loop-nest mapper (:data:`~hwmodels.parameters.MAPPERS`).
+        stationary: the operand pinned in the PE registers (:data:`~hwmodels.parameters.STATIONARY`).
         loop_factor_limit: temporal loop factors the ``loma`` mapper orders.
         buffer_kib: capacity of the resizable buffer, KiB (resolved).
         clock_mhz: clock, MHz (resolved).
@@ -65,6 +66,7 @@ class Configs:
     psc_index: np.ndarray
     keep_on_chip: np.ndarray
     mapper: np.ndarray
+    stationary: np.ndarray
     loop_factor_limit: np.ndarray
     buffer_kib: np.ndarray
     clock_mhz: np.ndarray
@@ -131,6 +133,7 @@ def build(model: HardwareModel, grid: pd.DataFrame) -> Configs:
                    psc_index=grid["psc_index"].to_numpy().astype(str),
                    keep_on_chip=(grid["interlayer"] == "fit").to_numpy(),
                    mapper=grid["mapper"].to_numpy().astype(str),
+                   stationary=grid["stationary"].to_numpy().astype(str),
                    loop_factor_limit=grid["loop_factor_limit"].to_numpy().astype(np.int64),
                    buffer_kib=buffer_kib, clock_mhz=clock, to_pj=to_pj, capacity=capacity, read=read, write=write,
                    actions=actions, notes=tuple(dict.fromkeys(level_notes + action_notes)))

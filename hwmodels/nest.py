@@ -28,6 +28,7 @@ import numpy as np
 from .layers import LOOP_DIMS
 from .model import OPERANDS, Array, HardwareModel, Level, hierarchy
 from .order import LoopOrder, allowed_steps
+from .parameters import STATIONARY_OPERAND
 
 DIM = {d: i for i, d in enumerate(LOOP_DIMS)}
 IRRELEVANT, RELEVANT, WINDOW_Y, WINDOW_X = 0, 1, 2, 3
@@ -260,13 +261,19 @@ class Layout:
         return int(np.dot(digits, self.strides))
 
 
-def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int, mapper: str = "loma") -> Layout:
+def layout(nest: Nest, hw: HardwareModel, unrolled: np.ndarray, limit: int, mapper: str = "loma",
+           stationary: str = "none") -> Layout:
     """The :class:`Layout` of ``nest`` on ``hw`` with array unrolling ``unrolled`` (cached: networks repeat
     shapes). ``exact`` honours the hardware's loop-order constraint (``[order]``), ``free`` is the same search
-    without it."""
-    order = hw.order if mapper == "exact" else None
+    without it; both honour a pinned ``stationary`` operand (:data:`~hwmodels.parameters.STATIONARY`): every
+    temporal loop that does not index it comes innermost."""
+    orders = ((hw.order,) if mapper == "exact" and hw.order is not None else ())
+    if stationary != "none":
+        role = STATIONARY_OPERAND[stationary]
+        kept = tuple(d for d, code in zip(LOOP_DIMS, nest.relevance[role], strict=True) if code == IRRELEVANT)
+        orders += (LoopOrder((kept,), frozenset(kept), "native"),) if kept else ()
     return cached_layout(nest, hw.array, hw.levels, tuple(int(u) for u in unrolled), limit,
-                         "exact" if mapper == "free" else mapper, order)
+                         "exact" if mapper == "free" else mapper, orders)
 
 
 def state_tables(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,7 +288,7 @@ def state_tables(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 @functools.lru_cache(maxsize=1024)
 def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolled: tuple[int, ...],
-                  limit: int, mapper: str = "loma", order: LoopOrder | None = None) -> Layout:
+                  limit: int, mapper: str = "loma", orders: tuple[LoopOrder, ...] = ()) -> Layout:
     """:func:`layout` of an array and its memory levels (hashable: the cache key)."""
     unrolled = np.array(unrolled)
     spatial_loops = array.loops
@@ -332,5 +339,5 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
     return Layout(loops, counts, strides, digits, digits.sum(axis=1), grow, mapper, cycles, float(cycles[-1]),
                   unrolled, levels, elements, held, fanout, instances, irrelevant, complete, only_irrelevant,
                   spatial_irrelevant, merged, utilization,
-                  allowed_steps(order, [LOOP_DIMS[d] for d, _ in loops], digits, counts),
-                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper, order))
+                  allowed_steps(orders, [LOOP_DIMS[d] for d, _ in loops], digits, counts),
+                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper, orders))

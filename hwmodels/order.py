@@ -40,10 +40,19 @@ class LoopOrder:
         return self.groups, tuple(sorted(self.complete)), self.dataflow
 
 
-def allowed_steps(order: LoopOrder | None, dims: list[str], digits: np.ndarray,
+def allowed_steps(orders: tuple[LoopOrder, ...], dims: list[str], digits: np.ndarray,
                   counts: np.ndarray) -> np.ndarray | None:
-    """Whether adding a factor of each loop type to each state respects ``order``, (states, types); None where
-    there is no constraint.
+    """Whether adding a factor of each loop type to each state respects every one of ``orders``, (states, types);
+    None where there is none."""
+    allowed = None
+    for order in orders:
+        steps = order_steps(order, dims, digits, counts)
+        allowed = steps if allowed is None else allowed & steps
+    return allowed
+
+
+def order_steps(order: LoopOrder, dims: list[str], digits: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Whether adding a factor of each loop type to each state respects ``order``, (states, types).
 
     Args:
         order: the template.
@@ -51,8 +60,6 @@ def allowed_steps(order: LoopOrder | None, dims: list[str], digits: np.ndarray,
         digits: (states, types) factors of each type below each state.
         counts: (types,) factors of each type in all.
     """
-    if order is None:
-        return None
     group_of = {d: g for g, dims_of in enumerate(order.groups) for d in dims_of}
     type_group = np.array([group_of.get(d, -1) for d in dims])
     groups = len(order.groups)

@@ -60,6 +60,12 @@ MAPPERS = {"loma": "ZigZag's LOMA: every order of loop_factor_limit merged tempo
                     "mappings its dataflow can run)",
            "free": "the exact search without the hardware's loop-order constraint: the cost model's own optimum"}
 """The loop-nest mappers: the same cost model, searched over merged factors or over every factorisation."""
+STATIONARY = {"none": "whatever the mapper finds cheapest",
+              "weight": "each PE keeps its weights while every temporal loop not indexing them runs (the innermost "
+                        "loops)", "output": "each PE keeps its outputs while every loop summed into them runs",
+              "input": "each PE keeps its inputs while every loop not indexing them (the output channels) runs"}
+"""What a PE's registers must keep across the innermost temporal loops: an order constraint on the mapper."""
+STATIONARY_OPERAND = {"weight": "W", "output": "O", "input": "I"}
 PSC_INDEXES = {"position_code": "one code per kernel naming which k of its 9 positions are kept, ceil(log2 C(9,k)) "
                                  "bits (the cheapest exact index)",
                "per_weight": "a 4-bit position (0..8) beside every kept weight",
@@ -100,6 +106,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("clock_mhz", None, float, f"clock in MHz; at most {MAX_CLOCK_MHZ:,.10g}", maximum=MAX_CLOCK_MHZ),
     Parameter("mapper", "exact", str, "loop-nest mapper: " + "; ".join(f"{k}: {v}" for k, v in MAPPERS.items()),
               tuple(MAPPERS)),
+    Parameter("stationary", "none", str, "pinned stationarity: " + "; ".join(
+        f"{k}: {v}" for k, v in STATIONARY.items()) + " (the exact and free mappers)", tuple(STATIONARY)),
     Parameter("loop_factor_limit", 4, int, "temporal loop factors the loma mapper orders (ZigZag's lpf_limit; "
                                            "raised to the number of loop dimensions; at most "
                                            f"{MAX_LOOP_FACTORS}: the search visits 2^n loop subsets)",

@@ -163,8 +163,8 @@ def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     cycles, compute, utilization = np.zeros(k), np.zeros(k), np.zeros(k)
     order = np.empty(k, dtype=object)
     notes: list[str] = []
-    for unrolled, limit, mapper, index in spatial_groups(nest, hw, configs):
-        lay = layout(nest, hw, unrolled, limit, mapper)
+    for unrolled, limit, mapper, stationary, index in spatial_groups(nest, hw, configs):
+        lay = layout(nest, hw, unrolled, limit, mapper, stationary)
         sub, part = widths.take(index), configs.take(index)
         compute[index] = lay.total * sub.work
         utilization[index] = lay.utilization
@@ -259,19 +259,23 @@ def streamed_notes(lay: Layout, mapped: Mapped) -> list[str]:
 
 
 def spatial_groups(nest: Nest, hw: HardwareModel, configs: Configs):
-    """(unrolling, loop factor limit, mapper, configuration indices) for each distinct spatial unrolling and mapper
-    among the configurations (the unrolling depends on the word widths through the memories' bandwidth limits)."""
+    """(unrolling, loop factor limit, mapper, pinned stationarity, configuration indices) for each distinct spatial
+    unrolling, mapper and stationarity among the configurations (the unrolling depends on the word widths through
+    the memories' bandwidth limits)."""
     mappers, mapper_codes = np.unique(configs.mapper, return_inverse=True)
+    pinned, pinned_codes = np.unique(np.where(configs.mapper == "loma", "none", configs.stationary),
+                                     return_inverse=True)  # (loma is ZigZag's search: nothing pinned)
     limit = np.where(configs.mapper != "loma", 0, configs.loop_factor_limit)  # only loma merges factors
-    keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, limit, mapper_codes.ravel()], axis=1)
+    keys = np.stack([configs.weight_bits, configs.act_bits, configs.psum_bits, limit, mapper_codes.ravel(),
+                     pinned_codes.ravel()], axis=1)
     first, inverse = distinct_rows(keys)
     rows = [(tuple(spatial_unrolling(nest, hw, dict(zip(OPERANDS, map(float, keys[f, :3]), strict=True)))),
-             int(keys[f, 3]), str(mappers[keys[f, 4]])) for f in first]
+             int(keys[f, 3]), str(mappers[keys[f, 4]]), str(pinned[keys[f, 5]])) for f in first]
     groups: dict[tuple, list[np.ndarray]] = {}
     for j, key in enumerate(rows):
         groups.setdefault(key, []).append(np.flatnonzero(inverse.ravel() == j))
-    for (unrolled, limit, mapper), parts in groups.items():
-        yield np.array(unrolled), limit, mapper, np.sort(np.concatenate(parts))
+    for (unrolled, limit, mapper, stationary), parts in groups.items():
+        yield np.array(unrolled), limit, mapper, stationary, np.sort(np.concatenate(parts))
 
 
 @dataclass
