@@ -32,6 +32,18 @@ def test_real_input_densities_are_counted_by_hand():
     assert prof.total().equals(profile(model, input_shape=(2, 4)).total())
 
 
+def test_a_large_activation_is_measured_on_a_sample_within_its_error():
+    from estimator.counting.densities import SAMPLE
+
+    torch.manual_seed(0)
+    x = torch.ones(1, 1_000_000)
+    x[0, torch.randperm(1_000_000)[:300_000]] = 0.0  # exactly 70% non-zero
+    prof = profile(nn.Sequential(nn.ReLU()), x)
+    # 65,536 of the 10^6 elements sampled: standard error sqrt(0.7 x 0.3 / 65,536) = 0.18%; 4 sigma = 0.72%
+    assert SAMPLE == 65_536 and prof.layers.loc["0", "input_density"] == pytest.approx(0.7, abs=0.0072)
+    assert "random sample" in prof.to_table()
+
+
 def test_meta_with_a_saved_table_equals_the_real_profile_on_every_column(tmp_path):
     model, x = small_net(), torch.randn(3, 2, 5, 5)
     real = profile(model, x, backward=True)
