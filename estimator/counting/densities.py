@@ -1,8 +1,8 @@
 """Activation densities: the non-zero share of each layer's input and output activations.
 
 A real-input profile measures them (non-zero elements / elements of the floating-point activations a module
-consumes and produces, summed over the batch and its calls; a tensor above :data:`SAMPLE` elements on a seeded
-random sample of that many); a meta profile takes them as a parameter: one
+consumes and produces, summed over the batch and its calls; a tensor above :data:`EXACT_UP_TO` elements on a
+seeded random sample of :data:`SAMPLE`); a meta profile takes them as a parameter: one
 fraction for every layer, a mapping from layer name, or the table an earlier real-input profile saved
 (:meth:`~estimator.counting.profile.Profile.save_densities`, a CSV of ``name, input_density, output_density``).
 Hardware that gates or skips zero inputs, or compresses activations, prices them (:mod:`hwmodels.sparsity`).
@@ -14,6 +14,7 @@ training step (not measured), and modules whose activations are not floating poi
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import weakref
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from ..io import atomic_write_text
 
 COLUMNS = ("input_density", "output_density")
 """The layer-table columns this module fills (fractions of non-zero elements, 0 to 1)."""
-SOURCES = {"measured": "measured on the real input of this profile (a tensor above 65,536 elements on a seeded "
+SOURCES = {"measured": "measured on the real input of this profile (a tensor above 2^20 elements on a seeded "
                         "random sample of 65,536: an estimate, standard error at most 0.2%)",
            "given": "given (densities=...)",
            "dense": "not measured (meta input) and not given: every activation priced dense (density 1); measure "
@@ -40,20 +41,21 @@ NO_ZEROS = 0.99
 
 
 SAMPLE = 1 << 16
-"""Elements a density is measured on: every element of a tensor up to this size; above it (contiguous tensors),
-this many drawn at random positions, fixed per tensor size (standard error at most 0.5 / 256 = 0.2%), so that a
-large activation costs a gather, not a pass over all of it."""
+"""Elements a large tensor's density is measured on: this many drawn at random positions, fixed per tensor size
+(standard error at most 0.5 / 256 = 0.2%), so that a large activation costs a gather, not a pass over all of it."""
+EXACT_UP_TO = 1 << 20
+"""Tensors up to this many elements (and non-contiguous ones) are counted whole: below it a pass is cheaper than a
+random gather."""
 
 
 class NonzeroCounter:
     """Counts the non-zeros of real floating-point tensors, each tensor once while it is unchanged (a module's
-    input is usually its predecessor's output, and a container's its first child's), exactly up to :data:`SAMPLE`
-    elements and estimated from a seeded sample above. The counting is not model work: it runs outside the
-    counting mode."""
+    input is usually its predecessor's output, and a container's its first child's), exactly up to
+    :data:`EXACT_UP_TO` elements and estimated from a seeded sample of :data:`SAMPLE` above. The counting is not
+    model work: it runs outside the counting mode."""
 
     def __init__(self):
         self.seen: dict[int, tuple[weakref.ref, int, float]] = {}  # id -> (the tensor, its version, non-zeros)
-        self.positions: dict[tuple[int, str], torch.Tensor] = {}  # (elements, device) -> sampled positions
 
     def nonzeros(self, t: torch.Tensor) -> float:
         known = self.seen.get(id(t))
@@ -61,21 +63,20 @@ class NonzeroCounter:
             return known[2]
         with torch._C._DisableTorchDispatch(), torch.no_grad():  # (a C++ guard: cheaper than popping the modes)
             n = t.numel()
-            if n <= SAMPLE or not t.is_contiguous():
+            if n <= EXACT_UP_TO or not t.is_contiguous():
                 count = float(t.bool().sum())  # (several times faster than torch.count_nonzero on CPU)
             else:
-                picked = t.view(-1).index_select(0, self.sample(n, t.device))
+                picked = t.view(-1).index_select(0, sample_positions(n, str(t.device)))
                 count = float(picked.bool().sum()) * n / SAMPLE
         self.seen[id(t)] = (weakref.ref(t), t._version, count)
         return count
 
-    def sample(self, n: int, device: torch.device) -> torch.Tensor:
-        """:data:`SAMPLE` positions among ``n``, the same for every tensor of ``n`` elements (seeded by ``n``)."""
-        key = (n, str(device))
-        if key not in self.positions:
-            generator = torch.Generator().manual_seed(n)
-            self.positions[key] = torch.randint(n, (SAMPLE,), generator=generator).to(device)
-        return self.positions[key]
+
+
+@functools.lru_cache(maxsize=64)
+def sample_positions(n: int, device: str) -> torch.Tensor:
+    """:data:`SAMPLE` positions among ``n``, the same for every tensor of ``n`` elements (seeded by ``n``)."""
+    return torch.randint(n, (SAMPLE,), generator=torch.Generator().manual_seed(n)).to(device)
 
 
 @dataclass
