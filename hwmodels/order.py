@@ -35,10 +35,6 @@ class LoopOrder:
     dataflow: str
     source: str = ""
 
-    def key(self) -> tuple:
-        """A hashable value (for caches)."""
-        return self.groups, tuple(sorted(self.complete)), self.dataflow
-
 
 def allowed_steps(orders: tuple[LoopOrder, ...], dims: list[str], digits: np.ndarray,
                   counts: np.ndarray) -> np.ndarray | None:

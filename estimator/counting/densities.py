@@ -58,6 +58,8 @@ class NonzeroCounter:
         self.seen: dict[int, tuple[weakref.ref, int, float]] = {}  # id -> (the tensor, its version, non-zeros)
 
     def nonzeros(self, t: torch.Tensor) -> float:
+        """Non-zero elements of ``t`` (an estimate above :data:`EXACT_UP_TO` elements), cached while it is
+        unchanged."""
         known = self.seen.get(id(t))
         if known is not None and known[0]() is t and known[1] == t._version:
             return known[2]
@@ -108,6 +110,7 @@ class Densities:
     source: str
 
     def of(self, name: str) -> tuple[float, float]:
+        """(input, output) density of row ``name``, fractions; 1 where not known."""
         return self.by_layer.get(name, (1.0, 1.0))
 
     def note(self) -> str:
@@ -122,6 +125,7 @@ DENSE = Densities({}, "dense")
 
 
 def measured(tallies: Mapping[str, Tally]) -> Densities:
+    """The densities a real-input run measured, per row."""
     return Densities({name: tally.densities() for name, tally in tallies.items()}, "measured")
 
 

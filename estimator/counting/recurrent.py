@@ -80,6 +80,7 @@ def install(modules: dict[nn.Module, str], record: Callable[[str, list[tuple[OpC
 
 
 def counted_forward(module: nn.RNNBase, name: str, original, record):
+    """``module``'s forward counting itself in closed form into row ``name`` (``original``: its own forward)."""
     def forward(input, hx=None):
         if isinstance(input, PackedSequence):  # counted step by step, on the reference kernel real or meta
             with torch.backends.mkldnn.flags(enabled=False):
