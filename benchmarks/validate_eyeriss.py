@@ -15,12 +15,11 @@ Run: python benchmarks/validate_eyeriss.py [--mapper exact|free|loma] [--loop-fa
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from estimator.io import atomic_write_text
 from estimator.silicon import CSV_COLUMNS, eyeriss_comparison
 from hwmodels.parameters import MAPPERS
 
@@ -63,10 +62,7 @@ def main() -> int:
           "so their values change no number. CONV5's output density is taken equal to its input density (an "
           "assumption: Table V stops at CONV5).")
     if args.csv is not None:
-        handle, partial = tempfile.mkstemp(dir=args.csv.parent or ".", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            table[list(CSV_COLUMNS)].to_csv(stream, index=False)
-        os.replace(partial, args.csv)
+        atomic_write_text(args.csv, table[list(CSV_COLUMNS)].to_csv(index=False))
         print(f"wrote {args.csv}")
     return 0
 

@@ -597,7 +597,7 @@ def read_order(check: Validator, table: dict | None) -> LoopOrder | None:
     complete = check.get(table, "complete", "order", list, "a list of the groups' loop dimensions", [])
     if any(d not in named for d in complete):
         check.fail("order.complete", f"loop dimensions among the groups' ({', '.join(named)})", complete)
-    dataflows = [d for d in DATAFLOW_UNROLL]
+    dataflows = list(DATAFLOW_UNROLL)
     dataflow = check.get(table, "dataflow", "order", str, " or ".join(dataflows))
     if dataflow not in dataflows:
         check.fail("order.dataflow", " or ".join(dataflows), dataflow)

@@ -32,6 +32,7 @@ import math
 import torch
 
 from .formulas import conv_nest, matmul_count, matmul_nest, numel
+from .recurrent import cell_work, projection_inputs
 from .registry import OpCount, register
 
 quantized = torch.ops.quantized
@@ -47,23 +48,33 @@ def with_quantisation(count: OpCount, inputs: int, outputs: int) -> OpCount:
     return count + OpCount(compares=2 * inputs, mults=inputs + outputs, estimate=True)
 
 
-@register(quantized.linear_dynamic)
-def linear_dynamic_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
+def linear_core(x, packed, out_shape) -> tuple[OpCount, int]:
+    """The integer MACs of a quantised linear layer (and its bias adds), and its outputs."""
     weight, bias = packed.unpack()
     features, outputs = x[-1], numel(out_shape)
-    rows = outputs // weight.shape[0]
     count = matmul_count(outputs * features, outputs, bias is not None, weight_arg=None,
-                         nests=(matmul_nest(1, rows, features, weight.shape[0]),))
+                         nests=(matmul_nest(1, outputs // weight.shape[0], features, weight.shape[0]),))
+    return count, outputs
+
+
+def conv2d_core(x, packed, out_shape) -> tuple[OpCount, int]:
+    """The integer MACs of a quantised 2-D convolution (and its bias adds), and its outputs."""
+    weight, bias = packed.unpack()
+    taps, outputs = math.prod(weight.shape[1:]), numel(out_shape)
+    nest = conv_nest(tuple(x), tuple(weight.shape), tuple(out_shape), packed.stride(), packed.padding(),
+                     packed.dilation(), False, packed.groups())
+    return matmul_count(outputs * taps, outputs, bias is not None, weight_arg=None, nests=(nest,)), outputs
+
+
+@register(quantized.linear_dynamic)
+def linear_dynamic_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
+    count, outputs = linear_core(x, packed, out_shape)
     return with_quantisation(count, numel(x), outputs)
 
 
 @register(quantized.conv2d_dynamic)
 def conv2d_dynamic_count(x, packed, *args, out_shape, **kwargs) -> OpCount:
-    weight, bias = packed.unpack()
-    taps, outputs = math.prod(weight.shape[1:]), numel(out_shape)
-    nest = conv_nest(tuple(x), tuple(weight.shape), tuple(out_shape), packed.stride(), packed.padding(),
-                     packed.dilation(), False, packed.groups())
-    count = matmul_count(outputs * taps, outputs, bias is not None, weight_arg=None, nests=(nest,))
+    count, outputs = conv2d_core(x, packed, out_shape)
     return with_quantisation(count, numel(x), outputs)
 
 
@@ -72,33 +83,16 @@ def requantised(count: OpCount, outputs: int, relu: bool) -> OpCount:
     return count + OpCount(mults=outputs, adds=outputs, compares=(3 if relu else 2) * outputs, estimate=True)
 
 
-def linear_static(x, packed, out_shape, relu: bool) -> OpCount:
-    weight, bias = packed.unpack()
-    features, outputs = x[-1], numel(out_shape)
-    count = matmul_count(outputs * features, outputs, bias is not None, weight_arg=None,
-                         nests=(matmul_nest(1, outputs // weight.shape[0], features, weight.shape[0]),))
+def static_count(core, relu: bool, x, packed, *args, out_shape, **kwargs) -> OpCount:
+    """The formula of a statically quantised layer: its ``core`` (:func:`linear_core` or :func:`conv2d_core`)
+    requantised, with or without a fused ReLU."""
+    count, outputs = core(x, packed, out_shape)
     return requantised(count, outputs, relu)
 
 
-def conv2d_static(x, packed, out_shape, relu: bool) -> OpCount:
-    weight, bias = packed.unpack()
-    taps, outputs = math.prod(weight.shape[1:]), numel(out_shape)
-    nest = conv_nest(tuple(x), tuple(weight.shape), tuple(out_shape), packed.stride(), packed.padding(),
-                     packed.dilation(), False, packed.groups())
-    count = matmul_count(outputs * taps, outputs, bias is not None, weight_arg=None, nests=(nest,))
-    return requantised(count, outputs, relu)
-
-
-def static_count(counter, relu: bool, x, packed, *args, out_shape, **kwargs) -> OpCount:
-    """The formula of a statically quantised layer: ``counter`` (:func:`linear_static` or :func:`conv2d_static`),
-    with or without a fused ReLU."""
-    return counter(x, packed, out_shape, relu)
-
-
-for _packet, _counter, _relu in ((quantized.linear, linear_static, False), (quantized.linear_relu, linear_static, True),
-                                 (quantized.conv2d, conv2d_static, False),
-                                 (quantized.conv2d_relu, conv2d_static, True)):
-    register(_packet)(functools.partial(static_count, _counter, _relu))
+for _packet, _core, _relu in ((quantized.linear, linear_core, False), (quantized.linear_relu, linear_core, True),
+                              (quantized.conv2d, conv2d_core, False), (quantized.conv2d_relu, conv2d_core, True)):
+    register(_packet)(functools.partial(static_count, _core, _relu))
 
 
 @register(torch.ops.aten.quantize_per_tensor, torch.ops.aten.quantize_per_channel)
@@ -126,16 +120,13 @@ def quantized_lstm_count(x, *args, out_shape, **kwargs) -> OpCount:
         _, hx, _, has_biases, layers, _, _, bidirectional = args[:8]
         rows = x[0]
     hidden, directions = hx[0][-1], 2 if bidirectional else 1
-    count, features = OpCount(), x[-1]
-    for _ in range(layers):
-        for inner in (features, hidden):
-            projection = matmul_count(directions * rows * 4 * hidden * inner, directions * rows * 4 * hidden,
-                                      bool(has_biases), weight_arg=None,
-                                      nests=(matmul_nest(directions, rows, inner, 4 * hidden),))
-            count = count + with_quantisation(projection, directions * rows * inner, directions * rows * 4 * hidden)
-        features = directions * hidden
-    cells = layers * directions * rows * hidden
-    return count + OpCount(mults=3 * cells, adds=5 * cells, other_ops=5 * cells, estimate=True)
+    count = OpCount()
+    for inner in projection_inputs(x[-1], hidden, layers, directions):
+        projection = matmul_count(directions * rows * 4 * hidden * inner, directions * rows * 4 * hidden,
+                                  bool(has_biases), weight_arg=None,
+                                  nests=(matmul_nest(directions, rows, inner, 4 * hidden),))
+        count = count + with_quantisation(projection, directions * rows * inner, directions * rows * 4 * hidden)
+    return count + cell_work("LSTM", layers * directions * rows * hidden) + OpCount(estimate=True)
 
 
 def conv_sizes(sizes, kernel, stride, padding, dilation) -> list[int]:

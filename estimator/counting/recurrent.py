@@ -38,20 +38,31 @@ MODULES = (nn.LSTM, nn.GRU, nn.RNN)
 def counts(module: nn.RNNBase, input_shape: torch.Size) -> list[tuple[OpCount, int]]:
     """(count, weight elements) of each projection, then the cells' work (weight elements 0), of ``module`` on an
     input of ``input_shape`` (batched or not)."""
-    gates, cell = CELLS[module.mode]
+    gates = CELLS[module.mode][0]
     rows = input_shape[0] * input_shape[1] if len(input_shape) == 3 else input_shape[0]
     hidden, directions = module.hidden_size, 2 if module.bidirectional else 1
-    out, features = [], module.input_size
-    for _ in range(module.num_layers):
+    out = []
+    for inner in projection_inputs(module.input_size, hidden, module.num_layers, directions):
         for _ in range(directions):
-            for inner in (features, hidden):
-                macs, outputs = rows * gates * hidden * inner, rows * gates * hidden
-                out.append((matmul_count(macs, outputs, module.bias, weight_arg=None,
-                                         nests=(matmul_nest(1, rows, inner, gates * hidden),)), gates * hidden * inner))
-        features = directions * hidden
-    cells = module.num_layers * directions * rows * hidden
-    out.append((OpCount(**{k: getattr(cell, k) * cells for k in ("mults", "adds", "compares", "other_ops")}), 0))
+            macs, outputs = rows * gates * hidden * inner, rows * gates * hidden
+            out.append((matmul_count(macs, outputs, module.bias, weight_arg=None,
+                                     nests=(matmul_nest(1, rows, inner, gates * hidden),)), gates * hidden * inner))
+    out.append((cell_work(module.mode, module.num_layers * directions * rows * hidden), 0))
     return out
+
+
+def projection_inputs(input_size: int, hidden: int, layers: int, directions: int) -> list[int]:
+    """The inner size of each projection in turn, per layer: its input (``input_size`` for the first layer, D x H
+    above it), then its hidden state (H)."""
+    return [size for layer in range(layers)
+            for size in ((input_size if layer == 0 else directions * hidden), hidden)]
+
+
+def cell_work(mode: str, cells: int) -> OpCount:
+    """The element-wise work of ``cells`` cells (hidden units x rows) of a recurrent ``mode``, beyond the
+    projections (:data:`CELLS`)."""
+    cell = CELLS[mode][1]
+    return OpCount(**{k: getattr(cell, k) * cells for k in ("mults", "adds", "compares", "other_ops")})
 
 
 def meta_outputs(module: nn.RNNBase, input: torch.Tensor):
