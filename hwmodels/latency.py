@@ -344,7 +344,7 @@ def folds(lay: Layout) -> int:
 
 
 def systolic_cycles(hw: HardwareModel, lay: Layout) -> float:
-    """Pipeline fill and drain of a systolic array (:data:`~hwmodels.model.FILLS`), with R and C the PEs in use
+    """Pipeline fill and drain of a systolic array (:data:`~hwmodels.file_format.FILLS`), with R and C the PEs in use
     along its first and second systolic dimensions: ``once``, R + C - 2 cycles; ``per_fold``, 2R + C - 2 cycles
     for each of :func:`folds`."""
     per_dim = np.ones(len(hw.array.dims))

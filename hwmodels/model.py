@@ -1,6 +1,7 @@
 """HardwareModel: a memory hierarchy, a PE array, a clock and per-action energies, loaded from a validated file.
 
-Numbers live in the preset files with their sources; this module only validates and derives. A description has:
+Numbers live in the preset files with their sources; this module combines what :mod:`hwmodels.file_format` declares
+and validates key by key, checks what spans several keys, and derives. A description has:
 
 * ``[[level]]`` rows, the memory hierarchy: a name, the operands it holds (W weights, I inputs, O outputs and partial
   sums), its capacity, read and write energies per access of ``word_bits``, the granularity transfers are rounded up to
@@ -37,41 +38,45 @@ root of the capacity ratio; either way the value is flagged as derived.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UserError
+from .file_format import (
+    ACTIONS,
+    ARRAY,
+    COMPUTE,
+    DIRECTIONS,
+    FILE,
+    FORMAT_PATTERN,
+    LEVEL,
+    MODEL,
+    OPERANDS,
+    ORDER,
+    PORT,
+    SPARSITY,
+    SRAM_SIZE,
+    HardwareFileError,
+    Validator,
+)
 from .layers import LOOP_DIMS
 from .order import LoopOrder
-from .parameters import DATAFLOW_UNROLL, MAX_CLOCK_MHZ, MAX_PES
-from .sparsity import COMPRESSIONS, NO_COMPRESSION, SPARSE_OPERANDS, Compression, Sparsity
+from .parameters import MAX_PES
+from .sparsity import NO_COMPRESSION, Compression, Sparsity
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-ACTIONS = ("mult", "add", "mac", "shift", "compare", "other")
-OPERANDS = ("W", "I", "O")
-UNITS = {"pj": "picojoules per action or access", "mac16": "multiples of one 16-bit MAC (normalised)"}
-"""Units of energy fields: a row gives its energy as ``<field>_pj`` or ``<field>_mac16`` (one unit per file)."""
-FORMAT_PATTERN = re.compile(r"^(int|fp)(\d+)$")
 WIDTH_EXPONENT = {"mult": 2, "add": 1, "shift": 1, "compare": 1, "other": 2}
 MAC_SPLIT = {"mult": 0.2 / 0.23, "add": 0.03 / 0.23}
 """Shares of a MAC's energy in its multiply and its add where only a MAC energy is given (Horowitz ISSCC 2014,
 45 nm, 8-bit: multiply 0.2 pJ, add 0.03 pJ)."""
 RESERVED_LEVEL_NAMES = ACTIONS + ("energy", "memory", "arithmetic")
 """Names a level may not take: priced tables have ``<level>_pj`` columns beside these."""
-DIRECTIONS = {"fh": "written from the level above", "tl": "read out to the level below (or the array)",
-              "fl": "written from the level below (or the array)", "th": "read out to the level above"}
-"""The four directions of data through a level's ports (ZigZag's names)."""
-
-
-class HardwareFileError(UserError):
-    """A hardware description that does not validate; the message names the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -164,11 +169,6 @@ class Level:
         raise KeyError(f"level {self.name} has no port for operand {operand} direction {direction}")
 
 
-FILLS = {"once": "the pipeline fills and drains once per layer: R + C - 2 cycles for R x C PEs in use (the "
-                 "stationary tiles are double-buffered; ZigZag's model)",
-         "per_fold": "it fills and drains for every fold, a new tile of the stationary operand: 2R + C - 2 cycles "
-                     "each (SCALE-Sim's model)"}
-"""When a systolic array pays its pipeline fill and drain."""
 
 
 @dataclass(frozen=True)
@@ -404,180 +404,72 @@ def parse_format(text: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-class Validator:
-    """Reads typed fields from a parsed file (TOML or YAML), raising :class:`HardwareFileError` naming the file and
-    the field in one line."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.units: set[str] = set()
-
-    def fail(self, field: str, expected: str, got=None) -> None:
-        found = "missing" if got is None else f"got {got!r}"
-        raise HardwareFileError(f"{self.path}: {field}: {found}; expected {expected}")
-
-    def get(self, table, key: str, where: str, kind: type | tuple, expected: str, default=...):
-        field = f"{where}.{key}" if where else key
-        if not isinstance(table, dict) or key not in table:
-            if default is not ...:
-                return default
-            self.fail(field, expected)
-        value = table[key]
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-            self.fail(field, expected, value)
-        return value
-
-    def positive(self, table: dict, key: str, where: str, expected: str, default=...) -> float:
-        value = self.get(table, key, where, (int, float), expected, default)
-        if value is not None and not (value > 0 and math.isfinite(value) or math.isinf(value) and value > 0):
-            self.fail(f"{where}.{key}", expected, value)
-        return value
-
-    def bounded(self, table: dict, key: str, where: str, maximum: float, expected: str) -> float:
-        """A required number above 0 and at most ``maximum``, or a one-line error naming the field."""
-        expected = f"{expected}, above 0 and at most {maximum:g}"
-        value = self.get(table, key, where, (int, float), expected)
-        if not 0 < value <= maximum:
-            self.fail(f"{where}.{key}", expected, value)
-        return value
-
-    def nonnegative(self, table: dict, key: str, where: str, expected: str) -> float:
-        """A required finite number >= 0 (an energy), or a one-line error naming the field."""
-        value = self.get(table, key, where, (int, float), f"a finite number >= 0 ({expected})")
-        if not math.isfinite(value) or value < 0:
-            self.fail(f"{where}.{key}", f"a finite number >= 0 ({expected})", value)
-        return value
-
-    def energy(self, table: dict, where: str, stem: str = "energy", default=...) -> float | None:
-        """The row's ``<stem>_<unit>`` field (one per row), its unit recorded for the file-wide check."""
-        fields = [k for k in table if k == stem or k.startswith(stem + "_")]
-        expected = f"one {stem}_<unit> field with a non-negative number, unit one of {', '.join(UNITS)}"
-        if not fields:
-            if default is not ...:
-                return default
-            self.fail(f"{where}.{stem}_pj", expected)
-        if len(fields) > 1:
-            self.fail(f"{where}", expected, ", ".join(fields))
-        unit = fields[0].removeprefix(stem + "_")
-        if unit not in UNITS:
-            self.fail(f"{where}.{fields[0]}", expected, f"unit '{unit}'")
-        value = self.get(table, fields[0], where, (int, float), f"a non-negative number (unit: {unit})")
-        if value < 0 or not math.isfinite(value):
-            self.fail(f"{where}.{fields[0]}", f"a non-negative number (unit: {unit})", value)
-        self.units.add(unit)
-        return float(value)
-
-    def check_known(self, table: dict, where: str, allowed: set[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                self.fail(f"{where}.{key}", f"one of the fields {', '.join(sorted(allowed))}", key)
-
-
-def energy_fields(row: dict, *stems: str) -> set[str]:
-    """The row's energy fields (validated by :meth:`Validator.energy`)."""
-    return {k for k in row for stem in stems if k == stem or k.startswith(stem + "_")}
-
-
 def read_compute(check: Validator, rows: list, where: str = "compute") -> tuple[ComputeEnergy, ...]:
     compute = []
     for i, row in enumerate(rows):
         at = f"{where}[{i}]"
-        check.check_known(row, at, {"format", "action", "source", "estimate"} | energy_fields(row, "energy"))
-        fmt = check.get(row, "format", at, str, "a number format like int8 or fp32")
+        value = check.read(row, at, COMPUTE)
+        fmt, action = value["format"], value["action"]
         if not FORMAT_PATTERN.match(fmt):
-            check.fail(f"{at}.format", "a number format like int8 or fp32", fmt)
-        action = check.get(row, "action", at, str, f"one of {', '.join(ACTIONS)}")
-        if action not in ACTIONS:
-            check.fail(f"{at}.action", f"one of {', '.join(ACTIONS)}", action)
+            check.fail(f"{at}.format", COMPUTE.key("format").expected(), fmt)
         first = next((j for j, c in enumerate(compute) if (c.format, c.action) == (fmt, action)), None)
         if first is not None:
             check.fail(at, f"one row per format and action ({where}[{first}] already prices {fmt} {action})",
                        f"a second {fmt} {action}")
-        compute.append(ComputeEnergy(fmt, action, check.energy(row, at),
-                                     check.get(row, "source", at, str, "a citation string"),
-                                     check.get(row, "estimate", at, bool, "true or false", False)))
+        compute.append(ComputeEnergy(fmt, action, value["energy"], value["source"], value["estimate"]))
     return tuple(compute)
 
 
-LEVEL_FIELDS = {"name", "operands", "size_bits", "size_kib", "word_bits", "min_bits", "bandwidth_bits", "served_dims",
-                "shared_port", "port", "source", "estimate", "resizable", "compression", "run_bits", "pair_word_bits"}
-
-
 def read_level(check: Validator, row: dict, at: str, array_dims: tuple[str, ...]) -> Level:
-    check.check_known(row, at, LEVEL_FIELDS | energy_fields(row, "read_energy", "write_energy"))
-    name = check.get(row, "name", at, str, "a level name")
-    operands = check.get(row, "operands", at, list, "a list of operands among W, I, O")
-    if not operands or any(op not in OPERANDS for op in operands):
+    value = check.read(row, at, LEVEL)
+    operands = value["operands"]
+    if not operands:
         check.fail(f"{at}.operands", "a non-empty list of operands among W, I, O", operands)
-    if "size_bits" in row and "size_kib" in row:
-        check.fail(at, "one of size_bits or size_kib", "both")
-    if "size_kib" in row:
-        size = check.positive(row, "size_kib", at, "a positive size in KiB (inf for off-chip memory)") * 8192.0
-    else:
-        size = check.positive(row, "size_bits", at, "a positive size in bits (inf for off-chip memory)")
-    word = check.get(row, "word_bits", at, int, "a positive integer number of bits per access")
-    if word <= 0:
-        check.fail(f"{at}.word_bits", "a positive integer number of bits per access", word)
-    minimum = check.get(row, "min_bits", at, int, "a positive integer number of bits", word)
-    if minimum <= 0 or minimum > word:
+    if (value["size_kib"] is None) == (value["size_bits"] is None):
+        check.fail(at, "one of size_bits or size_kib", "both" if value["size_kib"] is not None else None)
+    size = value["size_bits"] if value["size_kib"] is None else value["size_kib"] * 8192.0
+    word = value["word_bits"]
+    minimum = word if value["min_bits"] is None else value["min_bits"]
+    if minimum > word:
         check.fail(f"{at}.min_bits", f"a positive number of bits no larger than word_bits ({word})", minimum)
-    served = tuple(check.get(row, "served_dims", at, list, f"a list of array dimensions among {array_dims}", []))
+    served = tuple(value["served_dims"])
     if any(d not in array_dims for d in served):
         check.fail(f"{at}.served_dims", f"array dimensions among {', '.join(array_dims)}", list(served))
-    read = check.energy(row, at, "read_energy")
-    write = check.energy(row, at, "write_energy", default=None)
-    if "port" in row:
+    if value["port"] is not None:
         if {"bandwidth_bits", "shared_port"} & set(row):
             check.fail(at, "either [[level.port]] tables or bandwidth_bits/shared_port", "both")
-        ports = read_ports(check, check.get(row, "port", at, list, "[[level.port]] tables"), at, operands,
-                           {op: op for op in OPERANDS})
+        ports = read_ports(check, value["port"], at, operands, {op: op for op in OPERANDS})
     else:
-        ports = separate_ports(operands, check.positive(row, "bandwidth_bits", at, "a positive number of bits per "
-                                                        "cycle", word),
-                               check.get(row, "shared_port", at, bool, "true or false", False))
-    return Level(name=name, operands=frozenset(operands), size_bits=float(size), read_energy=read,
+        bandwidth = word if value["bandwidth_bits"] is None else value["bandwidth_bits"]
+        ports = separate_ports(operands, bandwidth, value["shared_port"])
+    read, write = value["read_energy"], value["write_energy"]
+    return Level(name=value["name"], operands=frozenset(operands), size_bits=float(size), read_energy=read,
                  write_energy=read if write is None else write, word_bits=word, min_bits=minimum,
-                 ports=ports, served_dims=served,
-                 source=check.get(row, "source", at, str, "a citation string"),
-                 estimate=check.get(row, "estimate", at, bool, "true or false", False), write_estimate=write is None,
-                 resizable=check.get(row, "resizable", at, bool, "true or false", False),
-                 compression=read_compression(check, row, at, size))
+                 ports=ports, served_dims=served, source=value["source"], estimate=value["estimate"],
+                 write_estimate=write is None, resizable=value["resizable"],
+                 compression=read_compression(check, value, at, size))
 
 
-def read_compression(check: Validator, row: dict, at: str, size: float) -> Compression:
-    """A level's ``compression`` (:data:`COMPRESSIONS`) with ``run_bits`` and ``pair_word_bits`` for ``rlc``;
+def read_compression(check: Validator, value: dict, at: str, size: float) -> Compression:
+    """A level's ``compression`` with ``run_bits`` and ``pair_word_bits`` for ``rlc``, from its validated keys;
     modelled at the off-chip level, where activations cross the chip boundary."""
-    fmt = check.get(row, "compression", at, str, " or ".join(COMPRESSIONS), "none")
-    if fmt not in COMPRESSIONS:
-        check.fail(f"{at}.compression", " or ".join(COMPRESSIONS), fmt)
+    fmt, run, word = value["compression"], value["run_bits"], value["pair_word_bits"]
     if fmt != "none" and not math.isinf(size):
         check.fail(f"{at}.compression", "none on an on-chip level (compressed activations are modelled where they "
                                         "cross the chip boundary: the off-chip level)", fmt)
-    default = Compression()
-    run = check.get(row, "run_bits", at, int, "a positive number of bits per run length", default.run_bits)
-    word = check.get(row, "pair_word_bits", at, int, "a positive number of bits per word of run-length pairs",
-                     default.word_bits)
-    if run <= 0 or word <= run:
+    if word <= run:
         check.fail(f"{at}.run_bits", f"a positive number of bits below pair_word_bits ({word})", run)
     return Compression(fmt, run, word)
 
 
 def read_sparsity(check: Validator, table: dict) -> Sparsity:
-    """The ``[sparsity]`` table: ``gate`` and ``skip``, lists of operands among :data:`SPARSE_OPERANDS` (defaults:
-    no gating, zero weights skipped), and ``source``."""
-    check.check_known(table, "sparsity", {"gate", "skip", "source"})
-    default = Sparsity()
-    chosen = {}
-    for key in ("gate", "skip"):
-        given = check.get(table, key, "sparsity", list, f"a list of operands among {', '.join(SPARSE_OPERANDS)}",
-                          sorted(getattr(default, key)))
-        if any(op not in SPARSE_OPERANDS for op in given):
-            check.fail(f"sparsity.{key}", f"a list of operands among {', '.join(SPARSE_OPERANDS)}", given)
-        chosen[key] = frozenset(given)
-    if chosen["gate"] & chosen["skip"]:
-        check.fail("sparsity", "an operand gated or skipped, not both", sorted(chosen["gate"] & chosen["skip"]))
-    return Sparsity(chosen["gate"], chosen["skip"], check.get(table, "source", "sparsity", str, "a citation string",
-                                                              ""))
+    """The ``[sparsity]`` table: ``gate`` and ``skip``, lists of operands (an operand gated or skipped, not both),
+    and ``source``."""
+    value = check.read(table, "sparsity", SPARSITY)
+    gate, skip = frozenset(value["gate"]), frozenset(value["skip"])
+    if gate & skip:
+        check.fail("sparsity", "an operand gated or skipped, not both", sorted(gate & skip))
+    return Sparsity(gate, skip, value["source"])
 
 
 def read_order(check: Validator, table: dict | None) -> LoopOrder | None:
@@ -586,31 +478,22 @@ def read_order(check: Validator, table: dict | None) -> LoopOrder | None:
     ``source``."""
     if table is None:
         return None
-    check.check_known(table, "order", {"groups", "complete", "dataflow", "source"})
-    expected = f"a list of lists of loop dimensions among {', '.join(LOOP_DIMS)}"
-    groups = check.get(table, "groups", "order", list, expected)
+    value = check.read(table, "order", ORDER)
+    groups = value["groups"]
     if not groups or any(not isinstance(g, list) or not g or any(d not in LOOP_DIMS for d in g) for g in groups):
-        check.fail("order.groups", expected, groups)
+        check.fail("order.groups", ORDER.key("groups").expected(), groups)
     named = [d for g in groups for d in g]
     if len(set(named)) != len(named):
         check.fail("order.groups", "each loop dimension in one group at most", groups)
-    complete = check.get(table, "complete", "order", list, "a list of the groups' loop dimensions", [])
-    if any(d not in named for d in complete):
-        check.fail("order.complete", f"loop dimensions among the groups' ({', '.join(named)})", complete)
-    dataflows = list(DATAFLOW_UNROLL)
-    dataflow = check.get(table, "dataflow", "order", str, " or ".join(dataflows))
-    if dataflow not in dataflows:
-        check.fail("order.dataflow", " or ".join(dataflows), dataflow)
-    return LoopOrder(tuple(tuple(g) for g in groups), frozenset(complete), dataflow,
-                     check.get(table, "source", "order", str, "a citation string", ""))
+    if any(d not in named for d in value["complete"]):
+        check.fail("order.complete", f"loop dimensions among the groups' ({', '.join(named)})", value["complete"])
+    return LoopOrder(tuple(tuple(g) for g in groups), frozenset(value["complete"]), value["dataflow"],
+                     value["source"])
 
 
 def read_array(check: Validator, table: dict) -> Array:
-    check.check_known(table, "array", {"dims", "sizes", "unroll", "systolic", "fill", "source"})
-    dims = tuple(check.get(table, "dims", "array", list, "a list of dimension names like [\"D1\", \"D2\"]"))
-    sizes = tuple(check.get(table, "sizes", "array", list, "a list of positive integers, one per dimension"))
-    unroll = tuple(check.get(table, "unroll", "array", list, f"a loop dimension (or a list of them) per array "
-                                                              f"dimension ({', '.join(LOOP_DIMS)})"))
+    value = check.read(table, "array", ARRAY)
+    dims, sizes, unroll = tuple(value["dims"]), tuple(value["sizes"]), tuple(value["unroll"])
     if not dims or len(set(dims)) != len(dims):
         check.fail("array.dims", "distinct dimension names", list(dims))
     if len(sizes) != len(dims) or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= MAX_PES
@@ -620,14 +503,9 @@ def read_array(check: Validator, table: dict) -> Array:
     if len(unroll) != len(dims) or not flat or any(not isinstance(loop, str) or loop not in LOOP_DIMS for loop in flat):
         check.fail("array.unroll", f"{len(dims)} loop dimensions (or lists of them) among {', '.join(LOOP_DIMS)}",
                    list(unroll))
-    systolic = tuple(check.get(table, "systolic", "array", list, "array dimensions", []))
-    if any(d not in dims for d in systolic):
-        check.fail("array.systolic", f"dimensions among {', '.join(dims)}", list(systolic))
-    fill = check.get(table, "fill", "array", str, " or ".join(FILLS), "once")
-    if fill not in FILLS:
-        check.fail("array.fill", " or ".join(FILLS), fill)
-    return Array(dims, sizes, unroll_spec(unroll, sizes), systolic,
-                 check.get(table, "source", "array", str, "a citation string", ""), fill)
+    if any(d not in dims for d in value["systolic"]):
+        check.fail("array.systolic", f"dimensions among {', '.join(dims)}", value["systolic"])
+    return Array(dims, sizes, unroll_spec(unroll, sizes), tuple(value["systolic"]), value["source"], value["fill"])
 
 
 def check_ports(check: Validator, levels, where: str = "level", names: dict[str, str] | None = None) -> None:
@@ -653,18 +531,16 @@ def read_ports(check: Validator, rows, at: str, operands, names: dict[str, str])
     spelled = {v: k for k, v in names.items()}
     for i, row in enumerate(rows):
         where = f"{at}.port[{i}]"
-        check.check_known(row, where, {"name", "bandwidth_bits", "serves"})
+        value = check.read(row, where, PORT)
         serves = set()
-        for j, entry in enumerate(check.get(row, "serves", where, list, "a list of 'OPERAND, direction' entries")):
+        for j, entry in enumerate(value["serves"]):
             parts = [p.strip() for p in entry.split(",")] if isinstance(entry, str) else []
             if len(parts) != 2 or spelled.get(parts[0]) not in operands or parts[1] not in DIRECTIONS:
                 check.fail(f"{where}.serves[{j}]", f"'OPERAND, direction' with an operand among "
                            f"{', '.join(names[o] for o in sorted(operands))} and a direction among "
                            f"{', '.join(DIRECTIONS)}", entry)
             serves.add((spelled[parts[0]], parts[1]))
-        ports.append(Port(check.get(row, "name", where, str, "a port name"),
-                          float(check.positive(row, "bandwidth_bits", where, "a positive number of bits per cycle")),
-                          frozenset(serves)))
+        ports.append(Port(value["name"], float(value["bandwidth_bits"]), frozenset(serves)))
     return tuple(ports)
 
 
@@ -702,43 +578,31 @@ def load_toml(path: str | Path) -> HardwareModel:
         raise HardwareFileError(f"{path}: nested too deeply to be a hardware description") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise HardwareFileError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
-    if "memory" in data:
+    if isinstance(data, dict) and "memory" in data:
         check.fail("[[memory]]", "[[level]] tables (the memory hierarchy format; see hwmodels/presets)", "[[memory]]")
-    check.check_known(data, "(top level)", {"model", "array", "compute", "level", "sram_size", "sparsity", "order"})
-    head = check.get(data, "model", "(top level)", dict, "a [model] table")
-    check.check_known(head, "model", {"name", "description", "technology_nm", "clock_mhz", "source"})
-    array = read_array(check, check.get(data, "array", "(top level)", dict, "an [array] table"))
-    compute = read_compute(check, check.get(data, "compute", "(top level)", list, "[[compute]] tables"))
-    levels = tuple(read_level(check, row, f"level[{i}]", array.dims)
-                   for i, row in enumerate(check.get(data, "level", "(top level)", list, "[[level]] tables")))
+    top = check.read(data, "", FILE)
+    head = check.read(top["model"], "model", MODEL)
+    array = read_array(check, top["array"])
+    compute = read_compute(check, top["compute"])
+    levels = tuple(read_level(check, row, f"level[{i}]", array.dims) for i, row in enumerate(top["level"]))
     check_hierarchy(check, levels)
     check_ports(check, levels)
     table = []
-    for i, row in enumerate(check.get(data, "sram_size", "(top level)", list, "[[sram_size]] tables", [])):
+    for i, row in enumerate(top["sram_size"]):
         at = f"sram_size[{i}]"
-        check.check_known(row, at, {"size_kib", "word_bits", "source", "estimate"} | energy_fields(row, "energy"))
-        size, word = check.positive(row, "size_kib", at, "a positive size in KiB"), check.get(
-            row, "word_bits", at, int, "bits per access")
+        value = check.read(row, at, SRAM_SIZE)
+        size, word = value["size_kib"], value["word_bits"]
         first = next((j for j, p in enumerate(table) if (p.size_kib, p.word_bits) == (size, word)), None)
         if first is not None:
             check.fail(at, f"one row per size and word (sram_size[{first}] already has {size} KiB x {word} bits)",
                        "a duplicate")
-        table.append(SramPoint(size, word, check.energy(row, at),
-                               check.get(row, "source", at, str, "a citation string"),
-                               check.get(row, "estimate", at, bool, "true or false", False)))
+        table.append(SramPoint(size, word, value["energy"], value["source"], value["estimate"]))
     if len(check.units) > 1:
         check.fail("energy fields", "one unit for the whole file", ", ".join(sorted(check.units)))
-    model = HardwareModel(check.get(head, "name", "model", str, "a name"),
-                          check.get(head, "description", "model", str, "a description", ""),
-                          check.get(head, "technology_nm", "model", (int, float), "the node in nm", math.nan),
-                          check.units.pop() if check.units else "pj",
-                          check.bounded(head, "clock_mhz", "model", MAX_CLOCK_MHZ, "a clock in MHz"),
-                          array, levels, compute, tuple(table), path,
-                          source=check.get(head, "source", "model", str, "a citation string", ""),
-                          sparsity=read_sparsity(check, check.get(data, "sparsity", "(top level)", dict,
-                                                                  "a [sparsity] table", {})),
-                          order=read_order(check, check.get(data, "order", "(top level)", dict, "an [order] table",
-                                                            None)))
+    model = HardwareModel(head["name"], head["description"], head["technology_nm"],
+                          check.units.pop() if check.units else "pj", head["clock_mhz"],
+                          array, levels, compute, tuple(table), path, source=head["source"],
+                          sparsity=read_sparsity(check, top["sparsity"]), order=read_order(check, top["order"]))
     for family in {parse_format(c.format)[0] for c in compute}:
         fmts = [c.format for c in compute if parse_format(c.format)[0] == family]
         for action in ("mult", "add"):

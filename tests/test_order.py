@@ -58,7 +58,8 @@ def test_eyeriss65_maps_other_networks_within_its_dataflow_and_never_below_the_f
 
 
 @pytest.mark.parametrize("table, message", [
-    ('groups = [["FX", "Q"]]\ndataflow = "rs"', r"order.groups: got \[\['FX', 'Q'\]\]; expected a list of lists"),
+    ('groups = [["FX", "Q"]]\ndataflow = "rs"', r"order.groups: got \[\['FX', 'Q'\]\]; expected a list: lists of loop "
+                                                 "dimensions"),
     ('groups = [["FX"], ["FX"]]\ndataflow = "rs"', "order.groups: .*each loop dimension in one group at most"),
     ('groups = [["FX"]]\ncomplete = ["OX"]\ndataflow = "rs"', "order.complete: got .*expected loop dimensions among"),
     ('groups = [["FX"]]\ndataflow = "xs"', "order.dataflow: got 'xs'; expected ws or os or rs"),

@@ -85,9 +85,9 @@ def test_zeros_of_both_operands_multiply(tmp_path):
 
 
 @pytest.mark.parametrize("table, message", [
-    ('gate = ["X"]', r"sparsity.gate: got \['X'\]; expected a list of operands among W, I"),
+    ('gate = ["X"]', r"sparsity.gate: got \['X'\]; expected a list of items among W, I: operands whose zeros gate"),
     ('gate = ["I"]\nskip = ["I"]', r"sparsity: got \['I'\]; expected an operand gated or skipped, not both"),
-    ('skip = "W"', "sparsity.skip: got 'W'; expected a list of operands among W, I"),
+    ('skip = "W"', "sparsity.skip: got 'W'; expected a list of items among W, I: operands whose zeros are skipped"),
     ('gates = ["I"]', "gates"),
 ])
 def test_bad_sparsity_tables_fail_in_one_line(tmp_path, table, message):
