@@ -7,14 +7,16 @@
 * Real-input profile against fvcore's FlopCountAnalysis and FlopCounterMode on the same real input, and against a
   plain forward pass (torch.no_grad), the floor every real-input counter pays.
 
-* A recurrent model (a 2-layer LSTM and a GRU over 200 steps, the shape of sequencer2d's layers): its meta
-  profile beside its real-input profile of the same table (the meta path used to be 3.6x slower).
+* Recurrent layers (a 2-layer LSTM and a GRU, hidden 128, batch 4, at 25 and 400 steps): the meta profile beside
+  the real-input profile of the same table, and its growth with the sequence length; with timm installed,
+  sequencer2d_s's real-input profile beside its forward pass.
 
 Models: ResNet-18, ResNet-50, MobileNetV2, VGG-16, DenseNet-121 at 224 x 224; batch 1 and 32.
 Each profile is timed as the first of its model (every cached weight scan forgotten) and as a second one.
 Targets: the first meta profile <= 0.5x FlopCounterMode-on-meta (VGG-16: 1.0x); the first real profile <= 1.1x a
 plain forward at batch 32 and <= 1.5x at batch 1; a second profile with values on <= 1.2x one with values off.
-Issue 21: a recurrent model's meta profile <= 1.0x its real profile.
+Recurrent: the meta profile <= 0.5x the real one, and at 400 steps <= 1.5x at 25; sequencer2d_s's real profile
+<= 1.2x its forward pass.
 Run: python benchmarks/profile_speed.py [--rounds 5] [--models resnet18_imagenet ...] [--batches 1 32]
 """
 
@@ -94,7 +96,7 @@ def first(job):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="*", default=list(MODELS), help="(none: only the recurrent rows)")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     args = parser.parse_args()
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-op notes are not results
@@ -124,18 +126,45 @@ def main() -> None:
         print(f"{name:22s} {batch:5d} {once:8.3f} {prof:8.3f} {fv:9.3f} {fcm:9.3f} {fwd:9.3f} {once / fwd:8.2f}x "
               f"{prof / fwd:9.2f}x {prof / fv:7.2f}x {prof / fcm:6.2f}x")
     print("targets: first profile / forward <= 1.1x at batch 32, <= 1.5x at batch 1")
-    print("\nrecurrent: meta profile vs real-input profile (the same table), seconds")
-    shape = (4, 200, 64)
-    for name, model in (("lstm 2x128, 200 steps", nn.LSTM(64, 128, num_layers=2, batch_first=True)),
-                        ("gru 2x128, 200 steps", nn.GRU(64, 128, num_layers=2, batch_first=True))):
-        x = torch.randn(shape)
-        real = profile(model, x)
-        assert real.layers.equals(profile(model, input_shape=shape, densities=real.densities()).layers), name
-        t = interleaved({"meta": lambda m=model: profile(m, input_shape=shape),
-                         "real": lambda m=model, x=x: profile(m, x)}, args.rounds)
-        print(f"{name:22s} meta {t['meta']:7.3f}  real {t['real']:7.3f}  meta/real {t['meta'] / t['real']:5.2f}x")
-    print("target: meta / real <= 1.0x")
+    recurrent(args.rounds)
+    sequencer(args.rounds)
 
+
+def recurrent(rounds: int) -> None:
+    """A 2-layer LSTM and GRU (hidden 128, batch 4) at 25 and 400 steps: meta profile beside the real-input
+    profile of the same table, and how the meta time grows with the sequence."""
+    print("\nrecurrent, hidden 128, 2 layers, batch 4: meta profile vs real-input profile (the same table), seconds")
+    for layer in (nn.LSTM, nn.GRU):
+        model, meta_times = layer(64, 128, num_layers=2, batch_first=True), {}
+        for steps in (25, 400):
+            shape = (4, steps, 64)
+            x = torch.randn(shape)
+            real = profile(model, x)
+            assert real.layers.equals(profile(model, input_shape=shape, densities=real.densities()).layers)
+            t = interleaved({"meta": lambda m=model, s=shape: profile(m, input_shape=s),
+                             "real": lambda m=model, x=x: profile(m, x)}, rounds)
+            meta_times[steps] = t["meta"]
+            print(f"{layer.__name__.lower():5s} {steps:4d} steps  meta {t['meta']:7.4f}  real {t['real']:7.4f}  "
+                  f"meta/real {t['meta'] / t['real']:5.2f}x")
+        print(f"{layer.__name__.lower():5s} meta at 400 steps / at 25: {meta_times[400] / meta_times[25]:.2f}x")
+    print("targets: meta / real <= 0.5x; meta at 400 steps <= 1.5x meta at 25")
+
+
+def sequencer(rounds: int) -> None:
+    """timm's sequencer2d_s (LSTMs over image rows and columns), when timm is installed: the first and second
+    real-input profile beside a plain forward pass, batch 1."""
+    try:
+        import timm
+    except ImportError:
+        print("\nsequencer2d_s: timm not installed (see benchmarks/validate_timm.py for its environment); skipped")
+        return
+    model = timm.create_model("sequencer2d_s", pretrained=False).eval()
+    x = torch.randn(1, 3, 224, 224)
+    t = interleaved({"first": lambda: first(lambda: profile(model, x)), "second": lambda: profile(model, x),
+                     "forward": lambda: forward(model, x)}, rounds)
+    print(f"\nsequencer2d_s, batch 1: first {t['first']:.3f} s, second {t['second']:.3f} s, forward "
+          f"{t['forward']:.3f} s: first/forward {t['first'] / t['forward']:.2f}x, second/forward "
+          f"{t['second'] / t['forward']:.2f}x (target <= 1.2x)")
 
 if __name__ == "__main__":
     main()

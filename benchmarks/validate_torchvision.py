@@ -2,14 +2,16 @@
 
 For each model of ``torchvision.models`` (random weights; nothing is downloaded), the profile on meta inputs and
 the profile on a real input of the same shape must give identical tables, every column (``layers`` and
-``nests``). ConvNeXt-Tiny, Swin-T, FCN-ResNet50 and Faster R-CNN MobileNetV3-Large-320-FPN are also profiled with
-``strict=True`` on real input (no op left without a formula), and the detector on meta must stop with one line
-naming ``nonzero``. Prints one line per model and exits non-zero if any check fails.
+``nests``). ConvNeXt-Tiny, Swin-T, FCN-ResNet50 and the detectors Faster R-CNN MobileNetV3-Large-320-FPN,
+FCOS-ResNet50-FPN and SSDlite320-MobileNetV3-Large are also profiled with ``strict=True`` on real input (no op
+left without a formula), and the detector on meta must stop with one line naming ``nonzero``.
+Prints one line per model and exits non-zero if any check fails.
 
-No CPU build of torchvision matches torch 2.13's CPU wheel with a loadable C++ extension here: install the
-torchvision 0.28 wheel with ``--no-deps`` (and pillow) into a separate environment; this script then defines
-torchvision's ``nms`` and ``roi_align`` ops with pure-PyTorch kernels (nms from tests/torchvision_ops.py,
-roi_align from torchvision's own Python reference) before the detectors use them.
+Run it in a separate environment with a torchvision whose C++ extension loads (on x86_64: ``pip install
+torch==2.14.1 torchvision==0.29.1``, then ``pip install -e .``; see validate_timm.py). With a torchvision whose
+extension does not match torch (the 0.28 wheel beside torch 2.13's CPU build, installed ``--no-deps``), this script
+defines its ``nms`` and ``roi_align`` ops with pure-PyTorch kernels (nms from tests/torchvision_ops.py, roi_align
+from torchvision's own Python reference) before the detectors use them.
 
 Run: python benchmarks/validate_torchvision.py [--models convnext_tiny swin_t ...] [--skip-large]
 """
@@ -30,19 +32,31 @@ from estimator import profile  # noqa: E402
 from estimator.counting import MetaInputError  # noqa: E402
 from tests.torchvision_ops import SCHEMAS, nms_cpu  # noqa: E402
 
-INPUT_SIZE = {"inception_v3": 299}
-"""Input side per model where 224 is not the default."""
+INPUT_SIZE = {"inception_v3": 299, "fcos_resnet50_fpn": 256}
+"""Input side per model where the default (224; 320 for a detector) is not used: FCOS at 256 px leaves some
+levels with no score above its threshold, a ``topk`` of an empty tensor."""
 LARGE = ("vit_h_14", "regnet_y_128gf", "vit_l_16", "vit_l_32", "regnet_y_32gf")
 """The largest models (3-16 s each on 2 CPU cores, several GiB of memory; left out with --skip-large)."""
 LIBRARY: torch.library.Library | None = None
 STRICT_REAL = {"convnext_tiny": "classification", "swin_t": "classification", "fcn_resnet50": "segmentation",
-               "fasterrcnn_mobilenet_v3_large_320_fpn": "detection"}
+               "fasterrcnn_mobilenet_v3_large_320_fpn": "detection", "fcos_resnet50_fpn": "detection",
+               "ssdlite320_mobilenet_v3_large": "detection"}
 
 
 def import_torchvision():
-    """torchvision, with its nms and roi_align ops defined in pure PyTorch when its C++ extension cannot load (the
-    library is kept on the module: a collected ``Library`` takes its ops with it)."""
+    """torchvision with its own C++ ops where they load (a build matching torch, e.g. 0.29.1 with torch 2.14.1);
+    else with its nms and roi_align ops defined in pure PyTorch (the library is kept on the module: a collected
+    ``Library`` takes its ops with it)."""
     global LIBRARY
+    try:
+        import torchvision
+
+        if torchvision.extension._has_ops():
+            return torchvision
+    except RuntimeError:  # "operator torchvision::nms does not exist": the extension does not match torch
+        pass
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]
     LIBRARY = library = torch.library.Library("torchvision", "DEF")
     for schema in SCHEMAS.values():
         library.define(schema)
@@ -90,7 +104,7 @@ def main() -> int:
     for name, family in STRICT_REAL.items():
         backbone = {} if family == "classification" else {"weights_backbone": None}
         model = torchvision.models.get_model(name, weights=None, **backbone).eval()
-        side = 320 if family == "detection" else 224
+        side = INPUT_SIZE.get(name, 320 if family == "detection" else 224)
         try:  # a detector iterates over the batch as its list of images
             prof = profile(model, torch.randn(1, 3, side, side), strict=True)
             print(f"strict, real input: {name:40s} ok ({prof.total()['macs'] / 1e9:.3f} GMAC)")

@@ -56,8 +56,8 @@ def plot_demo(results: pd.DataFrame, literature: pd.DataFrame, out: Path) -> Plo
     from matplotlib.figure import Figure
 
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(14.0, 4.6))
-        left, right = fig.subplots(1, 2, width_ratios=(1.7, 1.0), gridspec_kw={"wspace": 0.6})
+        fig = Figure(figsize=(14.0, 5.4))
+        left, right = fig.subplots(1, 2, width_ratios=(1.3, 1.0), gridspec_kw={"wspace": 0.25})
         plot = draw_pareto(left, results, group_by="hardware", title="digits (trained here) · horowitz45 · 8-bit")
         draw_pareto(right, literature, group_by="none",
                     title="CIFAR-10: Kundu et al. 2020 accuracy (published) · our energy (horowitz45, 8-bit)")

@@ -31,7 +31,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .datasets import DATASETS
@@ -47,7 +49,7 @@ from .literature import (
     load,
 )
 from .plan import ModelChoice, Point
-from .plots import STYLE, draw_pareto, save
+from .plots import STYLE, draw_pareto, place_labels, save, surrounding_text
 from .points import Pricer
 from .recipes import RECIPES
 from .sweep import analytical_model
@@ -195,26 +197,29 @@ def plot_macs(table: pd.DataFrame, figure: str, out: Path) -> int:
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(6.4, 4.2))
         ax = fig.subplots()
+        FigureCanvasAgg(fig)  # a canvas to measure text on
         for row in points.itertuples():
             ax.plot([row.gmac_read, row.gmac_ours], [row.accuracy_pct] * 2, color="#999999", linewidth=0.8,
                     zorder=1)
-            ax.annotate(row.variant, (row.gmac_read, row.accuracy_pct), xytext=(4, 3), textcoords="offset points",
-                        fontsize=6.5)
-            if not row.gmac_within_read_error:
-                ax.scatter([row.gmac_ours], [row.accuracy_pct], s=140, facecolors="none", edgecolors="#D55E00",
-                           linewidths=1.0, zorder=4)
-                ax.annotate(f"{row.gmac_difference:+.3f} G", (row.gmac_ours, row.accuracy_pct), xytext=(4, -9),
-                            textcoords="offset points", fontsize=6.5, color="#D55E00")
+        outside = points[~points["gmac_within_read_error"]]
+        ax.scatter(outside["gmac_ours"], outside["accuracy_pct"], s=140, facecolors="none", edgecolors="#D55E00",
+                   linewidths=1.0, zorder=4)
         ax.scatter(points["gmac_read"], points["accuracy_pct"], s=30, color="#0072B2", zorder=3,
                    label="the figure's MACs (read)")
         ax.scatter(points["gmac_ours"], points["accuracy_pct"], s=30, facecolors="none", edgecolors="#000000",
                    zorder=3, label="this tool's MACs")
         ax.set_xlabel("GMACs per image (zero weights skipped)")
         ax.set_ylabel(f"{METRIC_NAMES[metric]} accuracy (%), published")
-        outside = int((~points["gmac_within_read_error"]).sum())
-        ax.set_title(f"{FIGURE_TITLES[figure]}: {len(points)} points, {len(points) - outside} within the read error "
-                     f"(+-{READ_ERROR_GMAC[points['dataset'].iloc[0]]} G)", loc="left")
+        ax.set_title(f"{FIGURE_TITLES[figure]}: {len(points)} points, {len(points) - len(outside)} within the read "
+                     f"error (+-{READ_ERROR_GMAC[points['dataset'].iloc[0]]} G)", loc="left")
         ax.legend(frameon=False, fontsize=7, loc="lower right")
+        # each variant named at its read point, and a point outside the read error labelled with the difference
+        # at this tool's count, placed so that no two texts overlap
+        anchors = np.concatenate([points[["gmac_read", "accuracy_pct"]].to_numpy(float),
+                                  outside[["gmac_ours", "accuracy_pct"]].to_numpy(float)])
+        texts = list(points["variant"]) + [f"{d:+.3f} G" for d in outside["gmac_difference"]]
+        place_labels(ax, texts, ax.transData.transform(anchors), 3.5 * fig.dpi / 72, 6.5, surrounding_text(ax),
+                     ["#222222"] * len(points) + ["#D55E00"] * len(outside))
         fig.text(0.01, -0.02, "Accuracies and read MACs: Kundu et al. 2020 (read off the figure); hollow: this "
                  "tool's count.", fontsize=6.5)
         save(fig, out)

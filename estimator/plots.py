@@ -19,6 +19,7 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from hwmodels.errors import UserError
@@ -165,31 +166,47 @@ def default_title(table: pd.DataFrame, x: str = "energy_uj", y: str = "test_top1
             f"{values('act_bits')}-bit activations")
 
 
-LABEL_OFFSETS = tuple((dx * r, dy * r) for r in (1.0, 2.0, 3.2, 4.6, 6.4, 8.6) for dx, dy in
+LABEL_OFFSETS = tuple((dx * r, dy * r) for r in (1.0, 2.0, 3.2, 4.6, 6.4, 8.6, 11.0, 14.0) for dx, dy in
                       ((1, 0.2), (1, -1), (-1, 0.2), (-1, -1), (0, 1.4), (0, -1.9), (1, 1.4), (-1, 1.4)))
 """Candidate label offsets (multiples of the marker radius) around a marker, nearest first."""
 
 
+def surrounding_text(ax: Axes) -> list[Bbox]:
+    """What a point label must not cover, in display pixels, with the figure drawn as it stands: ``ax``'s drawn
+    tick labels, axis labels and title, its legend, and every other panel of the figure whole."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    texts = [ax.xaxis.label, ax.yaxis.label] + [c for c in ax.get_children() if isinstance(c, Text)]  # titles
+    for axis in (ax.xaxis, ax.yaxis):
+        low, high = sorted(axis.get_view_interval())
+        texts += [tick.label1 for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
+    boxes = [t.get_window_extent(renderer) for t in texts if t.get_visible() and t.get_text().strip()]
+    legend = ax.get_legend()
+    boxes += [legend.get_window_extent(renderer)] if legend is not None else []
+    return boxes + [other.get_tightbbox(renderer) for other in ax.figure.axes if other is not ax]
+
+
 def place_labels(ax: Axes, texts: Sequence[str], markers_px: np.ndarray, radius_px: float,
-                 fontsize: float) -> list[Bbox]:
+                 fontsize: float, obstacles: Sequence[Bbox] = (), colours: Sequence[str] | None = None) -> list[Bbox]:
     """Draw each label at the first candidate offset (:data:`LABEL_OFFSETS`) where it overlaps no marker, no
-    label placed before and stays inside the axes; a label far from its marker gets a leader line. Returns the
-    label boxes in display pixels."""
+    label placed before, none of ``obstacles`` (display pixels) and stays inside the axes; a label far from its
+    marker gets a leader line. ``colours``: one per label (default dark grey). Returns the label boxes in display
+    pixels."""
     renderer = ax.figure.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
     marker_boxes = [Bbox.from_extents(x - radius_px, y - radius_px, x + radius_px, y + radius_px)
-                    for x, y in markers_px]
+                    for x, y in markers_px] + list(obstacles)
     placed: list[Bbox] = []
     to_data = ax.transData.inverted()
-    for text, (mx, my) in zip(texts, markers_px, strict=True):
+    for text, (mx, my), colour in zip(texts, markers_px, colours or ["#222222"] * len(texts), strict=True):
         best = None
         for dx, dy in LABEL_OFFSETS:
             anchor = (mx + dx * radius_px, my + dy * radius_px)
-            artist = ax.text(*to_data.transform(anchor), text, fontsize=fontsize, color="#222222", zorder=5,
+            artist = ax.text(*to_data.transform(anchor), text, fontsize=fontsize, color=colour, zorder=5,
                              ha="left" if dx >= 0 else "right", va="center")
             box = artist.get_window_extent(renderer).expanded(1.04, 1.1)
-            overlaps = sum(box.overlaps(b) for b in placed + marker_boxes) + (not inside.contains(box.x0, box.y0)) + (
-                not inside.contains(box.x1, box.y1))
+            overlaps = sum(box.overlaps(b) for b in placed + marker_boxes) + (
+                not inside.contains(box.x0, box.y0)) + (not inside.contains(box.x1, box.y1))
             if best is None or overlaps < best[0]:
                 if best is not None:
                     best[1].remove()
@@ -223,6 +240,10 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
     data["label"] = data.apply(point_label, axis=1, widths=varying(data, ("weight_bits", "act_bits")))
     if "seed" in varying(data, ("seed",)):
         data["label"] += " s" + data["seed"].astype(str)
+    twins = data["label"].duplicated(keep=False)
+    if twins.any():  # the same model and variant on two hardware configurations: say what differs
+        differing = varying(data[twins], HARDWARE_COLUMNS)
+        data.loc[twins, "label"] += " · " + data[twins].apply(hardware_label, axis=1, columns=differing)
     data["kind"] = data.apply(marker_kind, axis=1)
     data["front"] = False
     fronts = {}
@@ -257,12 +278,18 @@ def draw_pareto(ax: Axes, table: pd.DataFrame, *, x: str = "energy_uj", y: str =
             drawn[chosen] = np.asarray(artist.get_offsets(), dtype=float)
             ax.scatter([], [], s=MARKER_SIZE.get(kind, 34.0), marker=MARKERS[kind], color="#777777", label=kind)
     data["marker_x"], data["marker_y"] = drawn[:, 0], drawn[:, 1]
-    boxes = place_labels(ax, list(data["label"]), ax.transData.transform(drawn), radius_px, 6.3)
-    data["label_box"] = [tuple(b.extents) for b in boxes]
+    # a panel alone in its figure keeps its legend right of it; beside other panels the legend goes inside, where
+    # it covers the fewest markers and front lines, so that it never reaches a neighbour
+    if len(ax.figure.axes) == 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    else:
+        ax.legend(loc="best", frameon=True, framealpha=0.85, edgecolor="none")
     ax.set_xlabel(xlabel or axis_label(x))
     ax.set_ylabel(ylabel or axis_label(y))
     ax.set_title(title or default_title(data, x, y), loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    boxes = place_labels(ax, list(data["label"]), ax.transData.transform(drawn), radius_px, 6.3,
+                         surrounding_text(ax))
+    data["label_box"] = [tuple(b.extents) for b in boxes]
     return Plot(ax.figure, data, fronts)
 
 
@@ -303,7 +330,7 @@ def pad_limits(ax: Axes, xs: np.ndarray, ys: np.ndarray, log_x: bool) -> None:
         span = max(np.ptp(xs), 1e-9)
         ax.set_xlim(xs.min() - 0.12 * span, xs.max() + 0.3 * span)
     span = max(np.ptp(ys), 0.5)
-    ax.set_ylim(ys.min() - 0.12 * span, ys.max() + 0.15 * span)
+    ax.set_ylim(ys.min() - 0.12 * span, ys.max() + 0.22 * span)
 
 
 def plot_pareto(table: pd.DataFrame, out: str | Path | None = None, **options) -> Plot:

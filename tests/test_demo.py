@@ -10,6 +10,7 @@ import pandas as pd
 
 from estimator.cli import main
 from estimator.demo import DEMO_SPEC, DEMO_VARIANTS, run_demo
+from tests.figure_text import overlaps
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -48,6 +49,8 @@ def test_demo_front_shows_a_trade_off_and_resumes(tmp_path, capsys):
     assert [float(stated[4]), float(stated[5])] == list((splits.sum(axis=1) / 1e6).round(2).iloc[[1, 0]])
     for name in ("results.sqlite", "results.csv", "pareto.png", "breakdown.png"):
         assert (out / name).stat().st_size > 1000, name
+    # both figures as written: no two texts (ticks, point labels, legends, titles, axis labels) overlap
+    assert overlaps(plot.figure) == [] and overlaps(summary.attrs["breakdown"].figure) == []
     results = pd.read_csv(out / "results.csv")
     points = len(DEMO_SPEC.points())
     assert results["point"].nunique() == points == len(DEMO_SPEC.models) * len(DEMO_VARIANTS) + 2

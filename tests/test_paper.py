@@ -3,12 +3,16 @@ points and this tool's own counts and prices."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from estimator.cli import main
 from estimator.literature import KUNDU2020, load
 from estimator.paper import regenerate
+from tests.figure_text import overlaps
 
 FIGURES = ("Res_CIFAR-10", "ShuffleNet_MobileNetV2_compare")
 
@@ -16,7 +20,19 @@ FIGURES = ("Res_CIFAR-10", "ShuffleNet_MobileNetV2_compare")
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
-    return out, regenerate(out, hardware=("horowitz45",), figures=FIGURES)
+    figures = {}
+    with pytest.MonkeyPatch.context() as patch:  # keep each figure as it is written
+        patch.setattr(Figure, "savefig", lambda fig, path, *args, real=Figure.savefig, **kwargs: (
+            figures.__setitem__(Path(path).name, fig), real(fig, path, *args, **kwargs)))
+        result = regenerate(out, hardware=("horowitz45",), figures=FIGURES)
+    return out, result | {"drawn": figures}
+
+
+def test_no_two_texts_overlap_on_any_figure(written):
+    _, result = written
+    assert sorted(result["drawn"]) == ["comparison.png", "energy_Res_CIFAR-10.png", "macs_Res_CIFAR-10.png"]
+    for name, figure in result["drawn"].items():
+        assert overlaps(figure) == [], name
 
 
 def test_every_figure_draws_every_published_point(written):

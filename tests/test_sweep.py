@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -235,3 +236,30 @@ def test_a_model_option_that_empties_a_layer_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == ("estimator sweep: error: model digits_cnn(width=0) has an empty parameter features.0.weight of "
                    "shape (0, 1, 3, 3); expected every size >= 1 (a factory option such as width = 0?)")
+
+
+def test_the_readmes_sweep_example_runs_end_to_end_with_every_width_measured(tmp_path, capsys):
+    # the README's example as a user copies it, made cheaper only where the result's shape does not depend on it:
+    # one seed instead of two, 2 epochs instead of 8, 1 fine-tuning epoch instead of 2, its runs under tmp_path
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Sweep files"):]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    cheaper = {"seeds = [0, 1]": "seeds = [0]", "epochs = 8": "epochs = 2", "finetune_epochs = 2":
+               "finetune_epochs = 1", 'runs_dir = "runs"': f'runs_dir = "{tmp_path / "runs"}"'}
+    for old, new in cheaper.items():
+        assert old in example, old
+        example = example.replace(old, new)
+    (tmp_path / "spec.toml").write_text(example)
+    exported = tmp_path / "results.csv"
+    assert main(["sweep", str(tmp_path / "spec.toml"), "--out", str(tmp_path / "r.sqlite"), "--export",
+                 str(exported), "--workers", "2"]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(exported)
+    # 2 models x 4 variants + 1 baseline = 9 trained points, each priced at 2 weight widths x 3 buffers: 54 rows
+    assert len(table) == 54 and table["point"].nunique() == 9
+    assert table["test_top1"].notna().all()
+    masked = table[table["variant"].isin(["PS2_P6", "PSD1_P8"])]
+    assert len(masked) == 2 * 2 * 2 * 3
+    # each width's accuracy is measured at that width (post-training quantisation of the trained masked model)
+    assert (masked["test_top1_at"] == "ptq-w" + masked["weight_bits"].astype(str) + "a8-cal256").all()
+    assert (masked.groupby(["model", "variant", "weight_bits"])["test_top1"].nunique() == 1).all()  # per buffer size

@@ -85,7 +85,8 @@ class ModuleStack:
     modules first), so :meth:`push` keeps an ancestor below its descendants already on the stack.
     """
 
-    def __init__(self, names: dict[nn.Module, str], weight_ids: set[int], backward: bool, measure: bool = False):
+    def __init__(self, names: dict[nn.Module, str], weight_ids: dict[int, torch.Tensor], backward: bool,
+                 measure: bool = False):
         self.names = names
         self.weight_ids = weight_ids
         self.track_backward = backward
@@ -493,7 +494,7 @@ class CountingMode(TorchDispatchMode):
     self.lin.weight)``, ``self.lin.forward(x)``), so that the value columns follow the weight (shapes only; the
     weights' values enter when the profile's rows are built)."""
 
-    def __init__(self, stack: ModuleStack, weights: set[int], strict: bool,
+    def __init__(self, stack: ModuleStack, weights: dict[int, torch.Tensor], strict: bool,
                  owners: dict[int, tuple[str, ...]] | None = None):
         super().__init__()
         self.stack = stack

@@ -229,19 +229,21 @@ def prepare_copy(model: nn.Module, meta: bool) -> nn.Module:
     return clone
 
 
-def survey(model: nn.Module) -> tuple[dict[nn.Module, str], set[int], dict[int, tuple[str, ...]], bool]:
+def survey(model: nn.Module) -> tuple[dict[nn.Module, str], dict[int, torch.Tensor], dict[int, tuple[str, ...]],
+                                      bool]:
     """One pass over ``model``: module -> row name (qualified name; the root is :data:`ROOT`; parametrization
-    modules, whose work is not model work, map to :data:`BOOKKEEPING`), the ids of its parameters and buffers,
-    the rows holding each parameter (first owner first), and whether it has recurrent layers."""
-    names, tensors, owners, recurrent = {}, set(), {}, False
+    modules, whose work is not model work, map to :data:`BOOKKEEPING`), its parameters and buffers by id (held,
+    so that no activation takes the id of a buffer the forward replaces, as timm's ConViT replaces its relative
+    indices), the rows holding each parameter (first owner first), and whether it has recurrent layers."""
+    names, tensors, owners, recurrent = {}, {}, {}, False
     for name, module in model.named_modules():
         names[module] = BOOKKEEPING if ".parametrizations." in f".{name}." else (name or ROOT)
         for t in module._parameters.values():
             if t is not None:
-                tensors.add(id(t))
+                tensors[id(t)] = t
                 if names[module] != BOOKKEEPING:
                     owners[id(t)] = owners.get(id(t), ()) + (names[module],)
-        tensors.update(id(t) for t in module._buffers.values() if t is not None)
+        tensors.update((id(t), t) for t in module._buffers.values() if t is not None)
         recurrent = recurrent or isinstance(module, nn.RNNBase)
     return names, tensors, owners, recurrent
 
