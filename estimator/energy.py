@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 import hwmodels
@@ -12,7 +14,7 @@ from .workload import layer_table
 
 
 def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool = True, optimizer: str = "sgd",
-           **config) -> EnergyTable:
+           parts: str | Path | None = None, **config) -> EnergyTable:
     """Energy, latency and data movement of every layer of ``profile`` on hardware ``hw``, for one or many
     configurations: one inference, or, for a profile of a training step (``backward=True``), the whole step
     (forward, input and weight gradients, and the ``optimizer``'s update; see :mod:`estimator.workload`).
@@ -23,6 +25,8 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool 
             ZigZag mapping YAML), a HardwareModel, or a list of them.
         per_layer: also build the per-unit and per-level tables (False: only the summary).
         optimizer: ``sgd`` (with momentum) or ``adam``, for a training step.
+        parts: a new or empty folder to stream the per-layer tables to as Parquet files instead of holding them
+            (large grids; :func:`hwmodels.parts.read_parts` reads them back).
         **config: pricing parameters (every name in ``hwmodels.PARAMETERS``, ``estimator energy --help`` lists
             them with their defaults); a list sweeps that parameter.
 
@@ -31,7 +35,7 @@ def energy(profile: Profile | pd.DataFrame, hw="horowitz45", *, per_layer: bool 
         ``summary`` (per configuration) and ``notes`` (the estimates and derived values used).
     """
     table = layer_table(profile, optimizer) if isinstance(profile, Profile) else profile
-    return hwmodels.price(table, hw=hw, per_layer=per_layer, **config)
+    return hwmodels.price(table, hw=hw, per_layer=per_layer, parts=parts, **config)
 
 
 def weight_storage(profile: Profile, weight_bits: int = 8, psc_index: str = "position_code") -> pd.DataFrame:

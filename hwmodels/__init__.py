@@ -14,6 +14,7 @@ EXPORTS = {
     "parameters": ("DEFAULTS", "PARAMETERS", "Parameter"),
     "grid": ("configuration_grid",),
     "pricing": ("ARITHMETIC", "TIERS", "EnergyTable", "price"),
+    "parts": ("read_parts",),
     "registry": ("available", "get", "load", "resolve"),
 }
 """Public names by the submodule defining them."""

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .configs import Configs, build
+from .errors import UserError
 from .grid import configuration_grid, variants
 from .layers import COUNT_KINDS, PHASES, Unit, units, validated_columns
 from .model import HardwareModel
 from .nest import nest_of
+from .parts import PartWriter
 from .sparsity import executed as executed_shares
 from .traffic import Traffic, mac_unit, plain_unit
 
@@ -39,6 +42,9 @@ TIERS = ("rf", "sram", "dram")
 the rest)."""
 CHUNK = 16384
 """Configurations priced together (bounds the mapper's memory)."""
+PART_ROWS = 1 << 21
+"""Per-level rows (units x levels x operands x configurations) a chunk builds at most when its per-layer tables are
+streamed to a parts folder (bounds the memory of the tables being written)."""
 
 
 @dataclass
@@ -55,12 +61,15 @@ class EnergyTable:
         levels: one row per (configuration, unit, level, operand): reads and writes in accesses of the level's word
             and their energy (empty unless ``per_layer``).
         notes: the values used that are estimates or were derived (provenance), one line each.
+        parts: where ``layers`` and ``levels`` were written instead of held (:mod:`hwmodels.parts`; both frames
+            are then empty), or None.
     """
 
     layers: pd.DataFrame
     summary: pd.DataFrame
     levels: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
+    parts: Path | None = None
 
 
 def tier(model: HardwareModel, level) -> str:
@@ -240,12 +249,16 @@ def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs
             level_table(table, configs, traffic), notes)
 
 
-def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTable:
+def price(layers: pd.DataFrame, *, per_layer: bool = True, parts: str | Path | None = None,
+          **params) -> EnergyTable:
     """Price a layer table (``hwmodels.layers``) over a grid of hardware configurations.
 
     Args:
         layers: the workload units (validated against :data:`hwmodels.layers.SCHEMA` first).
         per_layer: also build the per-unit and per-level tables; False leaves them empty (large grids).
+        parts: a new or empty folder to stream the per-unit and per-level tables to, as Parquet files written
+            chunk by chunk (:mod:`hwmodels.parts`; read back with :func:`hwmodels.parts.read_parts`), instead of
+            holding them: memory then stays that of the summary and one chunk, whatever the grid's size.
         **params: see :data:`hwmodels.parameters.PARAMETERS`; a list sweeps that parameter.
 
     Returns:
@@ -254,17 +267,25 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, **params) -> EnergyTa
     table = validated_columns(layers)
     rows = units(table)
     grid, models = configuration_grid(**params)
+    if parts is not None and not per_layer:
+        raise UserError(f"parts={parts}: the per-layer tables it would hold are off (per_layer=False)")
+    writer = PartWriter(parts) if parts is not None else None
     summaries, unit_frames, level_frames, notes = [], [], [], []
     for model, part in variants(grid, models):
         notes += [f"{model.name}: {note}" for note in model.estimates()]
-        for start in range(0, len(part), CHUNK):
+        chunk = CHUNK if writer is None else max(1, PART_ROWS // max(1, len(rows) * len(model.levels) * 3))
+        for start in range(0, len(part), chunk):
             summary, unit_frame, level_frame, chunk_notes = price_chunk(table, rows, build(model, part.iloc[
-                start:start + CHUNK]), per_layer)
+                start:start + chunk]), per_layer)
             summaries.append(summary)
-            unit_frames.append(unit_frame)
-            level_frames.append(level_frame)
+            if writer is not None:
+                writer.write(unit_frame, level_frame)
+            else:
+                unit_frames.append(unit_frame)
+                level_frames.append(level_frame)
             notes += [f"{model.name}: {note}" for note in chunk_notes]
     summary = pd.concat(summaries).loc[grid.index]
-    return EnergyTable(pd.concat(unit_frames, ignore_index=True) if per_layer else pd.DataFrame(), summary,
-                       pd.concat(level_frames, ignore_index=True) if per_layer else pd.DataFrame(),
-                       list(dict.fromkeys(notes)))
+    held = per_layer and writer is None
+    return EnergyTable(pd.concat(unit_frames, ignore_index=True) if held else pd.DataFrame(), summary,
+                       pd.concat(level_frames, ignore_index=True) if held else pd.DataFrame(),
+                       list(dict.fromkeys(notes)), writer.folder if writer is not None else None)
