@@ -9,6 +9,10 @@ reachable from every prime factor (identical factors of a dimension give identic
 many of each are below): the optimum over every factorisation and every order, visiting far fewer states than the
 2^n subsets of the n prime factors (tested against an enumeration of every order).
 
+Configurations that fit the same tiles share a search graph but for their energies per access; each gets the
+order optimal for its own energies (:func:`optimal_per_energy`), so a configuration prices the same alone and in
+any grid.
+
 NB: a level shared by several operands (a global buffer holding inputs and outputs) is split between them in
 proportion to their whole tensors (exact when both fit), or in half, whichever gives less energy
 (:mod:`hwmodels.traffic`); ZigZag searches the split by its own access proxy. The precision of partial sums used
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .accounting import Choice, Widths, boundary, boundary_energy, innermost
+from .accounting import Boundary, Choice, Widths, boundary, boundary_energy, innermost
 from .configs import Configs
 from .model import OPERANDS
 from .nest import Layout
@@ -27,17 +31,18 @@ from .nest import Layout
 
 def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],
            dropped: dict[str, np.ndarray]) -> tuple[Choice, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """The energy-optimal loop order for every configuration: a shortest path over subsets of the temporal loops.
+    """The energy-optimal loop order for every configuration: a shortest path over the states of the temporal loops.
 
     Configurations whose every level fits the same tiles and that share word widths and policies have the same
-    graph; the path is found once per such pattern, with the per-access energies of its first configuration
-    (NB: within a pattern, configurations differ only in those energies, e.g. of a resized buffer).
+    graph but for the energies per access (a resized buffer's). A path found with one configuration's energies
+    need not be the cheapest with another's, so each configuration gets the path optimal for its own energies
+    (:func:`optimal_per_energy`): the result never depends on which other configurations are priced beside it.
 
     Returns:
-        The choice of each pattern, the first configuration of each pattern, each configuration's pattern, per
-        operand the levels (K, levels) too small for its spatial tile (they stream it through), and whether each
-        pattern has a feasible order at all (an infeasible one's choice is meaningless: every order needs a level
-        to hold less of an operand than the level below it).
+        The choice of each distinct solved configuration, those configurations' indices, each configuration's
+        solved one, per operand the levels (K, levels) too small for its spatial tile (they stream it through),
+        and whether each solved one has a feasible order at all (an infeasible one's choice is meaningless: every
+        order needs a level to hold less of an operand than the level below it).
 
     Args:
         lay: the nest's layout.
@@ -49,44 +54,140 @@ def search(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np
     """
     k = len(widths.act)
     first, inverse = (np.zeros(1, dtype=np.int64),) * 2 if k == 1 else patterns(lay, widths, capacity, dropped)
-    streamed = {role: np.empty((k, len(lay.levels[role])), dtype=bool) for role in OPERANDS}
-    base = {role: operand_fits(lay, role, widths, capacity, first, streamed[role]) for role in ("W", "I")}
-    scenarios, o_fits = output_fits(lay, widths, capacity, first, streamed["O"])
-    g = len(first)
+    streamed = {role: streaming(lay, role, widths, capacity) for role in OPERANDS}
+    solved: dict[int, tuple] = {}  # configuration -> (last (states,), fits per operand, cost, signature)
+
+    def solve(points: list[int]) -> None:
+        points = [p for p in dict.fromkeys(points) if p not in solved]
+        if points:
+            solved.update(zip(points, solve_graphs(lay, widths, configs, capacity, dropped, np.array(points)),
+                              strict=True))
+
+    energies = np.stack([a for lv in sorted({lv.name for role in OPERANDS for lv in lay.levels[role]})
+                         for a in (configs.read[lv], configs.write[lv])], axis=1)
+    assigned = optimal_per_energy(first, inverse, energies, solve, lambda p: solved[p][3])
+    reps = np.unique(assigned)
+    solve(list(reps))
+    fits = {role: np.stack([solved[p][1][role] for p in reps]) for role in OPERANDS}
+    choice = backtrack(lay, np.stack([solved[p][0] for p in reps]), fits)
+    feasible = np.isfinite([solved[p][2] for p in reps])
+    return choice, reps, np.searchsorted(reps, assigned), streamed, feasible
+
+
+def optimal_per_energy(first: np.ndarray, inverse: np.ndarray, energies: np.ndarray, solve, signature) -> np.ndarray:
+    """For every configuration, a configuration whose optimal path is optimal for it too (itself, or one of its
+    graph pattern whose energies give the same path), solving as few as it can.
+
+    Within a pattern the cost of every path is linear in the energies per access. Where the pattern's energy
+    vectors lie on one line (a buffer resized along a grid: the level's read and write energies move together),
+    the cheapest cost along it is the lower envelope of lines, so a path optimal at both ends of a stretch is
+    optimal throughout it: the stretch is solved at its ends and split in two only where they differ. Energy
+    vectors off one line are each solved.
+
+    Args:
+        first, inverse: the patterns (:func:`patterns`).
+        energies: (K, n) every level's read and write energy per access.
+        solve: solves a list of configurations (each by its own energies); ``signature`` of a solved one says
+            which path it took (equal signatures: the same path).
+    """
+    assigned = np.empty(len(inverse), dtype=np.int64)
+    stretches, points = [], []
+    for p, rep in enumerate(first):
+        members = np.flatnonzero(inverse == p)
+        vectors = energies[members]
+        if (vectors == vectors[0]).all():
+            assigned[members] = rep
+            points.append(int(rep))
+            continue
+        along = line_positions(vectors)
+        if along is None:  # each distinct energy vector its own
+            _, index, back = np.unique(vectors, axis=0, return_index=True, return_inverse=True)
+            assigned[members] = members[index][back.ravel()]
+            points += [int(m) for m in members[index]]
+            continue
+        ordered = members[np.argsort(along, kind="stable")]
+        stretches.append((ordered, 0, len(ordered) - 1))
+    while stretches:
+        solve(points + [int(o[i]) for o, lo, hi in stretches for i in (lo, hi)])
+        points, split = [], []
+        for ordered, lo, hi in stretches:
+            a, b = int(ordered[lo]), int(ordered[hi])
+            if signature(a) == signature(b):
+                assigned[ordered[lo:hi + 1]] = a
+            elif hi - lo <= 1:
+                assigned[a], assigned[b] = a, b
+            else:
+                mid = (lo + hi) // 2
+                split += [(ordered, lo, mid), (ordered, mid, hi)]
+        stretches = split
+    return assigned
+
+
+def line_positions(vectors: np.ndarray) -> np.ndarray | None:
+    """Each row's position along the line through the rows (``(K, n)``, at least two distinct), or None where
+    they are not on one line."""
+    offsets = vectors - vectors[0]
+    direction = offsets[np.argmax(np.abs(offsets).sum(axis=1))]
+    along = offsets @ direction / (direction @ direction)
+    residual = np.abs(offsets - along[:, None] * direction[None, :]).max()
+    return along if residual <= 1e-9 * (np.abs(vectors).max() + 1e-30) else None
+
+
+def solve_graphs(lay: Layout, widths: Widths, configs: Configs, capacity: dict[str, np.ndarray],
+                 dropped: dict[str, np.ndarray], points: np.ndarray) -> list[tuple]:
+    """The optimal path of each configuration in ``points`` with its own energies: per point, (last loop type on
+    the cheapest path to every state, the fits per operand of the graph chosen, its cost, the signature of its
+    path: the output scenario and the loop order)."""
+    base = {role: operand_fits(lay, role, widths, capacity, points) for role in ("W", "I")}
+    scenarios, o_fits = output_fits(lay, widths, capacity, points)
+    g = len(points)
     # a scenario is possible only where its level can hold the smallest tile holding all the irrelevant loops
     ir_state = lay.state_of(np.where(lay.irrelevant["O"], lay.counts, 0))
     graphs = [(i, row) for i, j in enumerate(scenarios) for row in range(g) if j < 0 or o_fits[i, row, j, ir_state]]
     scenario, row = (np.array(v, dtype=np.int64) for v in zip(*graphs, strict=True))
-    repeat = first[row]
+    repeat = points[row]
     stacked = {r: base[r][row] for r in ("W", "I")} | {"O": o_fits[scenario, row]}
     last, cost = shortest_paths(lay, widths.take(repeat), configs.take(repeat), stacked,
                                 {r: v[repeat] for r, v in dropped.items()}, np.asarray(scenarios)[scenario])
     pick = np.zeros(g, dtype=np.int64)
-    for index in np.argsort(-cost, kind="stable"):  # the cheapest graph of each pattern is written last
+    for index in np.argsort(-cost, kind="stable"):  # the cheapest graph of each point is written last
         pick[row[index]] = index
     fits = {r: f[pick] for r, f in stacked.items()}
-    return backtrack(lay, last[pick], fits), first, inverse, streamed, np.isfinite(cost[pick])
+    orders = backtrack(lay, last[pick], fits).order
+    return [(last[i], {r: fits[r][j] for r in fits}, float(cost[i]), (int(scenario[i]), orders[j].tobytes()))
+            for j, i in enumerate(pick)]
 
 
-def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.ndarray], first: np.ndarray,
-                 streamed: np.ndarray) -> np.ndarray:
-    """Whether each level of a weight or input operand holds each subset's tile, (patterns, levels, states), for
-    the patterns' first configurations ``first``; fills ``streamed`` (K, levels): levels too small for the spatial
-    tile (they stream it through, an approximation)."""
+def operand_fits(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.ndarray],
+                 points: np.ndarray) -> np.ndarray:
+    """Whether each level of a weight or input operand holds each state's tile, (points, levels, states), for the
+    configurations ``points``."""
     chain = lay.levels[role]
-    fit = np.empty((len(first), len(chain), lay.states), dtype=bool)
+    fit = np.empty((len(points), len(chain), lay.states), dtype=bool)
     for m in range(len(chain)):
         bits = widths.held(role, m == len(chain) - 1, capacity[role][:, m])
-        fit[:, m] = lay.elements[role][m][None, :] * bits[first, None] <= capacity[role][first, m:m + 1] + 1e-9
-        streamed[:, m] = ~(lay.elements[role][m][0] * bits <= capacity[role][:, m] + 1e-9)
+        fit[:, m] = lay.elements[role][m][None, :] * bits[points, None] <= capacity[role][points, m:m + 1] + 1e-9
     fit[:, :, 0] = True
     return fit
 
 
-def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray], first: np.ndarray,
-                streamed: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """The output's scenarios and whether each level holds each subset's tile under each, (scenarios, patterns,
-    levels, states); fills ``streamed`` as :func:`operand_fits` does.
+def streaming(lay: Layout, role: str, widths: Widths, capacity: dict[str, np.ndarray]) -> np.ndarray:
+    """(K, levels): the levels of ``role`` too small for its spatial tile (they stream it through, an
+    approximation); an output's innermost tile holds partial sums where an output-irrelevant loop is below it."""
+    chain = lay.levels[role]
+    out = np.empty((len(widths), len(chain)), dtype=bool)
+    partial = role == "O" and (lay.irrelevant["O"].any() or bool(lay.spatial_irrelevant["O"][1]))
+    for m in range(len(chain)):
+        room = capacity[role][:, m]
+        bits = widths.held("O", False, room, partial) if role == "O" else widths.held(role, m == len(chain) - 1, room)
+        out[:, m] = ~(lay.elements[role][m][0] * bits <= room + 1e-9)
+    return out
+
+
+def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray],
+                points: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The output's scenarios and whether each level holds each state's tile under each, (scenarios, points,
+    levels, states).
 
     A level holds partial sums (wider) while an output-irrelevant loop is not yet below it, which depends on where
     the level below ends (ZigZag's allocator decides the width before filling a level). Scenario j assumes the
@@ -94,16 +195,14 @@ def output_fits(lay: Layout, widths: Widths, capacity: dict[str, np.ndarray], fi
     outputs; paths breaking the assumption are excluded, and the cheapest scenario wins (-1: no irrelevant loop)."""
     chain = lay.levels["O"]
     scenarios = [-1] if not lay.irrelevant["O"].any() else list(range(len(chain)))
-    fits = np.empty((len(scenarios), len(first), len(chain), lay.states), dtype=bool)
+    fits = np.empty((len(scenarios), len(points), len(chain), lay.states), dtype=bool)
     for m in range(len(chain)):
         spatial = bool(lay.spatial_irrelevant["O"][m + 1])
         room = capacity["O"][:, m]
         psum, final = widths.held("O", False, room), widths.held("O", False, room, partial=False)
         for i, j in enumerate(scenarios):
             bits = psum if m <= j or spatial else final
-            fits[i, :, m] = lay.elements["O"][m][None, :] * bits[first, None] <= capacity["O"][first, m:m + 1] + 1e-9
-        innermost_bits = psum if scenarios[-1] >= 0 or lay.spatial_irrelevant["O"][1] else final
-        streamed[:, m] = ~(lay.elements["O"][m][0] * innermost_bits <= room + 1e-9)
+            fits[i, :, m] = lay.elements["O"][m][None, :] * bits[points, None] <= capacity["O"][points, m:m + 1] + 1e-9
     fits[:, :, :, 0] = True
     return scenarios, fits
 
@@ -172,21 +271,31 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
     grown = lay.grow >= 0  # (states, types): a factor of the type is left to add
     grow = np.where(grown, lay.grow, 0)  # (states, types): the state with one more factor of the type
     step = np.zeros((graphs, states, types), dtype=np.float32)  # the search only ranks orders; energies are recounted
+    # accesses depend on the widths, not on the energies: counted once per distinct widths (graphs of one pattern
+    # share them), priced per graph
+    unique, back = distinct_rows(widths.key())
+    distinct = widths.take(unique)
     for role in OPERANDS:
         chain = lay.levels[role]
         fit = fits[role]
+        below_grown = None  # (G, states, types): the level below holds the grown state's tile
         for m in range(len(chain) - 1):
-            cost = boundary_energy(boundary(lay, role, m, masks, widths), chain[m], chain[m + 1], configs)
+            counted = boundary(lay, role, m, masks, distinct)
+            per_graph = Boundary(*(np.broadcast_to(v, (len(unique), states))[back] for v in (
+                counted.low_reads, counted.low_writes, counted.high_reads, counted.high_writes)))
+            cost = boundary_energy(per_graph, chain[m], chain[m + 1], configs)
             if role in dropped and m + 1 == len(chain) - 1:
                 cost = np.where(dropped[role][:, None] & (masks == states - 1)[None, :], 0.0, cost)
-            closes = fit[:, m][:, :, None] & ~fit[:, m][:, grow]
-            step += np.where(closes, cost[:, :, None].astype(np.float32), np.float32(0))
-            if m > 0:  # a level that cannot hold what the level below holds: not a valid allocation
-                step[fit[:, m - 1][:, grow] & ~fit[:, m][:, grow]] = np.inf
+            grown_fits = fit[:, m][:, grow]  # (G, states, types): level m holds the grown state's tile
+            closes = fit[:, m][:, :, None] & ~grown_fits
+            np.add(step, cost[:, :, None].astype(np.float32), out=step, where=closes)  # (in place: no temporary)
+            if below_grown is not None:  # a level that cannot hold what the level below holds: not a valid allocation
+                np.copyto(step, np.float32(np.inf), where=below_grown & ~grown_fits)
+            below_grown = grown_fits
         if role != "O":  # S is a run of loops irrelevant to the operand, which a relevant loop ends
-            reads = innermost(lay, role, masks, widths)[0] * configs.read[chain[0].name][:, None]
+            reads = innermost(lay, role, masks, distinct)[0][back] * configs.read[chain[0].name][:, None]
             ends = lay.only_irrelevant[role][:, None] & ~lay.irrelevant[role][None, :]
-            step += np.where(ends[None], reads[:, :, None].astype(np.float32), np.float32(0))
+            np.add(step, reads[:, :, None].astype(np.float32), out=step, where=ends[None])
     if lay.allowed is not None:  # the dataflow's own loop order (hwmodels.order)
         step[:, ~lay.allowed] = np.inf
     if lay.irrelevant["O"].any():
@@ -197,7 +306,7 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
         rows = np.arange(graphs)
         holds = fit[rows, level][:, grow]  # (G, states, types): level j holds the tile completing the loops
         below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
-        step[completes[None] & ~(holds & ~below)] = np.inf
+        np.copyto(step, np.float32(np.inf), where=completes[None] & ~(holds & ~below))
     return cheapest_paths(lay, step)
 
 
