@@ -12,8 +12,10 @@ size, batch 1, the checks are:
   0.5% is printed with its explanation where one is known (:data:`EXPLAINED`).
 
 Then Hugging Face models built from small configs (BERT, GPT-2 with its tied head, T5 with decoder inputs, ViT, a
-2-layer Llama-style decoder) at sequence length 128, through the public ``profile()`` arguments only (keyword
-inputs, :class:`~estimator.counting.TensorSpec` for integer ids): meta equals real, strict clean, parameters exact.
+2-layer Llama-style decoder) at sequence length 128, and a small Wav2Vec2 (its positional convolution weight-normed),
+through the public ``profile()`` arguments only (keyword inputs, :class:`~estimator.counting.TensorSpec` for
+integer ids): meta equals real, strict clean, parameters exact; and ``crosscheck`` on GPT-2's LM head, which
+returns a cache object: FlopCounterMode runs, fvcore is named as not run.
 
 Set-up (a separate environment: timm needs torchvision, whose PyPI build does not load beside torch 2.13's CPU
 wheel; on x86_64 torch 2.14.1 with torchvision 0.29.1 do)::
@@ -139,6 +141,10 @@ def hf_models() -> dict:
                 {"pixel_values": TensorSpec((1, 3, 64, 64))}),
         "llama (2 layers)": (hf.LlamaForCausalLM(hf.LlamaConfig(**small, num_key_value_heads=2, vocab_size=1000)),
                              ids),
+        # its positional convolution is weight-normed (torch.nn.utils.parametrizations.weight_norm), grouped
+        "wav2vec2 (weight norm)": (hf.Wav2Vec2Model(hf.Wav2Vec2Config(
+            **small, conv_dim=(32, 32), conv_stride=(5, 2), conv_kernel=(10, 3), num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=4)), {"input_values": TensorSpec((1, 4000))}),
     }
     models = {}
     for name, (model, specs) in built.items():
@@ -160,6 +166,23 @@ def hf_rows() -> list[dict]:
         rows.append(row)
         print(line(row), flush=True)
     return rows
+
+
+def cache_crosscheck() -> bool:
+    """``crosscheck`` on GPT-2's LM head with its default ``use_cache=True`` (it returns a ``DynamicCache``, which
+    fvcore's tracer refuses): FlopCounterMode runs and fvcore is named as not run, with its reason."""
+    import transformers as hf
+
+    from estimator import crosscheck
+
+    model = hf.GPT2LMHeadModel(hf.GPT2Config(n_embd=128, n_layer=2, n_head=4)).eval()
+    table = crosscheck(model, torch.randint(0, 1000, (1, 32)), all_layers=True)
+    not_run = table.attrs.get("not_run", {})
+    ok = set(not_run) == {"fvcore"} and table["torch_macs"].notna().any()
+    print(f"crosscheck, GPT-2 LM head returning a cache: {'ok' if ok else 'FAILED'}: FlopCounterMode ran on "
+          f"{int(table['torch_macs'].notna().sum())} layers; not run: "
+          + "; ".join(f"{tool} ({why})" for tool, why in not_run.items()))
+    return ok
 
 
 def line(row: dict) -> str:
@@ -190,6 +213,8 @@ def main() -> int:
     rows = [] if args.no_timm else timm_rows(args.models)
     rows += [] if args.no_hf else hf_rows()
     bad = [r["model"] for r in rows if failed(r)]
+    if not args.no_hf and not cache_crosscheck():
+        bad.append("crosscheck with a cache object")
     ok = [r for r in rows if "error" not in r]
     print(f"\n{len(rows)} models: meta = real on {sum(r['meta_equals_real'] == 'yes' for r in ok)}, strict clean on "
           f"{len(ok)}, parameters exact on {sum(r['params_equal'] for r in ok)}, MACs within "
