@@ -264,13 +264,14 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
     whole order, (G,), for G graphs: the cost of adding a factor is every boundary it closes (the last tile a level
     holds) and the innermost reads of an operand whose stationary run it ends. ``complete_in``: per graph, the
     output level whose tile first holds all the output-irrelevant loops (-1: there are none); adding the last of
-    them elsewhere is excluded."""
+    them elsewhere is excluded. The step costs are laid out (G, types, states), states innermost: long inner loops
+    for numpy."""
     states, types = lay.states, len(lay.loops)
     graphs = len(widths.act)
     masks = np.arange(states)
-    grown = lay.grow >= 0  # (states, types): a factor of the type is left to add
-    grow = np.where(grown, lay.grow, 0)  # (states, types): the state with one more factor of the type
-    step = np.zeros((graphs, states, types), dtype=np.float32)  # the search only ranks orders; energies are recounted
+    grown = (lay.grow >= 0).T  # (types, states): a factor of the type is left to add
+    grow = np.ascontiguousarray(np.where(grown, lay.grow.T, 0))  # (types, states): the state with one more of it
+    step = np.zeros((graphs, types, states), dtype=np.float32)  # the search only ranks orders; energies are recounted
     # accesses depend on the widths, not on the energies: counted once per distinct widths (graphs of one pattern
     # share them), priced per graph
     unique, back = distinct_rows(widths.key())
@@ -278,7 +279,7 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
     for role in OPERANDS:
         chain = lay.levels[role]
         fit = fits[role]
-        below_grown = None  # (G, states, types): the level below holds the grown state's tile
+        below_grown = None  # (G, types, states): the level below holds the grown state's tile
         for m in range(len(chain) - 1):
             counted = boundary(lay, role, m, masks, distinct)
             per_graph = Boundary(*(np.broadcast_to(v, (len(unique), states))[back] for v in (
@@ -286,25 +287,26 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
             cost = boundary_energy(per_graph, chain[m], chain[m + 1], configs)
             if role in dropped and m + 1 == len(chain) - 1:
                 cost = np.where(dropped[role][:, None] & (masks == states - 1)[None, :], 0.0, cost)
-            grown_fits = fit[:, m][:, grow]  # (G, states, types): level m holds the grown state's tile
-            closes = fit[:, m][:, :, None] & ~grown_fits
-            np.add(step, cost[:, :, None].astype(np.float32), out=step, where=closes)  # (in place: no temporary)
+            holds = np.ascontiguousarray(fit[:, m])  # (G, states): level m holds the state's tile
+            grown_fits = holds[:, grow]  # (G, types, states): level m holds the grown state's tile
+            closes = np.greater(holds[:, None, :], grown_fits)  # holds the state's tile, not the grown one's
+            np.add(step, cost[:, None, :].astype(np.float32), out=step, where=closes)  # (in place: no temporary)
             if below_grown is not None:  # a level that cannot hold what the level below holds: not a valid allocation
-                np.copyto(step, np.float32(np.inf), where=below_grown & ~grown_fits)
+                np.copyto(step, np.float32(np.inf), where=np.greater(below_grown, grown_fits))
             below_grown = grown_fits
         if role != "O":  # S is a run of loops irrelevant to the operand, which a relevant loop ends
             reads = innermost(lay, role, masks, distinct)[0][back] * configs.read[chain[0].name][:, None]
-            ends = lay.only_irrelevant[role][:, None] & ~lay.irrelevant[role][None, :]
-            np.add(step, reads[:, :, None].astype(np.float32), out=step, where=ends[None])
+            ends = ~lay.irrelevant[role][:, None] & lay.only_irrelevant[role][None, :]  # (types, states)
+            np.add(step, reads[:, None, :].astype(np.float32), out=step, where=ends[None])
     if lay.allowed is not None:  # the dataflow's own loop order (hwmodels.order)
-        step[:, ~lay.allowed] = np.inf
+        step[:, ~lay.allowed.T] = np.inf
     if lay.irrelevant["O"].any():
         complete = lay.complete["O"]
-        completes = ~complete[:, None] & complete[grow] & grown  # (states, types)
+        completes = ~complete[None, :] & complete[grow] & grown  # (types, states)
         fit = fits["O"]
         level = np.clip(complete_in, 0, None)
         rows = np.arange(graphs)
-        holds = fit[rows, level][:, grow]  # (G, states, types): level j holds the tile completing the loops
+        holds = fit[rows, level][:, grow]  # (G, types, states): level j holds the tile completing the loops
         below = np.where((complete_in > 0)[:, None, None], fit[rows, np.maximum(level - 1, 0)][:, grow], False)
         np.copyto(step, np.float32(np.inf), where=completes[None] & ~(holds & ~below))
     return cheapest_paths(lay, step)
@@ -312,9 +314,9 @@ def shortest_paths(lay: Layout, widths: Widths, configs: Configs, fits: dict[str
 
 def cheapest_paths(lay: Layout, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The dynamic programme over the states in order of depth: (the last loop type on the cheapest path to every
-    state, (G, states); the cost of the cheapest whole order, (G,)), where ``step`` (G, states, types) is the cost
+    state, (G, states); the cost of the cheapest whole order, (G,)), where ``step`` (G, types, states) is the cost
     of adding a factor of each type to each state."""
-    graphs, states, types = step.shape
+    graphs, types, states = step.shape
     masks = np.arange(states)
     best = np.full((graphs, states), np.inf, dtype=np.float32)
     best[:, 0] = 0.0
@@ -324,9 +326,10 @@ def cheapest_paths(lay: Layout, step: np.ndarray) -> tuple[np.ndarray, np.ndarra
         targets = masks[lay.depth == k]
         has = lay.digits[targets] > 0  # (targets, types): a factor of the type to remove
         prev = np.where(has, targets[:, None] - lay.strides[None, :], 0)  # the state without it
-        candidates = np.where(has[None], best[:, prev] + step[:, prev, kinds[None, :]], np.inf)
-        last[:, targets] = np.argmin(candidates, axis=2)
-        best[:, targets] = np.min(candidates, axis=2)
+        before = prev.T  # (types, targets)
+        candidates = np.where(has.T[None], best[:, before] + step[:, kinds[:, None], before], np.inf)
+        last[:, targets] = np.argmin(candidates, axis=1)
+        best[:, targets] = np.min(candidates, axis=1)
     return last, best[:, -1]
 
 

@@ -30,12 +30,12 @@ def forced(order: tuple[int, ...]):
     """A stand-in for :func:`hwmodels.mapper.cheapest_paths` that takes the one given order of loop types
     (innermost first): its cost is the sum of the steps along it (infinite where an allocation is invalid)."""
 
-    def cheapest(lay, step):
-        last = np.zeros(step.shape[:2], dtype=np.int64)
+    def cheapest(lay, step):  # step: (graphs, types, states)
+        last = np.zeros((step.shape[0], step.shape[2]), dtype=np.int64)
         cost = np.zeros(step.shape[0], dtype=np.float32)
         state = 0
         for t in order:
-            cost += step[:, state, t]
+            cost += step[:, t, state]
             state += int(lay.strides[t])
             last[:, state] = t
         return last, cost
