@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hwmodels.atomic import atomic_write
 from hwmodels.errors import UserError
 
 
@@ -42,36 +43,9 @@ def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through ``write(tmp_path)``: to a temporary file beside it, flushed to disk (fsync), then
-    renamed over ``path`` (atomic on POSIX and Windows) and the folder entry synced, so ``path`` holds either
-    the old or the new contents, whole. A failed write leaves no temporary file behind."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    sync_folder(path.parent)
-
-
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write` of UTF-8 text."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk where the platform allows it."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def check_writable(path: str | Path, what: str) -> Path:

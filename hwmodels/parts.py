@@ -2,17 +2,18 @@
 files, chunk by chunk, and read back whole or by column.
 
 A folder holds ``layers/part-NNNNN.parquet`` and ``levels/part-NNNNN.parquet``, one pair per priced chunk of
-configurations (the rows of :attr:`hwmodels.pricing.EnergyTable.layers` and ``.levels``). Each file is written to a
-temporary name and renamed, so a folder never holds a partial file. Needs pyarrow (the ``parquet`` extra).
+configurations (the rows of :attr:`hwmodels.pricing.EnergyTable.layers` and ``.levels``). Each file is written
+atomically (:func:`hwmodels.atomic.atomic_write`), so a folder never holds a partial file. Needs pyarrow (the
+``parquet`` extra).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from .atomic import atomic_write
 from .errors import MissingExtraError, UserError
 
 TABLES = ("layers", "levels")
@@ -43,10 +44,8 @@ class PartWriter:
     def write(self, layers: pd.DataFrame, levels: pd.DataFrame) -> None:
         """One chunk's tables, as the next part."""
         for table, frame in zip(TABLES, (layers, levels), strict=True):
-            path = self.folder / table / f"part-{self.written:05d}.parquet"
-            temporary = path.with_name(f".{path.name}.tmp")
-            frame.to_parquet(temporary, index=False)
-            os.replace(temporary, path)
+            atomic_write(self.folder / table / f"part-{self.written:05d}.parquet",
+                         lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         self.written += 1
 
 

@@ -34,7 +34,7 @@ def test_streamed_parts_hold_the_rows_of_the_tables_held_in_memory(table, tmp_pa
     # one part per hardware here (4 configurations x a few units stay far below PART_ROWS per-level rows)
     assert sorted(p.name for p in (tmp_path / "parts" / "layers").iterdir()) == ["part-00000.parquet",
                                                                                   "part-00001.parquet"]
-    assert not list((tmp_path / "parts").rglob("*.tmp"))  # written under a temporary name, then renamed
+    assert not list((tmp_path / "parts").rglob("*.tmp*"))  # written under a temporary name, then renamed
     pd.testing.assert_frame_equal(streamed.summary, held.summary)
     for name, keys in (("layers", ["config", "unit"]), ("levels", ["config", "unit", "level", "operand"])):
         back = read_parts(tmp_path / "parts", name)
