@@ -32,8 +32,9 @@ DIRECTIONS = {"fh": "written from the level above", "tl": "read out to the level
 """The four directions of data through a level's ports (ZigZag's names)."""
 FILLS = {"once": "the pipeline fills and drains once per layer: R + C - 2 cycles for R x C PEs in use (the "
                  "stationary tiles are double-buffered; ZigZag's model)",
-         "per_fold": "it fills and drains for every fold, a new tile of the stationary operand: 2R + C - 2 cycles "
-                     "each (SCALE-Sim's model)"}
+         "per_fold": "it fills and drains for every fold, a new tile of the stationary operand: R + C - 2 cycles "
+                     "each for the whole R x C array, plus R to load a weight or input tile first (2R + C - 2; "
+                     "SCALE-Sim's model)"}
 """When a systolic array pays its pipeline fill and drain."""
 
 KINDS = {"text": str, "integer": int, "number": (int, float), "boolean": bool, "list": list, "table": dict,
@@ -129,6 +130,10 @@ ARRAY = Table("array", (
     Key("systolic", "list", "the dimensions along which results drain one PE per cycle", []),
     Key("fill", "text", "when a systolic array pays its pipeline fill and drain: " + "; ".join(
         f"{k}: {v}" for k, v in FILLS.items()), "once", choices=tuple(FILLS)),
+    Key("im2col", "boolean", "convolutions run as their unrolled matrix product (SCALE-Sim's and a TPU's operand "
+                             "matrices): rows B x OY x OX, contraction C x FY x FX, columns K; a dimension unrolling "
+                             "any loop of a group takes the whole group flattened, ceil(product / PEs) folds; the "
+                             "input is read as the matrix's rows (each window tap an access)", False),
     Key("source", "text", "where the array's description comes from", ""),
 ))
 COMPUTE = Table("compute", (

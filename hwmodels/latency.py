@@ -344,14 +344,17 @@ def folds(lay: Layout) -> int:
 
 
 def systolic_cycles(hw: HardwareModel, lay: Layout) -> float:
-    """Pipeline fill and drain of a systolic array (:data:`~hwmodels.file_format.FILLS`), with R and C the PEs in use
-    along its first and second systolic dimensions: ``once``, R + C - 2 cycles; ``per_fold``, 2R + C - 2 cycles
-    for each of :func:`folds`."""
-    per_dim = np.ones(len(hw.array.dims))
-    for (j, _), u in zip(hw.array.loops, lay.unrolled, strict=True):
-        per_dim[j] *= u
-    used = [int(u) for d, u in zip(hw.array.dims, per_dim, strict=True) if d in hw.array.systolic]
-    if hw.array.fill == "once" or not used:
-        return float(sum(max(u - 1, 0) for u in used))
-    rows, cols = used[0], (used[1] if len(used) > 1 else 1)
-    return float(folds(lay) * (2 * rows + cols - 2))
+    """Pipeline fill and drain of a systolic array (:data:`~hwmodels.file_format.FILLS`) along its first two
+    systolic dimensions: ``once``, R + C - 2 cycles with R x C the PEs in use; ``per_fold``, for each of
+    :func:`folds`, R + C - 2 cycles with R x C the whole array (every fold's data is skewed across all of it, as
+    SCALE-Sim counts), plus R to load the tile first when the stationary operand is an input (weight or input
+    stationary: 2R + C - 2; output stationary: the partial sums start in place)."""
+    systolic = [j for j, d in enumerate(hw.array.dims) if d in hw.array.systolic]
+    if hw.array.fill == "once" or not systolic:
+        per_dim = np.ones(len(hw.array.dims))
+        for (j, _), u in zip(hw.array.loops, lay.unrolled, strict=True):
+            per_dim[j] *= u
+        return float(sum(max(int(per_dim[j]) - 1, 0) for j in systolic))
+    rows, cols = hw.array.sizes[systolic[0]], (hw.array.sizes[systolic[1]] if len(systolic) > 1 else 1)
+    load = 0 if stationary_operand(lay) == "O" else rows
+    return float(folds(lay) * (load + rows + cols - 2))

@@ -186,6 +186,8 @@ class Array:
         fill: when a systolic array pays its pipeline fill and drain (:data:`FILLS`): ``once`` per layer (the
             stationary tiles are double-buffered, as a TPU's weights are; ZigZag's model) or ``per_fold``, for every
             new tile of the stationary operand (SCALE-Sim's model).
+        im2col: convolutions run as their unrolled matrix product, each axis taking the flattened groups of its
+            loops (:mod:`hwmodels.im2col`).
     """
 
     dims: tuple[str, ...]
@@ -194,6 +196,7 @@ class Array:
     systolic: tuple[str, ...] = ()
     source: str = ""
     fill: str = "once"
+    im2col: bool = False
 
     @property
     def pes(self) -> int:
@@ -206,7 +209,8 @@ class Array:
 
     def describe(self) -> str:
         return " x ".join(f"{d}={size} ({' '.join(loop for loop, _ in pairs)})"
-                          for d, size, pairs in zip(self.dims, self.sizes, self.unroll, strict=True))
+                          for d, size, pairs in zip(self.dims, self.sizes, self.unroll, strict=True)) + (
+            ", im2col" if self.im2col else "")
 
 
 def hierarchy(levels: tuple[Level, ...], operand: str) -> tuple[Level, ...]:
@@ -505,7 +509,8 @@ def read_array(check: Validator, table: dict) -> Array:
                    list(unroll))
     if any(d not in dims for d in value["systolic"]):
         check.fail("array.systolic", f"dimensions among {', '.join(dims)}", value["systolic"])
-    return Array(dims, sizes, unroll_spec(unroll, sizes), tuple(value["systolic"]), value["source"], value["fill"])
+    return Array(dims, sizes, unroll_spec(unroll, sizes), tuple(value["systolic"]), value["source"], value["fill"],
+                 value["im2col"])
 
 
 def check_ports(check: Validator, levels, where: str = "level", names: dict[str, str] | None = None) -> None:

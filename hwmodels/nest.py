@@ -75,6 +75,9 @@ class Nest:
     dilation: tuple[int, int]
     codes: tuple
     padding: tuple[int, int] = (0, 0)
+    distinct: tuple = ()
+    """(operand, elements) pairs: the most distinct elements a tile of that operand holds (the real input of an
+    im2col product, :mod:`hwmodels.im2col`, whose rows repeat input elements)."""
 
     @property
     def relevance(self) -> dict[str, tuple[int, ...]]:
@@ -95,7 +98,8 @@ class Nest:
                 span = window_span(np.floor(tiles[..., DIM[o]]), np.floor(tiles[..., DIM[f]]), self.stride[axis],
                                    self.dilation[axis])
                 size = size * np.minimum(span, whole)
-        return size
+        most = dict(self.distinct).get(role)
+        return size if most is None else np.minimum(size, most)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -134,7 +138,8 @@ def spatial_unrolling(nest: Nest, hw: HardwareModel, precision: dict[str, float]
                 for role in level.operands:
                     if nest.relevance[role][DIM[loop]] != IRRELEVANT:
                         port = level.port(role, "fl" if role == "O" else "tl")
-                        limit = min(limit, max(int(port.bandwidth_bits // precision[role]), 1))
+                        if math.isfinite(port.bandwidth_bits):  # (an unlimited port limits nothing)
+                            limit = min(limit, max(int(port.bandwidth_bits // precision[role]), 1))
             unrolled.append(limit)
             room //= limit
             left[DIM[loop]] = math.ceil(left[DIM[loop]] / limit)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import im2col
 from .accounting import Widths, count_accesses, words
 from .configs import Configs, take
 from .latency import unit_cycles
@@ -152,7 +153,7 @@ def shared_capacities(hw: HardwareModel, configs: Configs, totals: dict[str, np.
 
 def mac_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     """Traffic and cycles of a multiply-accumulate unit (a row of the layer table) on ``hw``."""
-    nest = nest_of(row)
+    nest, hw = im2col.lowered(nest_of(row), hw)
     k = len(configs)
     storage = weight_storage_bits(row.weight_elems, row.weight_nnz, row.weight_rows, row.weight_row_len,
                                   row.weight_format, row.pattern_table_bits, row.weight_code_bits, configs.weight_bits,

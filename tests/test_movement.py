@@ -152,12 +152,13 @@ def test_units_without_macs_on_separate_input_and_output_buffers(tmp_path):
         assert moved.get(("dram", "O"), (0.0, 0.0))[1] == (16.0 if dram else 0.0)
 
 
-def systolic_chip(fill: str) -> str:
-    """DRAM_ONLY with a 4 x 4 weight-stationary systolic array (K down, C across) filling as ``fill`` says, its
-    ports 128 bits wide so that four 32-bit partial sums leave the array per cycle (the unrolling is full)."""
+def systolic_chip(fill: str, unroll: str = '["K", "C"]') -> str:
+    """DRAM_ONLY with a 4 x 4 systolic array (weight stationary by default: K down, C across) filling as ``fill``
+    says, its ports 128 bits wide so that four 32-bit partial sums leave the array per cycle (the unrolling is
+    full)."""
     from tests.hardware_files import DRAM_ONLY
 
-    array = ('[array]\ndims = ["D1", "D2"]\nsizes = [4, 4]\nunroll = ["K", "C"]\nsystolic = ["D1", "D2"]\n'
+    array = (f'[array]\ndims = ["D1", "D2"]\nsizes = [4, 4]\nunroll = {unroll}\nsystolic = ["D1", "D2"]\n'
              f'fill = "{fill}"\n')
     text = DRAM_ONLY.replace('[array]\ndims = ["D1"]\nsizes = [1]\nunroll = ["K"]\n', array)
     return text.replace('served_dims = ["D1"]', 'served_dims = ["D1", "D2"]').replace("bandwidth_bits = 64",
@@ -175,6 +176,31 @@ def test_systolic_fill_and_drain_once_or_per_fold(tmp_path):
         path.write_text(systolic_chip(fill))
         cycles[fill] = energy(prof, str(path), interlayer="dram").summary.loc[0, "latency_cycles"]
     assert cycles["per_fold"] - cycles["once"] == 40 - 6
+
+
+def fill_difference(tmp_path, layer: nn.Module, shape: tuple, unroll: str) -> float:
+    """Cycles with ``fill = "per_fold"`` less cycles with ``"once"``, on the 4 x 4 systolic chip."""
+    prof = profile(layer, input_shape=shape)
+    cycles = {}
+    for fill in ("once", "per_fold"):
+        path = tmp_path / f"{fill}.toml"
+        path.write_text(systolic_chip(fill, unroll))
+        cycles[fill] = energy(prof, str(path), interlayer="dram").summary.loc[0, "latency_cycles"]
+    return cycles["per_fold"] - cycles["once"]
+
+
+def test_an_output_stationary_fold_has_no_tile_to_load(tmp_path):
+    # Linear 8 -> 8 on a batch of 16, K down and the batch across: the output tiles are ceil(8/4) x ceil(16/4) = 8
+    # folds. An output-stationary fold starts with its partial sums in place: R + C - 2 = 6 cycles each (SCALE-Sim's
+    # systolic_compute_os: T - 1 idle rows, then R rows drained, skewed over C - 1), 48 in all; once per layer 6.
+    assert fill_difference(tmp_path, nn.Linear(8, 8, bias=False), (16, 8), '["K", "B"]') == 48 - 6
+
+
+def test_a_fold_fills_the_whole_array_however_few_pes_it_uses(tmp_path):
+    # Linear 8 -> 3 on a batch of 16, weight stationary: K = 3 uses 3 of 4 rows, C = 8 takes 2 folds. Once per
+    # layer: 3 + 4 - 2 = 5 cycles for the PEs in use. Per fold the data crosses the whole 4 x 4 array (SCALE-Sim
+    # pads each fold to the array): 2 x 4 + 4 - 2 = 10 cycles, 20 in all.
+    assert fill_difference(tmp_path, nn.Linear(8, 3, bias=False), (16, 8), '["K", "C"]') == 20 - 5
 
 
 def test_an_unknown_fill_is_one_line(tmp_path):
@@ -198,3 +224,17 @@ def test_a_padded_input_is_read_from_dram_at_its_real_size(tmp_path):
     summary = energy(prof, str(path), interlayer="dram", zero_skipping=False).summary.iloc[0]
     assert (summary["dram_reads"], summary["dram_writes"]) == (9 + 16, 16)
     assert summary["dram_pj"] == 25 * 1.0 + 16 * 2.0
+
+
+def test_an_unlimited_port_limits_no_unrolling(tmp_path):
+    # bandwidth_bits = inf (allowed by the file format) once crashed the unrolling's bandwidth limit (inf // bits
+    # is NaN). Unlimited ports limit nothing: Linear 8 -> 8 on a batch of 16 unrolls 4 x 4 in full, as with the
+    # 128-bit ports, and takes as many cycles (16 x 2 x 2 = 64 temporal steps on either).
+    prof = profile(nn.Linear(8, 8, bias=False), input_shape=(16, 8))
+    tables = {}
+    for bits in ("128", "inf"):
+        path = tmp_path / f"{bits}.toml"
+        path.write_text(systolic_chip("once").replace("bandwidth_bits = 128", f"bandwidth_bits = {bits}"))
+        tables[bits] = energy(prof, str(path), interlayer="dram", per_layer=True).layers.iloc[0]
+    assert tables["inf"]["spatial_utilization"] == tables["128"]["spatial_utilization"] == 1.0
+    assert tables["inf"]["cycles"] <= tables["128"]["cycles"]

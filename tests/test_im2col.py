@@ -1,0 +1,76 @@
+"""im2col unrolling (hwmodels.im2col) on the SCALE-Sim twins shipped with benchmarks/validate_scalesim.py: the
+flattened window's folds, the input read as the unrolled matrix's rows, and nests with no matrix product."""
+
+from pathlib import Path
+
+import pytest
+from torch import nn
+
+import hwmodels
+from estimator import energy, profile
+
+TWINS = Path(__file__).resolve().parents[1] / "benchmarks" / "scalesim"
+
+
+def twin(tmp_path: Path, dataflow: str, im2col: bool = True) -> str:
+    """The shipped SCALE-Sim twin of ``dataflow`` (32 x 32), with im2col on or off."""
+    text = (TWINS / f"{dataflow}.toml").read_text()
+    assert "im2col = true" in text
+    path = tmp_path / f"{dataflow}_{im2col}.toml"
+    path.write_text(text if im2col else text.replace("im2col = true", "im2col = false"))
+    return str(path)
+
+
+def priced(layer: nn.Module, shape: tuple, hw: str):
+    table = energy(profile(layer, input_shape=shape), hw, psum_bits=8, zero_skipping=False, interlayer="fit")
+    return table.summary.iloc[0], table.levels.groupby("level")[["reads", "writes"]].sum()
+
+
+def test_a_flattened_window_takes_ceil_of_its_taps_over_the_rows(tmp_path):
+    # AlexNet's conv1 window, 11 x 11 x 3 = 363 taps, stride 4, on a 15 x 15 input: 2 x 2 = 4 output pixels, 32
+    # filters (one column fold). Flattened on 32 rows: ceil(363 / 32) = 12 row folds; one loop per axis: C takes 3
+    # rows, FX 10 of the 10 rows left for each channel (room 32 // 3 = 10), then FX twice and FY 11 times: 22 folds.
+    # Each weight-stationary fold (per_fold, 32 x 32): 4 pixels + 2 x 32 + 32 - 2 = 98 cycles.
+    layer, shape = nn.Conv2d(3, 32, 11, stride=4, bias=False), (1, 3, 15, 15)
+    flat, _ = priced(layer, shape, twin(tmp_path, "ws"))
+    nested, _ = priced(layer, shape, twin(tmp_path, "ws", im2col=False))
+    assert abs(flat["latency_cycles"] - 12 * 98) <= 2
+    assert abs(nested["latency_cycles"] - 22 * 98) <= 2
+
+
+def test_the_input_is_read_as_the_unrolled_rows_but_stored_once(tmp_path):
+    # An 8 x 8 x 3 window (192 taps = 6 row folds of 32), stride 4, on 12 x 12: 2 x 2 = 4 pixels, 32 filters. The
+    # array reads the unrolled matrix, 4 pixels x 192 taps = 768 ifmap SRAM reads (SCALE-Sim's count: every tap of
+    # every window, overlaps included); DRAM holds the real input, 3 x 12 x 12 = 432 elements, read once.
+    _, moved = priced(nn.Conv2d(3, 32, 8, stride=4, bias=False), (1, 3, 12, 12), twin(tmp_path, "ws"))
+    assert moved.loc["ifmap_sram", "reads"] == 4 * 192
+    assert moved.loc["filter_sram", "reads"] == 32 * 192  # each weight once: it stays for its fold
+    assert moved.loc["ofmap_sram", "writes"] == 6 * 4 * 32  # a partial sum per pixel and filter per row fold
+    dram_input = 3 * 12 * 12
+    assert moved.loc["dram", "reads"] == dram_input + 32 * 192
+
+
+def test_output_stationary_pixels_flatten_onto_the_rows(tmp_path):
+    # A 3x3 conv, 8 -> 32, on a 13 x 13 map (padding 1): 169 pixels flattened on 32 rows take ceil(169 / 32) = 6
+    # folds (one loop per axis: OX 13, OY 2 -> 26 rows, 7 folds). Each output-stationary fold: 72 taps (8 x 3 x 3)
+    # + 32 + 32 - 2 = 134 cycles; then the first tile's load and the last outputs' write-back, a few cycles.
+    layer, shape = nn.Conv2d(8, 32, 3, padding=1, bias=False), (1, 8, 13, 13)
+    flat, _ = priced(layer, shape, twin(tmp_path, "os"))
+    nested, _ = priced(layer, shape, twin(tmp_path, "os", im2col=False))
+    assert 0 <= flat["latency_cycles"] - 6 * 134 <= 8
+    assert 0 <= nested["latency_cycles"] - 7 * 134 <= 8
+
+
+@pytest.mark.parametrize("layer, shape", [(nn.ConvTranspose2d(8, 16, 3, stride=2, bias=False), (1, 8, 6, 6)),
+                                          (nn.Linear(64, 48, bias=False), (20, 64))])
+def test_a_nest_without_a_window_product_keeps_its_loops(tmp_path, layer, shape):
+    # A transposed conv's unrolled form would index all three operands by the window (no matrix product) and a
+    # linear layer is one already: im2col changes neither.
+    flat, _ = priced(layer, shape, twin(tmp_path, "ws"))
+    nested, _ = priced(layer, shape, twin(tmp_path, "ws", im2col=False))
+    assert flat["energy_pj"] == nested["energy_pj"] and flat["latency_cycles"] == nested["latency_cycles"]
+
+
+def test_the_file_format_reads_im2col(tmp_path):
+    assert hwmodels.load(twin(tmp_path, "ws")).array.im2col
+    assert not hwmodels.get("tpu_like").array.im2col  # ZigZag's array: one loop per axis
