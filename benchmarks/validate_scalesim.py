@@ -1,12 +1,13 @@
 """Cycles and SRAM accesses of systolic arrays against SCALE-Sim v3 (a cycle-level simulator, independent of ZigZag).
 
 Every convolution of ResNet-18-CIFAR (32x32 input) and AlexNet (224x224), batch 1, on a 32x32 and a 16x16 array,
-in SCALE-Sim's weight-stationary (``ws``) and output-stationary (``os``) dataflows, priced here on a twin of
-SCALE-Sim's array (``benchmarks/scalesim/ws.toml`` and ``os.toml``, each beside the SCALE-Sim configuration it
-mirrors): one register per PE for the stationary operand, separate ifmap, filter and ofmap SRAMs whose ports never
-stall, SCALE-Sim's unrolling (ws: the window C x FY x FX down the rows, the filters K across; os: the output pixels
-OY x OX down the rows, K across), the stationary operand kept in the PEs for a whole fold (the twin's ``[order]``)
-and ``fill = "per_fold"``; 8-bit partial sums, so that one access is one element, as SCALE-Sim counts words. Beside
+in SCALE-Sim's weight-stationary (``ws``) and output-stationary (``os``) dataflows (and input stationary, ``is``,
+with ``--dataflows is``), priced here on a twin of SCALE-Sim's array (``benchmarks/scalesim/<dataflow>.toml``, each
+beside the SCALE-Sim configuration it mirrors): one register per PE for the stationary operand, separate ifmap,
+filter and ofmap SRAMs whose ports never stall, SCALE-Sim's im2col unrolling (ws: the window C x FY x FX down the
+rows, the filters K across; os: the output pixels OY x OX down the rows, K across; is: the window down the rows,
+the pixels across), the stationary operand kept in the PEs for a whole fold (the twin's ``[order]``) and
+``fill = "per_fold"``; 8-bit partial sums, so that one access is one element, as SCALE-Sim counts words. Beside
 each layer, SCALE-Sim's own run of it: its "Total Cycles" (no prefetch), SRAM ifmap and filter reads and ofmap
 writes.
 
@@ -45,9 +46,10 @@ TWINS = Path(__file__).resolve().parent / "scalesim"
 """The twin hardware files (``<dataflow>.toml``) and the SCALE-Sim configurations they mirror (``<dataflow>.cfg``)."""
 NETWORKS = {"resnet18_cifar": 32, "alexnet_imagenet": 224}
 """Networks and their input side, pixels."""
+DATAFLOWS = ["ws", "os", "is"]
+"""SCALE-Sim's dataflows, each with its twin: weight, output and input stationary."""
 TOLERANCE = 0.02
 """Agreement asked of every layer: cycles and SRAM reads within 2% of SCALE-Sim's."""
-STATIONARY = {"ws": "weight", "os": "output"}
 MEASURES = {"cycles": ("latency", "Total Cycles"), "ifmap_reads": ("ifmap_sram", "SRAM IFMAP Reads"),
             "filter_reads": ("filter_sram", "SRAM Filter Reads"), "ofmap_writes": ("ofmap_sram", "SRAM OFMAP Writes")}
 """Each compared figure: (this tool's level or "latency", SCALE-Sim's report column)."""
@@ -115,7 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 16])
-    parser.add_argument("--dataflows", nargs="+", default=list(STATIONARY), choices=list(STATIONARY))
+    parser.add_argument("--dataflows", nargs="+", default=["ws", "os"], choices=DATAFLOWS)
     parser.add_argument("--csv", type=Path, help="also write the per-layer table here")
     args = parser.parse_args()
     rows = []

@@ -38,9 +38,10 @@ class Parameter:
 
 DATAFLOWS = {"native": "the hardware's own spatial unrolling", "ws": "weight stationary: array unrolls K x C",
              "os": "output stationary: array unrolls K x OX",
+             "is": "input stationary: array unrolls C x OX (the filters stream past the inputs)",
              "rs": "row stationary: array unrolls filter rows (then channels) x output rows"}
 """Dataflows: which loop dimensions a two-dimensional PE array unrolls (rows x columns)."""
-DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "rs": (("FY", "C"), "OY")}
+DATAFLOW_UNROLL = {"ws": ("K", "C"), "os": ("K", "OX"), "is": ("C", "OX"), "rs": (("FY", "C"), "OY")}
 MAX_BITS = 64
 """The widest word a number format may take, bits."""
 MAX_PES = 16384

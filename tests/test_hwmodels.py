@@ -148,7 +148,7 @@ def test_more_nonzeros_or_wider_words_never_cost_less(preset, digits_profile):
 def test_unknown_and_bad_pricing_parameters(digits_profile):
     with pytest.raises(UserError, match="did you mean weight_bits"):
         energy(digits_profile, weigth_bits=8)
-    with pytest.raises(ValueError, match="dataflow: got 'diagonal'; expected one of native, ws, os, rs"):
+    with pytest.raises(ValueError, match="dataflow: got 'diagonal'; expected one of native, ws, os, is, rs"):
         energy(digits_profile, dataflow="diagonal")
     with pytest.raises(ValueError, match="buffer_kib: got -1.0; expected a positive number"):
         energy(digits_profile, buffer_kib=-1.0)

@@ -1,6 +1,7 @@
 """im2col unrolling (hwmodels.im2col) on the SCALE-Sim twins shipped with benchmarks/validate_scalesim.py: the
 flattened window's folds, the input read as the unrolled matrix's rows, and nests with no matrix product."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,25 @@ def test_a_nest_without_a_window_product_keeps_its_loops(tmp_path, layer, shape)
 def test_the_file_format_reads_im2col(tmp_path):
     assert hwmodels.load(twin(tmp_path, "ws")).array.im2col
     assert not hwmodels.get("tpu_like").array.im2col  # ZigZag's array: one loop per axis
+
+
+def test_an_input_stationary_fold_keeps_each_input_while_every_filter_streams(tmp_path):
+    # SCALE-Sim's 'is' twin: a 1x1 conv, 16 -> 32, on 8 x 8: the 16 channels take 16 of 32 rows, the 64 pixels two
+    # column folds of 32. Each input is read once (16 x 64 = 1,024) and stays while the 32 filters stream past it;
+    # each fold reads every weight once (16 x 32 x 2 folds = 1,024). A fold loads its inputs first: 32 filters + 2 x
+    # 32 + 32 - 2 = 126 cycles, 252 for both, then a few cycles of first load and last write-back.
+    summary, moved = priced(nn.Conv2d(16, 32, 1, bias=False), (1, 16, 8, 8), str(TWINS / "is.toml"))
+    assert moved.loc["ifmap_sram", "reads"] == 16 * 64
+    assert moved.loc["filter_sram", "reads"] == 16 * 32 * 2
+    assert 0 <= summary["latency_cycles"] - 2 * 126 <= 8
+
+
+def test_the_input_stationary_dataflow_unrolls_channels_by_pixels():
+    # dataflow = "is" on horowitz45's 16 x 16 array: a 3x3 conv, 16 -> 32, on 16 x 16 puts its 16 channels down the
+    # rows and a 16-pixel output row across (full use); pinned input-stationary, the filters (K 32) run innermost.
+    table = energy(profile(nn.Conv2d(16, 32, 3, padding=1, bias=False), input_shape=(1, 16, 16, 16)), "horowitz45",
+                   dataflow="is", stationary="input", per_layer=True).layers.iloc[0]
+    assert table["spatial_utilization"] == 1.0
+    tokens = table["loop_order"].split()
+    inner = next(i for i, t in enumerate(tokens) if not t.startswith("K"))
+    assert math.prod(int(t[1:]) for t in tokens[:inner]) == 32

@@ -62,7 +62,7 @@ def test_eyeriss65_maps_other_networks_within_its_dataflow_and_never_below_the_f
                                                  "dimensions"),
     ('groups = [["FX"], ["FX"]]\ndataflow = "rs"', "order.groups: .*each loop dimension in one group at most"),
     ('groups = [["FX"]]\ncomplete = ["OX"]\ndataflow = "rs"', "order.complete: got .*expected loop dimensions among"),
-    ('groups = [["FX"]]\ndataflow = "xs"', "order.dataflow: got 'xs'; expected ws or os or rs"),
+    ('groups = [["FX"]]\ndataflow = "xs"', "order.dataflow: got 'xs'; expected ws or os or is or rs"),
 ])
 def test_bad_order_tables_fail_in_one_line(tmp_path, table, message):
     path = tmp_path / "chip.toml"
