@@ -153,6 +153,13 @@ def boundary(lay: Layout, role: str, m: int, states: np.ndarray, widths: Widths)
                     high_reads=read * periods * lay.instances[role][m + 2], high_writes=zero)
 
 
+def fed_words(lay: Layout, role: str, bits: np.ndarray, level: Level) -> np.ndarray:
+    """Words of ``level`` the array takes (or gives) per step of ``role`` at ``bits`` per element (K,): each
+    fold's transfer rounded to whole words, averaged over the folds (:attr:`Layout.feed`)."""
+    sizes, shares = lay.feed[role]
+    return words(np.multiply.outer(bits, sizes), level) @ shares
+
+
 def innermost(lay: Layout, role: str, stationary: np.ndarray, widths: Widths) -> tuple[np.ndarray, np.ndarray]:
     """(reads, writes) in words at the innermost level of ``role``, feeding or collecting the array: an input is
     read once per run of the loops in ``stationary`` (its innermost loops irrelevant to it); partial sums are
@@ -163,9 +170,9 @@ def innermost(lay: Layout, role: str, stationary: np.ndarray, widths: Widths) ->
     if role == "O":
         partial = output_partial(lay, 0, np.int64(0))
         bits = np.where(partial, widths.psum, widths.final_at(top))
-        writes = words(lay.fanout[role][0] * bits, level) * lay.total * lay.instances[role][1] * widths.fed_o
+        writes = fed_words(lay, role, bits, level) * lay.total * lay.instances[role][1] * widths.fed_o
         return np.where(partial, writes, 0.0)[:, None], writes[:, None]
-    reads = (words(lay.fanout[role][0] * widths.precision(role, top), level)[:, None]
+    reads = (fed_words(lay, role, widths.precision(role, top), level)[:, None]
              * (lay.total / lay.cycles[np.asarray(stationary)]) * lay.instances[role][1] * widths.fed(role)[:, None])
     return reads, np.zeros_like(reads)
 

@@ -213,6 +213,9 @@ class Layout:
             or below m, (levels + 1, states); ``held`` the same rounded to whole elements.
         fanout: per operand and arch level a, distinct elements the spatial loops at a spread one element of the
             level above over (ZigZag's ``mem_bw_boost``), (levels + 2,).
+        feed: per operand, the elements the array takes from the innermost level per step, fold by fold, and each
+            fold's share of the steps: ((kinds,), (kinds,)). One kind, ``fanout[0]``, except for an im2col product,
+            whose whole and partial folds are kept apart (its accesses are counted per fold, as SCALE-Sim does).
         instances: per operand and arch level a, instances of memory level a-1 (spatial loops at or above a).
         irrelevant: per operand, which temporal loop types do not index it, (types,).
         complete: per operand, (states,): the state holds every factor irrelevant to it.
@@ -251,6 +254,7 @@ class Layout:
     utilization: float
     allowed: np.ndarray | None
     key: tuple
+    feed: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @property
     def states(self) -> int:
@@ -314,7 +318,7 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
         tiles[:, d] *= float(size) ** digits[:, t]
     cycles = np.prod(tiles, axis=1)
     levels, elements, held, fanout, instances, irrelevant, spatial_irrelevant = {}, {}, {}, {}, {}, {}, {}
-    complete, only_irrelevant = {}, {}
+    complete, only_irrelevant, feed = {}, {}, {}
     for role in OPERANDS:
         chain = hierarchy(memories, role)
         levels[role] = chain
@@ -332,6 +336,8 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
         held[role] = np.round(elements[role])
         spatial = np.array([float(nest.elements(role, below[a + 1][None, :])[0]) for a in range(len(chain) + 1)])
         fanout[role] = np.round(np.concatenate([[spatial[0]], spatial[1:] / spatial[:-1], [1.0]]))
+        feed[role] = (fold_feed(nest, spatial_loops, unrolled, arch, codes) if nest.distinct
+                      else (fanout[role][:1], np.ones(1)))
         instances[role] = np.array([round(round(float(np.prod(average[arch >= a])), 3))
                                     for a in range(len(chain) + 2)], dtype=np.float64)
         irrelevant[role] = codes[[d for d, _ in loops]] == IRRELEVANT
@@ -345,4 +351,22 @@ def cached_layout(nest: Nest, array: Array, memories: tuple[Level, ...], unrolle
                   unrolled, levels, elements, held, fanout, instances, irrelevant, complete, only_irrelevant,
                   spatial_irrelevant, merged, utilization,
                   allowed_steps(orders, [LOOP_DIMS[d] for d, _ in loops], digits, counts),
-                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper, orders))
+                  (nest, array, memories, tuple(int(u) for u in unrolled), limit, mapper, orders), feed)
+
+
+def fold_feed(nest: Nest, spatial_loops, unrolled: np.ndarray, arch: np.ndarray,
+              codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:attr:`Layout.feed` of one operand of a nest without windows: per loop dimension indexing it and unrolled
+    below its innermost level, ``ceil(bound / PEs) - 1`` whole folds of its PEs and one of the rest (363 taps on 32
+    rows: 11 folds of 32, one of 11), combined over the dimensions; elements and shares of the steps."""
+    pes: dict[int, int] = {}
+    for (_, loop), u, level in zip(spatial_loops, unrolled, arch, strict=True):
+        if level < 1 and codes[DIM[loop]] != IRRELEVANT:
+            pes[DIM[loop]] = pes.get(DIM[loop], 1) * int(u)
+    sizes, shares = np.ones(1), np.ones(1)
+    for d, p in pes.items():
+        folds = math.ceil(nest.bounds[d] / p)
+        last = nest.bounds[d] - (folds - 1) * p
+        sizes = np.outer(sizes, [p, last]).ravel()
+        shares = np.outer(shares, [(folds - 1) / folds, 1 / folds]).ravel()
+    return sizes, shares

@@ -97,3 +97,16 @@ def test_the_input_stationary_dataflow_unrolls_channels_by_pixels():
     tokens = table["loop_order"].split()
     inner = next(i for i, t in enumerate(tokens) if not t.startswith("K"))
     assert math.prod(int(t[1:]) for t in tokens[:inner]) == 32
+
+
+def test_a_partial_fold_is_read_at_its_own_size(tmp_path):
+    # 27 taps (3 x 3 x 3) on 16 rows: a fold of 16 and a fold of 11, not two folds of the average 13.5 rounded up
+    # to 14. A 3x3 conv, 3 -> 16, on 8 x 8 (padding 1): 64 pixels x 27 taps = 1,728 ifmap reads (SCALE-Sim's
+    # count), not 64 x 28 = 1,792. Output stationary, 169 pixels (13 x 13) on 16 rows: 10 folds of 16 and one of 9,
+    # each reading its pixels' 72 taps (8 x 3 x 3) for each of the 16 filters' column fold: 169 x 72 = 12,168.
+    table = energy(profile(nn.Conv2d(3, 16, 3, padding=1, bias=False), input_shape=(1, 3, 8, 8)),
+                   twin(tmp_path, "ws"), pe_rows=16, pe_cols=16, psum_bits=8, zero_skipping=False, interlayer="fit")
+    assert table.levels.groupby("level")["reads"].sum()["ifmap_sram"] == 64 * 27
+    table = energy(profile(nn.Conv2d(8, 16, 3, padding=1, bias=False), input_shape=(1, 8, 13, 13)),
+                   twin(tmp_path, "os"), pe_rows=16, pe_cols=16, psum_bits=8, zero_skipping=False, interlayer="fit")
+    assert table.levels.groupby("level")["reads"].sum()["ifmap_sram"] == 169 * 72
