@@ -67,7 +67,7 @@ def energy_table_text(table: EnergyTable, config: int = 0, batch: int = 1) -> st
     levels = [c for c in rows.columns if c.endswith("_pj") and c not in NOT_LEVELS]
     columns = levels + [f"{c}_pj" for c in hwmodels.ARITHMETIC] + ["energy_pj"]
     training = (rows["phase"] != "forward").any()
-    label = rows["name"] + (" [" + rows["phase"] + "]" if training else "")
+    label = rows["name"].astype(str) + (" [" + rows["phase"].astype(str) + "]" if training else "")
     grouped = rows.groupby(label.to_numpy(), sort=False)
     shown = grouped[columns].sum() / 1000.0
     shown.columns = [c.replace("_pj", "_nj") for c in columns]

@@ -52,7 +52,7 @@ def crosscheck_text(result: CrossCheck) -> str:
         "energy_ratio": layers["energy_pj_ratio"], "cycles": layers["latency_cycles_ours"],
         "cycles_ratio": layers["latency_cycles_ratio"], "util": layers["utilization_ours"],
         "util_zigzag": layers["utilization_zigzag"]})
-    levels = result.levels.assign(cell=result.levels["operand"] + "@" + result.levels["level"])
+    levels = result.levels.assign(cell=result.levels["operand"].astype(str) + "@" + result.levels["level"].astype(str))
     energy = levels.pivot_table(index="unit", columns="cell", values="energy_pj_ratio", aggfunc="first")
     accesses = levels.pivot_table(index="unit", columns="cell", values="reads_ratio", aggfunc="first")
     energy.index = accesses.index = layers["name"].to_numpy()[energy.index.astype(int)]

@@ -41,8 +41,8 @@ def configuration_grid(**params) -> tuple[pd.DataFrame, dict[str, HardwareModel]
         if not values:
             raise UserError(f"pricing parameter {parameter.name}: got an empty list; expected at least one value")
         axes[parameter.name] = [check_value(parameter, v) for v in values]
-        repeated = [v for i, v in enumerate(values) if any(v is w or v == w for w in values[:i])]
-        if repeated:
+        repeated = first_repeat(values)
+        if repeated is not None:
             raise UserError(f"pricing parameter {parameter.name}: {repeated[0]!r} is listed twice; expected each value "
                             "once")
     resolved = {(str(hw), mapping): resolve(hw, mapping) for hw in axes["hw"] for mapping in axes["mapping"]}
@@ -53,6 +53,21 @@ def configuration_grid(**params) -> tuple[pd.DataFrame, dict[str, HardwareModel]
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(axes))
     grid["hw"] = [resolved[(str(h), m)].name for h, m in zip(grid["hw"], grid["mapping"], strict=True)]
     return grid, {model.name: model for model in resolved.values()}
+
+
+def first_repeat(values: list) -> tuple | None:
+    """The first value listed twice, as a 1-tuple (None where none is): a set for hashable values (so that a sweep
+    of 10^5 buffer sizes is checked in one pass), pairwise (``is`` or ``==``) for the others."""
+    seen = set()
+    for i, value in enumerate(values):
+        try:
+            if value in seen:
+                return (value,)
+            seen.add(value)
+        except TypeError:  # (unhashable: a hardware description given as an object)
+            if any(value is other or value == other for other in values[:i]):
+                return (value,)
+    return None
 
 
 def check_value(parameter: Parameter, value):

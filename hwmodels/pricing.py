@@ -27,11 +27,11 @@ from .configs import Configs, build
 from .errors import UserError
 from .grid import configuration_grid, variants
 from .layers import COUNT_KINDS, PHASES, Unit, units, validated_columns
-from .model import HardwareModel
+from .model import OPERANDS, HardwareModel
 from .nest import nest_of
 from .parts import PartWriter
 from .sparsity import executed as executed_shares
-from .traffic import Traffic, mac_unit, plain_unit
+from .traffic import STORAGE_FORMS, Traffic, mac_unit, plain_unit
 
 ACTION_OF = {"mults": "mult", "adds": "add", "shifts": "shift", "compares": "compare", "other_ops": "other"}
 ARITHMETIC = ("mac",) + tuple(ACTION_OF.values())
@@ -189,16 +189,33 @@ def summary_columns(table: dict[str, np.ndarray], configs: Configs, priced: Pric
     return pd.DataFrame(columns, index=configs.labels)
 
 
-def unit_columns(table: dict[str, np.ndarray], configs: Configs, priced: Priced,
-                 traffic: list[Traffic]) -> pd.DataFrame:
-    """One row per (configuration, unit) of one chunk."""
+def category(values, declared=()) -> tuple[np.ndarray, list]:
+    """(codes, categories) of text ``values``: the ``declared`` categories first, then any other value in order of
+    appearance. Declared categories keep a column categorical when chunks are concatenated."""
+    categories = list(dict.fromkeys([*declared, *pd.unique(np.asarray(values, dtype=object))]))
+    return pd.Categorical(np.asarray(values, dtype=object), categories=categories).codes, categories
+
+
+def repeated(values, declared, spread) -> pd.Categorical:
+    """A categorical column of text ``values`` laid out by ``spread`` (``np.tile`` or ``np.repeat`` of their
+    codes): one code per row instead of a string, so that a per-layer table builds and concatenates fast."""
+    codes, categories = category(values, declared)
+    return pd.Categorical.from_codes(spread(codes), categories)
+
+
+def unit_columns(table: dict[str, np.ndarray], configs: Configs, priced: Priced, traffic: list[Traffic],
+                 labels: dict[str, list]) -> pd.DataFrame:
+    """One row per (configuration, unit) of one chunk; text columns categorical over ``labels`` (per column, the
+    categories every chunk shares)."""
     k, n = len(configs), len(table["name"])
     units = {"config": np.repeat(configs.labels, n), "unit": np.tile(np.arange(n), k)}
     for column in ("name", "type", "phase", "role"):
-        units[column] = np.tile(table[column], k)
+        units[column] = repeated(table[column], pd.unique(table[column]), lambda c: np.tile(c, k))
     for name, value in configs.values.items():
-        if name != "mapping":
-            units[name] = np.repeat(value, n)
+        if name == "mapping":
+            continue
+        text = value.dtype.kind in "UT" or (value.dtype.kind == "O" and all(isinstance(v, str) for v in value))
+        units[name] = repeated(value, labels.get(name, ()), lambda c: np.repeat(c, n)) if text else np.repeat(value, n)
     for name, value in priced.components.items():
         units[name] = value.ravel()
     for level, value in priced.levels.items():
@@ -208,14 +225,16 @@ def unit_columns(table: dict[str, np.ndarray], configs: Configs, priced: Priced,
     units["spatial_utilization"] = priced.spatial.ravel()
     units["cycles"] = priced.cycles.ravel()
     units["latency_s"] = (priced.cycles / (configs.clock_mhz[:, None] * 1e6)).ravel()
-    units["loop_order"] = np.stack([t.order for t in traffic], axis=1).ravel()
-    units["weight_storage"] = np.stack([t.weight_storage for t in traffic], axis=1).ravel()
+    units["loop_order"] = pd.Series(np.stack([t.order for t in traffic], axis=1).ravel(), dtype=object)
+    units["weight_storage"] = repeated(np.stack([t.weight_storage for t in traffic], axis=1).ravel(),
+                                       ("", *STORAGE_FORMS), lambda c: c)
     return pd.DataFrame(units)
 
 
-def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Traffic]) -> pd.DataFrame:
+def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Traffic],
+                labels: dict[str, list]) -> pd.DataFrame:
     """One row per (configuration, unit, level, operand) of one chunk: reads and writes (accesses of the level's
-    word) and their energy (pJ)."""
+    word) and their energy (pJ); names, levels and operands categorical over ``labels``."""
     k = len(configs)
     moved: dict[tuple[int, str, str], dict[str, np.ndarray]] = {}
     for j, t in enumerate(traffic):
@@ -230,23 +249,27 @@ def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Tr
     writes = np.concatenate([moved[key]["writes"] for key in keys])
     read_cost = np.concatenate([configs.read[key[1]] for key in keys])
     write_cost = np.concatenate([configs.write[key[1]] for key in keys])
-    return pd.DataFrame({"config": np.tile(configs.labels, len(keys)), "unit": unit, "name": table["name"][unit],
-                         "level": np.repeat([key[1] for key in keys], k),
-                         "operand": np.repeat([key[2] for key in keys], k), "reads": reads, "writes": writes,
-                         "energy_pj": reads * read_cost + writes * write_cost})
+    names, levels, operands = ([key[i] for key in keys] for i in range(3))
+    return pd.DataFrame({"config": np.tile(configs.labels, len(keys)), "unit": unit,
+                         "name": repeated(table["name"][names], pd.unique(table["name"]), lambda c: np.repeat(c, k)),
+                         "level": repeated(levels, labels["level"], lambda c: np.repeat(c, k)),
+                         "operand": repeated(operands, OPERANDS, lambda c: np.repeat(c, k)), "reads": reads,
+                         "writes": writes, "energy_pj": reads * read_cost + writes * write_cost})
 
 
-def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs,
-                per_layer: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, tuple[str, ...]]:
-    """The summary rows, the per-unit and per-level tables (None unless ``per_layer``) and the notes of one chunk
-    of configurations (its intermediate (configurations, units) arrays are freed on return)."""
+def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs, per_layer: bool,
+                labels: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None,
+                                                  tuple[str, ...]]:
+    """The summary rows, the per-unit and per-level tables (None unless ``per_layer``; text columns categorical
+    over ``labels``) and the notes of one chunk of configurations (its intermediate (configurations, units) arrays
+    are freed on return)."""
     traffic = unit_traffic(rows, configs.model, configs)
     priced = priced_chunk(table, rows, configs, traffic)
     notes = configs.notes + tuple(note for t in traffic for note in t.notes)
     if not per_layer:
         return summary_columns(table, configs, priced), None, None, notes
-    return (summary_columns(table, configs, priced), unit_columns(table, configs, priced, traffic),
-            level_table(table, configs, traffic), notes)
+    return (summary_columns(table, configs, priced), unit_columns(table, configs, priced, traffic, labels),
+            level_table(table, configs, traffic, labels), notes)
 
 
 def price(layers: pd.DataFrame, *, per_layer: bool = True, parts: str | Path | None = None,
@@ -270,13 +293,17 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, parts: str | Path | N
     if parts is not None and not per_layer:
         raise UserError(f"parts={parts}: the per-layer tables it would hold are off (per_layer=False)")
     writer = PartWriter(parts) if parts is not None else None
+    # the categories of the per-layer tables' text columns, the same in every chunk
+    labels = {column: list(pd.unique(grid[column].astype(str))) for column in grid.columns
+              if grid[column].dtype.kind in "OUT" or pd.api.types.is_string_dtype(grid[column])}
+    labels["level"] = list(dict.fromkeys(level.name for model in models.values() for level in model.levels))
     summaries, unit_frames, level_frames, notes = [], [], [], []
     for model, part in variants(grid, models):
         notes += [f"{model.name}: {note}" for note in model.estimates()]
         chunk = CHUNK if writer is None else max(1, PART_ROWS // max(1, len(rows) * len(model.levels) * 3))
         for start in range(0, len(part), chunk):
             summary, unit_frame, level_frame, chunk_notes = price_chunk(table, rows, build(model, part.iloc[
-                start:start + chunk]), per_layer)
+                start:start + chunk]), per_layer, labels)
             summaries.append(summary)
             if writer is not None:
                 writer.write(unit_frame, level_frame)

@@ -58,6 +58,10 @@ POSITION_BITS = math.ceil(math.log2(KERNEL_TAPS))
 """Bits of one position within a 3x3 kernel (0..8): 4."""
 
 
+STORAGE_FORMS = ("dense", "unstructured", "periodic", "position_code", "per_weight")
+"""The forms a weight is stored in (see :func:`weight_storage_bits`)."""
+
+
 def weight_storage_bits(elems, nnz, rows, row_len, weight_format, pattern_table_bits, code_bits,
                         weight_bits, psc_index="position_code") -> dict[str, np.ndarray]:
     """Bits of a weight in each storage form and the form used, arrays broadcast over layers and configurations.
@@ -464,4 +468,4 @@ def plain_unit(row, hw: HardwareModel, configs: Configs) -> Traffic:
     return Traffic(accesses, cycles, np.zeros(k), np.zeros(k), np.full(k, ""), np.full(k, "", dtype=object), [])
 
 
-__all__ = ["Traffic", "mac_unit", "plain_unit", "weight_storage_bits"]
+__all__ = ["STORAGE_FORMS", "Traffic", "mac_unit", "plain_unit", "weight_storage_bits"]

@@ -74,3 +74,21 @@ def test_a_used_folder_or_parts_without_per_layer_tables_is_one_line_before_pric
         hwmodels.price(table, parts=tmp_path / "new", per_layer=False)
     with pytest.raises(UserError, match="no levels parts"):
         read_parts(tmp_path / "nothing", "levels")
+
+
+def test_text_columns_are_categorical_and_stay_so_across_chunks(table, monkeypatch):
+    # one configuration per chunk: 8 chunks over two hardware models concatenated. Names, types, parameters, levels
+    # and operands are categorical (a code per row, not a string) with the categories every chunk shares, so that
+    # concatenation keeps them categorical; their values are the strings of the one-chunk pricing.
+    whole = hwmodels.price(table, **GRID)
+    monkeypatch.setattr(hwmodels.pricing, "CHUNK", 1)
+    chunked = hwmodels.price(table, **GRID)
+    for frame, columns in ((chunked.layers, ["name", "type", "phase", "role", "hw", "dataflow", "mapper",
+                                             "weight_storage"]),
+                           (chunked.levels, ["name", "level", "operand"])):
+        for column in columns:
+            assert isinstance(frame[column].dtype, pd.CategoricalDtype), column
+    for name, keys in (("layers", ["config", "unit"]), ("levels", ["config", "unit", "level", "operand"])):
+        pd.testing.assert_frame_equal(in_order(getattr(chunked, name), keys), in_order(getattr(whole, name), keys))
+    assert set(chunked.levels["level"].astype(str)) == {lv.name for hw in GRID["hw"]
+                                                        for lv in hwmodels.get(hw).levels}
