@@ -38,6 +38,7 @@ import contextlib
 import io
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -118,12 +119,27 @@ def scalesim(label: str, conv: nn.Conv2d, side: int, dataflow: str, size: int, f
     return {measure: float(report[column]) for measure, (_, column) in MEASURES.items()}
 
 
+GEOMETRY = ["network", "layer", "array", "dataflow", "C", "K", "kernel", "stride", "padding", "side"]
+"""The columns naming a layer and the array it ran on (``side``: its input's, before padding)."""
+
+
+def write_reference(table: pd.DataFrame, path: Path) -> None:
+    """SCALE-Sim's figures per layer (nothing this tool computed), with where they come from, for the tests."""
+    columns = {f"{m}_scalesim": m for m in MEASURES}
+    header = (f"# SCALE-Sim {version('scalesim')}'s reports per layer (COMPUTE_REPORT 'Total Cycles', "
+              "DETAILED_ACCESS_REPORT SRAM reads and writes), written by benchmarks/validate_scalesim.py --reference: "
+              "the layer's padded used input as its topology, the configurations in benchmarks/scalesim/\n")
+    path.write_text(header + table[GEOMETRY + list(columns)].rename(columns=columns).to_csv(index=False))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 16])
     parser.add_argument("--dataflows", nargs="+", default=["ws", "os"], choices=DATAFLOWS)
     parser.add_argument("--csv", type=Path, help="also write the per-layer table here")
+    parser.add_argument("--reference", type=Path, help="also write SCALE-Sim's figures alone here, as the tests' "
+                                                       "reference (tests/data/scalesim_reference.csv)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +152,7 @@ def main() -> int:
                         theirs = scalesim(name.replace(".", "_"), conv, side, dataflow, size, Path(tmp))
                         row = {"network": network, "array": size, "dataflow": dataflow, "layer": name,
                                "C": conv.in_channels, "K": conv.out_channels, "kernel": conv.kernel_size[0],
-                               "stride": conv.stride[0], "side": side}
+                               "stride": conv.stride[0], "padding": conv.padding[0], "side": side}
                         for measure in MEASURES:
                             row[measure], row[f"{measure}_scalesim"] = mine[measure], theirs[measure]
                         rows.append(row)
@@ -146,6 +162,8 @@ def main() -> int:
     table = pd.DataFrame(rows)
     if args.csv:
         table.to_csv(args.csv, index=False)
+    if args.reference:
+        write_reference(table, args.reference)
     print("\n| network | array | dataflow | cycles within 2% | network cycles | ifmap reads within 2% | "
           "filter reads within 2% | ofmap writes (network) |\n|---|---|---|---|---|---|---|---|")
     failed = 0

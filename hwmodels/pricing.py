@@ -272,6 +272,11 @@ def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs
             level_table(table, configs, traffic, labels), notes)
 
 
+def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks' rows in one table, numbered from 0 (a single chunk as it is: concatenating copies it)."""
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def price(layers: pd.DataFrame, *, per_layer: bool = True, parts: str | Path | None = None,
           **params) -> EnergyTable:
     """Price a layer table (``hwmodels.layers``) over a grid of hardware configurations.
@@ -313,6 +318,6 @@ def price(layers: pd.DataFrame, *, per_layer: bool = True, parts: str | Path | N
             notes += [f"{model.name}: {note}" for note in chunk_notes]
     summary = pd.concat(summaries).loc[grid.index]
     held = per_layer and writer is None
-    return EnergyTable(pd.concat(unit_frames, ignore_index=True) if held else pd.DataFrame(), summary,
-                       pd.concat(level_frames, ignore_index=True) if held else pd.DataFrame(),
+    return EnergyTable(joined(unit_frames) if held else pd.DataFrame(), summary,
+                       joined(level_frames) if held else pd.DataFrame(),
                        list(dict.fromkeys(notes)), writer.folder if writer is not None else None)
