@@ -43,6 +43,12 @@ def test_a_large_activation_is_measured_on_a_sample_within_its_error():
     assert SAMPLE == 65_536 < EXACT_UP_TO < 2_000_000
     assert prof.layers.loc["0", "input_density"] == pytest.approx(0.7, abs=0.0072)
     assert "random sample" in prof.to_table()
+    # the seeded draw, walked in increasing order (a faster gather): the same sample, so the same estimate
+    from estimator.counting.densities import sample_positions
+
+    drawn = torch.randint(2_000_000, (SAMPLE,), generator=torch.Generator().manual_seed(2_000_000))
+    assert torch.equal(sample_positions(2_000_000, "cpu"), drawn.sort().values)
+    assert prof.layers.loc["0", "input_density"] == float(x[0, drawn].bool().sum()) / SAMPLE
 
 
 def test_meta_with_a_saved_table_equals_the_real_profile_on_every_column(tmp_path):

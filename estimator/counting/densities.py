@@ -77,8 +77,10 @@ class NonzeroCounter:
 
 @functools.lru_cache(maxsize=64)
 def sample_positions(n: int, device: str) -> torch.Tensor:
-    """:data:`SAMPLE` positions among ``n``, the same for every tensor of ``n`` elements (seeded by ``n``)."""
-    return torch.randint(n, (SAMPLE,), generator=torch.Generator().manual_seed(n)).to(device)
+    """:data:`SAMPLE` positions among ``n``, the same for every tensor of ``n`` elements (seeded by ``n``), in
+    increasing order: the gather then walks memory forwards (about 3x faster on 12.8 M elements than in drawn
+    order; the sample, and so the estimate, is the same)."""
+    return torch.randint(n, (SAMPLE,), generator=torch.Generator().manual_seed(n)).sort().values.to(device)
 
 
 @dataclass
