@@ -40,10 +40,12 @@ def lowered(nest: Nest, hw: HardwareModel) -> tuple[Nest, HardwareModel]:
 @functools.lru_cache(maxsize=1024)
 def matrix_product(nest: Nest) -> Nest | None:
     """The im2col matrix product of ``nest`` (the nest itself if it has no window), or None where an unrolled
-    dimension would index all three operands (a transposed convolution)."""
+    dimension would index all three operands (a transposed convolution). Either product says how many distinct
+    elements each operand has (``Nest.distinct``), so that its folds are counted at their own sizes."""
     relevance = nest.relevance
+    whole = tuple((role, float(nest.elements(role, np.array(nest.bounds, dtype=float)))) for role in OPERANDS)
     if all(code in (IRRELEVANT, RELEVANT) for codes in relevance.values() for code in codes):
-        return nest
+        return replace(nest, distinct=whole)
     codes = {}
     for role in OPERANDS:
         indexed = {GEMM[d] for d, code in zip(LOOP_DIMS, relevance[role], strict=True) if code != IRRELEVANT}
@@ -53,7 +55,6 @@ def matrix_product(nest: Nest) -> Nest | None:
     bounds = [1] * len(LOOP_DIMS)
     for d, bound in zip(LOOP_DIMS, nest.bounds, strict=True):
         bounds[DIM[GEMM[d]]] *= bound
-    whole = tuple((role, float(nest.elements(role, np.array(nest.bounds, dtype=float)))) for role in OPERANDS)
     return Nest(tuple(bounds), (1, 1), (1, 1), tuple(codes.items()), distinct=whole)
 
 

@@ -66,7 +66,8 @@ def test_output_stationary_pixels_flatten_onto_the_rows(tmp_path):
                                           (nn.Linear(64, 48, bias=False), (20, 64))])
 def test_a_nest_without_a_window_product_keeps_its_loops(tmp_path, layer, shape):
     # A transposed conv's unrolled form would index all three operands by the window (no matrix product) and a
-    # linear layer is one already: im2col changes neither.
+    # linear layer is one already: im2col changes neither (here the folds average whole elements - K = 48 on 32
+    # columns: 32 and 16 - so counting each fold at its size equals the rounded average).
     flat, _ = priced(layer, shape, twin(tmp_path, "ws"))
     nested, _ = priced(layer, shape, twin(tmp_path, "ws", im2col=False))
     assert flat["energy_pj"] == nested["energy_pj"] and flat["latency_cycles"] == nested["latency_cycles"]
@@ -110,3 +111,7 @@ def test_a_partial_fold_is_read_at_its_own_size(tmp_path):
     table = energy(profile(nn.Conv2d(8, 16, 3, padding=1, bias=False), input_shape=(1, 8, 13, 13)),
                    twin(tmp_path, "os"), pe_rows=16, pe_cols=16, psum_bits=8, zero_skipping=False, interlayer="fit")
     assert table.levels.groupby("level")["reads"].sum()["ifmap_sram"] == 169 * 72
+    # a matrix product on the same array folds the same way: Linear 27 -> 16 on a batch of 64, 64 x 27 = 1,728
+    table = energy(profile(nn.Linear(27, 16, bias=False), input_shape=(64, 27)), twin(tmp_path, "ws"), pe_rows=16,
+                   pe_cols=16, psum_bits=8, zero_skipping=False, interlayer="fit")
+    assert table.levels.groupby("level")["reads"].sum()["ifmap_sram"] == 64 * 27
