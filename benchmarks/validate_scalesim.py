@@ -27,7 +27,9 @@ Set-up (a separate environment: scalesim 3.0.0 needs numpy < 2.3)::
     /tmp/ssenv/bin/pip install -e . "numpy<2.3"
 
 Run: /tmp/ssenv/bin/python benchmarks/validate_scalesim.py [--networks resnet18_cifar alexnet_imagenet]
-[--sizes 32 16] [--dataflows ws os] [--csv out.csv]
+[--sizes 32 16] [--dataflows ws os] [--csv out.csv] [--reference tests/data/scalesim_reference.csv]
+or, without SCALE-Sim, against its stored figures: python benchmarks/validate_scalesim.py --stored
+tests/data/scalesim_reference.csv
 """
 
 from __future__ import annotations
@@ -132,6 +134,19 @@ def write_reference(table: pd.DataFrame, path: Path) -> None:
     path.write_text(header + table[GEOMETRY + list(columns)].rename(columns=columns).to_csv(index=False))
 
 
+def read_stored(path: Path, wanted: list[tuple]) -> dict[tuple, dict[str, float]]:
+    """SCALE-Sim's figures per (network, layer, array, dataflow) from a file :func:`write_reference` wrote; exits
+    with one line naming the first layer it lacks, before any pricing."""
+    table = pd.read_csv(path, comment="#")
+    figures = {(r.network, r.layer, int(r.array), r.dataflow): {m: float(getattr(r, m)) for m in MEASURES}
+               for r in table.itertuples()}
+    missing = [key for key in wanted if key not in figures]
+    if missing:
+        sys.exit(f"{path}: no SCALE-Sim figures for {missing[0]} (network, layer, array, dataflow); run SCALE-Sim "
+                 "without --stored")
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
@@ -140,16 +155,22 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, help="also write the per-layer table here")
     parser.add_argument("--reference", type=Path, help="also write SCALE-Sim's figures alone here, as the tests' "
                                                        "reference (tests/data/scalesim_reference.csv)")
+    parser.add_argument("--stored", type=Path, help="take SCALE-Sim's figures from a file --reference wrote (e.g. "
+                                                    "tests/data/scalesim_reference.csv) instead of running SCALE-Sim")
     args = parser.parse_args()
+    layers = {network: convolutions(create(network).eval(), NETWORKS[network]) for network in args.networks}
+    stored = read_stored(args.stored, [(network, name, size, dataflow) for network, convs in layers.items()
+                                       for size in args.sizes for dataflow in args.dataflows
+                                       for name, _, _ in convs]) if args.stored else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for network in args.networks:
-            convs = convolutions(create(network).eval(), NETWORKS[network])
+        for network, convs in layers.items():
             for size in args.sizes:
                 for dataflow in args.dataflows:
                     for name, conv, side in convs:
                         mine = ours(conv, side, dataflow, size)
-                        theirs = scalesim(name.replace(".", "_"), conv, side, dataflow, size, Path(tmp))
+                        theirs = (stored[(network, name, size, dataflow)] if stored is not None
+                                  else scalesim(name.replace(".", "_"), conv, side, dataflow, size, Path(tmp)))
                         row = {"network": network, "array": size, "dataflow": dataflow, "layer": name,
                                "C": conv.in_channels, "K": conv.out_channels, "kernel": conv.kernel_size[0],
                                "stride": conv.stride[0], "padding": conv.padding[0], "side": side}
