@@ -70,6 +70,18 @@ def test_a_value_listed_twice_is_refused_not_priced_twice(config, message):
         energy(prof, **config)
 
 
+def test_the_first_value_listed_twice_is_found_among_many_and_among_objects():
+    import hwmodels
+    from hwmodels.grid import first_repeat
+
+    # 12,500 buffer sizes (a sweep's axis) checked in one pass: the repeat at the end is found, none before it
+    sizes = [float(v) for v in range(1, 12_501)]
+    assert first_repeat(sizes) is None and first_repeat([*sizes, 7.0]) == (7.0,)
+    assert first_repeat([1, True]) == (True,)  # equal values, as == says (1 == True), whatever their type
+    model = hwmodels.get("horowitz45")  # a hardware description given as an object: not hashable, compared pairwise
+    assert first_repeat(["tpu_like", model, model]) == (model,) and first_repeat(["tpu_like", model]) is None
+
+
 def test_a_hardware_file_with_dram_as_its_only_level_prices(tmp_path):
     # the MAC reads every operand from DRAM: at least the compulsory traffic, W 3 x 2 = 6 and I 2 x 4 = 8 words read,
     # the 3 x 4 = 12 outputs written; it has nothing for buffer_kib to resize
