@@ -72,7 +72,7 @@ def energy_table_text(table: EnergyTable, config: int = 0, batch: int = 1) -> st
     shown = grouped[columns].sum() / 1000.0
     shown.columns = [c.replace("_pj", "_nj") for c in columns]
     shown = shown.loc[:, (shown != 0).any()]
-    shown.insert(0, "type", grouped["type"].first())
+    shown.insert(0, "type", grouped["type"].first().astype(str))  # (text: the TOTAL row's type is blank)
     shown["cycles"] = grouped["cycles"].sum()
     shown["util"] = grouped.apply(lambda g: (g["executed_macs"].sum() / max(g["cycles"].sum(), 1) /
                                              pe_count(summary)), include_groups=False)

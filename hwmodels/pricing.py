@@ -196,6 +196,17 @@ def category(values, declared=()) -> tuple[np.ndarray, list]:
     return pd.Categorical(np.asarray(values, dtype=object), categories=categories).codes, categories
 
 
+def known_codes(values: np.ndarray, categories: list[str], what: str) -> np.ndarray:
+    """The position of each of the text ``values`` among ``categories``, all known (a handful: one vectorised
+    comparison each, instead of hashing every string); a value outside them is a ValueError naming ``what``."""
+    codes = np.full(len(values), -1, dtype=np.int8)
+    for code, text in enumerate(categories):
+        codes[values == text] = code
+    if (codes < 0).any():
+        raise ValueError(f"{what} {str(values[codes < 0][0])!r} is not one of {categories}")
+    return codes
+
+
 def repeated(values, declared, spread) -> pd.Categorical:
     """A categorical column of text ``values`` laid out by ``spread`` (``np.tile`` or ``np.repeat`` of their
     codes): one code per row instead of a string, so that a per-layer table builds and concatenates fast."""
@@ -214,7 +225,7 @@ def unit_columns(table: dict[str, np.ndarray], configs: Configs, priced: Priced,
     for name, value in configs.values.items():
         if name == "mapping":
             continue
-        text = value.dtype.kind in "UT" or (value.dtype.kind == "O" and all(isinstance(v, str) for v in value))
+        text = value.dtype.kind in "UT" or (value.dtype.kind == "O" and pd.api.types.infer_dtype(value) == "string")
         units[name] = repeated(value, labels.get(name, ()), lambda c: np.repeat(c, n)) if text else np.repeat(value, n)
     for name, value in priced.components.items():
         units[name] = value.ravel()
@@ -226,9 +237,11 @@ def unit_columns(table: dict[str, np.ndarray], configs: Configs, priced: Priced,
     units["cycles"] = priced.cycles.ravel()
     units["latency_s"] = (priced.cycles / (configs.clock_mhz[:, None] * 1e6)).ravel()
     units["loop_order"] = pd.Series(np.stack([t.order for t in traffic], axis=1).ravel(), dtype=object)
-    units["weight_storage"] = repeated(np.stack([t.weight_storage for t in traffic], axis=1).ravel(),
-                                       ("", *STORAGE_FORMS), lambda c: c)
-    return pd.DataFrame(units)
+    forms = ["", *STORAGE_FORMS]
+    coded = {id(t): known_codes(t.weight_storage, forms, "weight storage form") for t in traffic}  # units repeat
+    units["weight_storage"] = pd.Categorical.from_codes(np.stack([coded[id(t)] for t in traffic], axis=1).ravel(),
+                                                        forms)
+    return pd.DataFrame(units, copy=False)  # (the arrays are this chunk's own: no consolidating copy)
 
 
 def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Traffic],
@@ -254,7 +267,7 @@ def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Tr
                          "name": repeated(table["name"][names], pd.unique(table["name"]), lambda c: np.repeat(c, k)),
                          "level": repeated(levels, labels["level"], lambda c: np.repeat(c, k)),
                          "operand": repeated(operands, OPERANDS, lambda c: np.repeat(c, k)), "reads": reads,
-                         "writes": writes, "energy_pj": reads * read_cost + writes * write_cost})
+                         "writes": writes, "energy_pj": reads * read_cost + writes * write_cost}, copy=False)
 
 
 def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs, per_layer: bool,

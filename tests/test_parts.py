@@ -3,6 +3,7 @@ folders in one line before any pricing, and columns read back by name."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from torch import nn
@@ -13,6 +14,7 @@ from estimator import profile
 from estimator.workload import layer_table
 from hwmodels.errors import UserError
 from hwmodels.parts import read_parts
+from hwmodels.pricing import known_codes
 
 GRID = {"hw": ["horowitz45", "tpu_like"], "buffer_kib": [16, 64], "weight_bits": [4, 8]}
 
@@ -92,3 +94,11 @@ def test_text_columns_are_categorical_and_stay_so_across_chunks(table, monkeypat
         pd.testing.assert_frame_equal(in_order(getattr(chunked, name), keys), in_order(getattr(whole, name), keys))
     assert set(chunked.levels["level"].astype(str)) == {lv.name for hw in GRID["hw"]
                                                         for lv in hwmodels.get(hw).levels}
+
+
+def test_known_codes_place_each_text_among_the_categories():
+    # the position of each value in the category list: "dense" is 1, "" 0, "periodic" 2
+    codes = known_codes(np.array(["dense", "", "periodic", "dense"]), ["", "dense", "periodic"], "storage form")
+    assert codes.tolist() == [1, 0, 2, 1]
+    with pytest.raises(ValueError, match="storage form 'csr' is not one of"):
+        known_codes(np.array(["dense", "csr"]), ["", "dense"], "storage form")
