@@ -51,6 +51,50 @@ def test_a_large_activation_is_measured_on_a_sample_within_its_error():
     assert prof.layers.loc["0", "input_density"] == float(x[0, drawn].bool().sum()) / SAMPLE
 
 
+def test_views_of_one_tensor_share_its_count_until_it_changes():
+    from estimator.counting.densities import NonzeroCounter, elements_key
+
+    counter = NonzeroCounter()
+    x = torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]])  # 3 non-zeros of 6
+    views = [x.t(), x.view(3, 2), x.permute(1, 0).unsqueeze(0), x.detach()]
+    assert {elements_key(v) for v in views} == {elements_key(x)}  # the same 6 elements of one storage
+    assert elements_key(x[:, :2]) != elements_key(x)  # a slice is other elements
+    assert elements_key(x.expand(2, 2, 3))[0] == "tensor"  # repeats elements: keyed by the tensor itself
+    assert [counter.nonzeros(t) for t in (x, *views)] == [3.0] * 5
+    x.t().relu_()  # in place through a view: nothing changes its values here, but the version moves...
+    x.view(-1)[0] = 5.0  # ...and now 4 non-zeros: every view sees it
+    assert counter.nonzeros(x.t()) == 4.0 and counter.nonzeros(x) == 4.0
+    # the non-contiguous slice is counted on its own elements: x[:, :2] is [[5, 1], [0, 0]], 2 non-zeros
+    assert counter.nonzeros(x[:, :2]) == 2.0
+    # an expanded tensor repeats elements: each counted (x[0] = [5, 1, 2] twice: 6 non-zeros)
+    assert counter.nonzeros(x[0].expand(2, 3)) == 6.0
+
+
+def test_a_freed_tensor_lends_its_count_to_no_tensor_at_its_address():
+    from estimator.counting.densities import NonzeroCounter, elements_key
+
+    counter, addresses = NonzeroCounter(), []
+    for ones in range(1, 7):  # a new tensor each time, with 10 x ones non-zeros of 100,000
+        t = torch.zeros(100_000)
+        t[:10 * ones] = 1.0
+        addresses.append(elements_key(t)[1])
+        assert counter.nonzeros(t) == 10.0 * ones
+        del t
+    assert len(set(addresses)) < len(addresses)  # the allocator did hand a freed block to a later tensor
+
+
+def test_a_large_permuted_activation_is_sampled_over_its_block():
+    from estimator.counting.densities import SAMPLE, NonzeroCounter, sample_positions
+
+    torch.manual_seed(0)
+    base = torch.ones(2_000_000)
+    base[torch.randperm(2_000_000)[:600_000]] = 0.0
+    permuted = base.view(1000, 2000).t()  # not contiguous, the same 2 x 10^6 elements
+    picked = base.index_select(0, sample_positions(2_000_000, "cpu"))
+    # the sample is drawn over the block in storage order: the estimate of the contiguous tensor
+    assert NonzeroCounter().nonzeros(permuted) == float(picked.bool().sum()) * 2_000_000 / SAMPLE
+
+
 def test_meta_with_a_saved_table_equals_the_real_profile_on_every_column(tmp_path):
     model, x = small_net(), torch.randn(3, 2, 5, 5)
     real = profile(model, x, backward=True)

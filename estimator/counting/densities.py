@@ -49,30 +49,65 @@ random gather."""
 
 
 class NonzeroCounter:
-    """Counts the non-zeros of real floating-point tensors, each tensor once while it is unchanged (a module's
-    input is usually its predecessor's output, and a container's its first child's), exactly up to
-    :data:`EXACT_UP_TO` elements and estimated from a seeded sample of :data:`SAMPLE` above. The counting is not
-    model work: it runs outside the counting mode."""
+    """Counts the non-zeros of real floating-point tensors, each set of elements once while it is unchanged (a
+    module's input is usually its predecessor's output, a container's its first child's, and a permuted or reshaped
+    view holds the elements of the tensor it views: :func:`elements_key`), exactly up to :data:`EXACT_UP_TO`
+    elements and estimated from a seeded sample of :data:`SAMPLE` above. The counting is not model work: it runs
+    outside the counting mode."""
 
     def __init__(self):
-        self.seen: dict[int, tuple[weakref.ref, int, float]] = {}  # id -> (the tensor, its version, non-zeros)
+        self.seen: dict[tuple, tuple[weakref.ref, int, float]] = {}  # elements -> (a tensor, its version, non-zeros)
 
     def nonzeros(self, t: torch.Tensor) -> float:
-        """Non-zero elements of ``t`` (an estimate above :data:`EXACT_UP_TO` elements), cached while it is
-        unchanged."""
-        known = self.seen.get(id(t))
-        if known is not None and known[0]() is t and known[1] == t._version:
+        """Non-zero elements of ``t`` (an estimate above :data:`EXACT_UP_TO` elements), cached while its elements
+        are unchanged."""
+        key = elements_key(t)
+        known = self.seen.get(key)
+        if known is not None and known[1] == t._version and still_holds(known[0](), t, key):
             return known[2]
         with torch._C._DisableTorchDispatch(), torch.no_grad():  # (a C++ guard: cheaper than popping the modes)
-            n = t.numel()
-            if n <= EXACT_UP_TO or not t.is_contiguous():
-                count = float(t.bool().sum(dtype=sum_dtype(n)))
+            flat = t if key[0] == "tensor" else t.as_strided((t.numel(),), (1,), t.storage_offset())
+            n = flat.numel()
+            if n <= EXACT_UP_TO or not flat.is_contiguous():
+                count = float(flat.bool().sum(dtype=sum_dtype(n)))
             else:
-                picked = t.view(-1).index_select(0, sample_positions(n, str(t.device)))
+                picked = flat.view(-1).index_select(0, sample_positions(n, str(flat.device)))
                 count = float(picked.bool().sum(dtype=torch.int32)) * n / SAMPLE
-        self.seen[id(t)] = (weakref.ref(t), t._version, count)
+        self.seen[key] = (weakref.ref(t), t._version, count)
         return count
 
+
+def elements_key(t: torch.Tensor) -> tuple:
+    """What identifies the elements of ``t``: for a strided tensor whose elements fill one block of its storage
+    (contiguous, or a permutation of contiguous: the views, reshapes and transposes of one tensor), the block
+    (storage address, offset, elements, dtype), the same for every such view; for any other tensor, itself.
+    Views share their base's version counter, so a cached count is stale exactly when the version moved."""
+    if t.layout == torch.strided and fills_a_block(t):
+        return ("block", t.untyped_storage().data_ptr(), t.storage_offset(), t.numel(), t.dtype, t.device)
+    return ("tensor", id(t))
+
+
+def still_holds(counted: torch.Tensor | None, t: torch.Tensor, key: tuple) -> bool:
+    """Whether the cached count of ``key``, made on ``counted`` (None once freed), is a count of ``t``'s elements:
+    the same tensor, or a tensor still alive on the same storage block (a freed one's address may be reused)."""
+    if counted is None:
+        return False
+    if key[0] == "tensor":
+        return counted is t
+    return counted.untyped_storage().data_ptr() == key[1]
+
+
+def fills_a_block(t: torch.Tensor) -> bool:
+    """Whether ``t``'s elements are exactly ``numel`` consecutive elements of its storage: its strides, sorted, are
+    those of a contiguous tensor of its (correspondingly permuted) sizes (size-1 dimensions aside)."""
+    if t.is_contiguous():
+        return True
+    expected = 1
+    for stride, size in sorted((st, sz) for st, sz in zip(t.stride(), t.shape, strict=True) if sz != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def sum_dtype(n: int) -> torch.dtype:
