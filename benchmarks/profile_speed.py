@@ -11,13 +11,17 @@
   the real-input profile of the same table, and its growth with the sequence length; with timm installed,
   sequencer2d_s's real-input profile beside its forward pass.
 
-Models: ResNet-18, ResNet-50, MobileNetV2, VGG-16, DenseNet-121 at 224 x 224; batch 1 and 32.
+Models: ResNet-18, ResNet-50, MobileNetV2, VGG-16, DenseNet-121 at 224 x 224; batch 1 and 32; with torchvision
+installed, any of its classification models as ``tv:<name>`` (ConvNeXt-T: ``tv:convnext_tiny``, ViT-B/16:
+``tv:vit_b_16``; random weights, nothing downloaded). A name ending in ``@half-zero`` is the model with a seeded
+random half of every weight (2-D and up) set to zero, as pruning leaves it: its first profile counts zeros.
 Each profile is timed as the first of its model (every cached weight scan forgotten) and as a second one.
 Targets: the first meta profile <= 0.5x FlopCounterMode-on-meta (VGG-16: 1.0x); the first real profile <= 1.1x a
 plain forward at batch 32 and <= 1.5x at batch 1; a second profile with values on <= 1.2x one with values off.
 Recurrent: the meta profile <= 0.5x the real one, and at 400 steps <= 1.5x at 25; sequencer2d_s's real profile
 <= 1.2x its forward pass.
-Run: python benchmarks/profile_speed.py [--rounds 5] [--models resnet18_imagenet ...] [--batches 1 32]
+Run: python benchmarks/profile_speed.py [--rounds 5] [--models resnet18_imagenet tv:vit_b_16 ...] [--batches 1 32]
+[--meta-only] [--no-recurrent]
 """
 
 from __future__ import annotations
@@ -70,8 +74,28 @@ def interleaved(jobs: dict, rounds: int) -> dict[str, float]:
     return best
 
 
-def measure(model, meta_model, name: str, batch: int, rounds: int) -> tuple[tuple, tuple]:
-    """One model and batch: (meta row, real row) of minimum times in seconds."""
+def build(name: str) -> nn.Module:
+    """A model of this package's zoo, or torchvision's ``tv:<name>`` with random weights, in eval mode; with
+    ``@half-zero``, a seeded random half of each weight's elements zero."""
+    base, _, variant = name.partition("@")
+    if base.startswith("tv:"):
+        import torchvision
+
+        model = torchvision.models.get_model(base[3:], weights=None).eval()
+    else:
+        model = create(base).eval()
+    if variant == "half-zero":
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for weight in (p for p in model.parameters() if p.dim() > 1):
+                weight.mul_(torch.rand(weight.shape, generator=generator) < 0.5)
+    elif variant:
+        raise SystemExit(f"model {name}: unknown variant '@{variant}'; expected @half-zero")
+    return model
+
+
+def measure(model, meta_model, name: str, batch: int, rounds: int, real: bool = True) -> tuple[tuple, tuple | None]:
+    """One model and batch: (meta row, real row or None when not ``real``) of minimum times in seconds."""
     shape = (batch, 3, 224, 224)
     x, x_meta = torch.randn(shape), torch.randn(shape, device="meta")
     macs = profile(model, input_shape=shape).total()["macs"]
@@ -81,6 +105,8 @@ def measure(model, meta_model, name: str, batch: int, rounds: int) -> tuple[tupl
                      "shapes": lambda: profile(model, input_shape=shape, values=False),
                      "fcm_meta": lambda: flopcounter(meta_model, x_meta)}, rounds)
     meta = (name, batch, t["first"], t["values"], t["shapes"], t["fcm_meta"])
+    if not real:
+        return meta, None
     t = interleaved({"first": lambda: first(lambda: profile(model, x)), "profile": lambda: profile(model, x),
                      "fvcore": lambda: fvcore(model, x), "fcm": lambda: flopcounter(model, x),
                      "forward": lambda: forward(model, x)}, rounds)
@@ -98,17 +124,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS), help="(none: only the recurrent rows)")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--meta-only", action="store_true", help="only the meta rows (no real-input runs)")
+    parser.add_argument("--no-recurrent", action="store_true", help="leave out the recurrent and sequencer rows")
     args = parser.parse_args()
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-op notes are not results
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; min of {args.rounds} interleaved rounds")
     meta_rows, real_rows = [], []
     for name in args.models:
-        model = create(name).eval()
+        model = build(name)
         meta_model = copy.deepcopy(model).to("meta")
         for batch in args.batches:
-            meta, real = measure(model, meta_model, name, batch, args.rounds)
+            meta, real = measure(model, meta_model, name, batch, args.rounds, not args.meta_only)
             meta_rows.append(meta)
-            real_rows.append(real)
+            real_rows += [real] if real else []
             print(f"  measured {name} batch {batch}", flush=True)
     print("\nmeta (shape-only) profile vs FlopCounterMode on a meta copy, seconds (first: weights scanned; second: "
           "the scan cached)")
@@ -119,15 +147,17 @@ def main() -> None:
               f"{values / fcm:9.2f}x {values / shapes:9.2f}x")
     print("targets: first / FCM on meta <= 0.50x (VGG-16, ViT-B/16: 1.0x); second with values on / values off "
           "<= 1.2x")
-    print("\nreal-input profile vs fvcore, FlopCounterMode and a plain forward pass, seconds")
-    print(f"{'model':22s} {'batch':>5s} {'first':>8s} {'second':>8s} {'fvcore':>9s} {'FCM':>9s} {'forward':>9s} "
-          f"{'first/fwd':>9s} {'second/fwd':>10s} {'/fvcore':>8s} {'/FCM':>7s}")
-    for name, batch, once, prof, fv, fcm, fwd in real_rows:
-        print(f"{name:22s} {batch:5d} {once:8.3f} {prof:8.3f} {fv:9.3f} {fcm:9.3f} {fwd:9.3f} {once / fwd:8.2f}x "
-              f"{prof / fwd:9.2f}x {prof / fv:7.2f}x {prof / fcm:6.2f}x")
-    print("targets: first profile / forward <= 1.1x at batch 32, <= 1.5x at batch 1")
-    recurrent(args.rounds)
-    sequencer(args.rounds)
+    if real_rows:
+        print("\nreal-input profile vs fvcore, FlopCounterMode and a plain forward pass, seconds")
+        print(f"{'model':22s} {'batch':>5s} {'first':>8s} {'second':>8s} {'fvcore':>9s} {'FCM':>9s} {'forward':>9s} "
+              f"{'first/fwd':>9s} {'second/fwd':>10s} {'/fvcore':>8s} {'/FCM':>7s}")
+        for name, batch, once, prof, fv, fcm, fwd in real_rows:
+            print(f"{name:22s} {batch:5d} {once:8.3f} {prof:8.3f} {fv:9.3f} {fcm:9.3f} {fwd:9.3f} {once / fwd:8.2f}x "
+                  f"{prof / fwd:9.2f}x {prof / fv:7.2f}x {prof / fcm:6.2f}x")
+        print("targets: first profile / forward <= 1.1x at batch 32, <= 1.5x at batch 1")
+    if not args.no_recurrent:
+        recurrent(args.rounds)
+        sequencer(args.rounds)
 
 
 def recurrent(rounds: int) -> None:

@@ -31,6 +31,7 @@ from torch.nn.utils import parametrize
 
 from .clone import is_compiled, uncompiled_name
 from .csd import csd_digits
+from .nonzeros import nonzero_count, nonzero_counts_along_rows
 
 
 @dataclass(frozen=True)
@@ -165,16 +166,16 @@ def read_values(module: nn.Module, shape: tuple[int, ...]) -> ModuleValues:
     info = shape_info(module, shape)
     with torch.no_grad():
         others = effective_parameters(module, skip=("weight",))
-        other_nnz = sum(int(t.numel()) if t.device.type == "meta" else int(torch.count_nonzero(t)) for t in others)
+        other_nnz = sum(int(t.numel()) if t.device.type == "meta" else nonzero_count(t) for t in others)
         weight = module.weight
         if weight.device.type == "meta":
             return ModuleValues(info, other_nnz)
-        # one reduction per tensor, no boolean copy; per-tap counts only for a sparse kernel (a dense one has
-        # every kernel's every tap: shape_info's counts)
-        nnz = int(torch.count_nonzero(weight))
+        # one count per tensor (nonzeros: branch-free, in cache-sized chunks); per-tap counts only for a sparse
+        # kernel (a dense one has every kernel's every tap: shape_info's counts)
+        nnz = nonzero_count(weight)
         taps = info.nnz_per_tap
         if taps and nnz != info.numel:
-            taps = tuple(torch.count_nonzero(weight.reshape(shape[0] * shape[1], -1), dim=0).tolist())
+            taps = tuple(nonzero_counts_along_rows(weight.reshape(shape[0] * shape[1], -1)).tolist())
         adds = shifts = 0
         shift_add = declared(module, "arithmetic", "mac") == "shift_add"
         if shift_add:
@@ -203,7 +204,7 @@ def module_values(module: nn.Module, values: bool = True) -> ModuleValues:
     if shape is None:
         with torch.no_grad():
             params = effective_parameters(module)
-            result = ModuleValues(None, sum(int(t.numel()) if t.device.type == "meta" else int(torch.count_nonzero(t))
+            result = ModuleValues(None, sum(int(t.numel()) if t.device.type == "meta" else nonzero_count(t)
                                             for t in params))
     else:
         result = read_values(module, shape)
