@@ -27,7 +27,7 @@ from torch.utils._pytree import tree_flatten
 
 from hwmodels.errors import UserError
 
-from . import activations, detection, formulas, quantized, shiftadd  # noqa: F401  (register the op formulas)
+from . import activations, detection, formulas, meta_outputs, quantized, shiftadd  # noqa: F401  (+ formulas)
 from .complex_arithmetic import in_real_operations
 from .densities import NonzeroCounter, Tally
 from .registry import COUNT_KINDS, FREE_OPS, Nest, OpCount, formula_for
@@ -350,7 +350,8 @@ MATMULS = frozenset({aten.mm, aten.addmm, aten.bmm, aten.baddbmm})
 
 def run_on_meta(func, args, kwargs):
     """Output of ``func`` on meta tensors, skipping the slow meta kernels of convolutions, matrix products and
-    shape-preserving ops (on contiguous inputs of one dtype; the counts only need shapes)."""
+    shape-preserving ops (on contiguous inputs of one dtype; the counts only need shapes), and any other functional
+    op's after its first call on inputs of the same metadata (:mod:`.meta_outputs`)."""
     packet = func.overloadpacket
     x = args[0] if args else None
     if not isinstance(x, torch.Tensor) or x.device.type != "meta":
@@ -363,7 +364,7 @@ def run_on_meta(func, args, kwargs):
     if packet in BINARY_ON_META:
         return binary_output(func, args, kwargs, x)
     if not x.is_contiguous():
-        return func(*args, **kwargs)
+        return meta_outputs.run(func, args, kwargs)
     if packet is aten.convolution and len(args) == 9:
         return conv_output(*args[:2], *args[3:])
     if packet is aten.max_pool2d_with_indices and x.dim() == 4 and not kwargs:
@@ -372,7 +373,7 @@ def run_on_meta(func, args, kwargs):
             isinstance(a, torch.Tensor) and a.dtype == x.dtype for a in args if a is not None):
         return matmul_output(packet, args)
     if packet not in SHAPE_PRESERVING_ON_META:
-        return func(*args, **kwargs)
+        return meta_outputs.run(func, args, kwargs)
     return shape_preserving_output(func, args, kwargs, x)
 
 
