@@ -21,6 +21,7 @@ Variants tell the counter about themselves through a small duck-typed protocol o
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, replace
 
@@ -86,8 +87,12 @@ class ModuleValues:
 
 
 def declared(module: nn.Module, attribute: str, default):
-    """A protocol attribute from the module itself or from a parametrization of its weight."""
-    if hasattr(module, attribute):
+    """A protocol attribute from the module itself (an instance or class attribute) or from a parametrization of
+    its weight. (Looked up in the instance's and the class's namespaces: ``hasattr`` on a module that lacks it goes
+    through ``nn.Module.__getattr__``, which formats an error message each time.)"""
+    if attribute in module.__dict__:
+        return module.__dict__[attribute]
+    if hasattr(type(module), attribute):
         return getattr(module, attribute)
     if parametrize.is_parametrized(module, "weight"):
         for p in module.parametrizations["weight"]:
@@ -151,8 +156,8 @@ def own_parameters(module: nn.Module) -> list[torch.Tensor]:
 
 def shape_info(module: nn.Module, shape: tuple[int, ...]) -> WeightInfo:
     """A weight's WeightInfo from its shape and declarations alone: dense, MAC arithmetic (values not read)."""
-    numel = int(np.prod(shape))
-    row_len = int(np.prod(shape[2:])) if len(shape) > 2 else shape[1]
+    numel = math.prod(shape)
+    row_len = math.prod(shape[2:]) if len(shape) > 2 else shape[1]
     taps = (numel // row_len,) * row_len if len(shape) > 2 else ()
     return WeightInfo(numel=numel, nnz=numel, rows=numel // row_len, row_len=row_len, out_channels=shape[0],
                       nnz_per_tap=taps, weight_format=declared(module, "weight_format", "dense"),
