@@ -108,6 +108,19 @@ def test_parametrized_mask_is_not_model_work():
     assert parametrize.is_parametrized(conv, "weight")  # the user's model keeps its parametrization
 
 
+def test_parametrizations_are_found_as_torch_finds_them():
+    from estimator.counting.weights import parametrizations
+
+    plain, masked, normed = nn.Conv2d(2, 2, 3), nn.Conv2d(2, 2, 3), nn.Linear(3, 4)
+    parametrize.register_parametrization(masked, "weight", HalfMask(masked.weight.shape))
+    normed = nn.utils.parametrizations.weight_norm(normed)
+    for module in (plain, masked, normed, nn.Sequential(masked), nn.ReLU()):
+        for name in (None, "weight", "bias"):
+            assert (parametrizations(module, name) is not None) == parametrize.is_parametrized(module, name)
+    assert parametrizations(masked, "weight") is masked.parametrizations["weight"]
+    assert parametrizations(normed) is normed.parametrizations
+
+
 def test_unsupported_ops_are_reported_never_silently_zero():
     model = nn.Sequential(nn.Linear(3, 3))
     # a histogram has neither a formula nor a decomposition

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.nn.utils import parametrize, prune
+from torch.nn.utils import prune
 
 from hwmodels.errors import UserError
 
@@ -23,7 +23,7 @@ from .capture import BOOKKEEPING, ROOT, CountingMode, LayerTally, ModuleStack, r
 from .clone import clone_model
 from .inputs import run_inputs
 from .registry import COUNT_KINDS, Nest
-from .weights import ModuleValues, WeightInfo, counted_modules, module_values, own_parameters
+from .weights import ModuleValues, WeightInfo, counted_modules, module_values, own_parameters, parametrizations
 
 BACKWARD_SUFFIX = "_bwd"
 TABLE_COLUMNS = ("type", "params", "nnz_params", "macs", "nz_macs", "mults", "adds", "shifts", "compares",
@@ -337,7 +337,7 @@ def module_type(module: nn.Module) -> str:
     the class it was scripted from)."""
     if isinstance(module, torch.jit.ScriptModule):
         return getattr(module, "original_name", type(module).__name__)
-    cls = type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
+    cls = type(module).__bases__[0] if parametrizations(module) is not None else type(module)
     return cls.__name__
 
 
@@ -360,7 +360,7 @@ def snapshot(model: nn.Module, tallies: dict[str, LayerTally], values: bool) -> 
     first_owner: dict[int, str] = {}
     for qualified, module in counted_modules(model):
         name = qualified or ROOT
-        owns = bool(module._parameters or module._buffers or parametrize.is_parametrized(module))
+        owns = bool(module._parameters or module._buffers or parametrizations(module) is not None)
         if not owns and name not in tallies:
             continue
         held = own_parameters(module)

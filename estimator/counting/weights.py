@@ -86,6 +86,19 @@ class ModuleValues:
     other_nnz: int
 
 
+def parametrizations(module: nn.Module, tensor_name: str | None = None):
+    """The module's ``torch.nn.utils.parametrize`` parametrizations (all of them, a ``ModuleDict``; or those of
+    ``tensor_name``, a ``ParametrizationList``), or None where there are none, as ``parametrize.is_parametrized``
+    decides. Read from the module's submodules, where ``register_parametrization`` keeps them:
+    ``is_parametrized`` asks through ``nn.Module.__getattr__``, which formats an error message for every module
+    without any (about 2 us each, several times per module of a profile)."""
+    modules = module.__dict__.get("_modules")
+    found = modules.get("parametrizations") if isinstance(modules, dict) else getattr(module, "parametrizations", None)
+    if not isinstance(found, nn.ModuleDict) or not len(found):
+        return None
+    return found if tensor_name is None else found._modules.get(tensor_name)
+
+
 def declared(module: nn.Module, attribute: str, default):
     """A protocol attribute from the module itself (an instance or class attribute) or from a parametrization of
     its weight. (Looked up in the instance's and the class's namespaces: ``hasattr`` on a module that lacks it goes
@@ -94,18 +107,17 @@ def declared(module: nn.Module, attribute: str, default):
         return module.__dict__[attribute]
     if hasattr(type(module), attribute):
         return getattr(module, attribute)
-    if parametrize.is_parametrized(module, "weight"):
-        for p in module.parametrizations["weight"]:
-            if hasattr(p, attribute):
-                return getattr(p, attribute)
+    for p in parametrizations(module, "weight") or ():
+        if hasattr(p, attribute):
+            return getattr(p, attribute)
     return default
 
 
 def weight_shape(module: nn.Module) -> tuple[int, ...] | None:
     """The shape of the weight the module computes with, read without computing it (parametrizations here are
     shape-preserving), or None when it has no weight of two or more dimensions."""
-    if parametrize.is_parametrized(module, "weight"):
-        plist = module.parametrizations["weight"]
+    plist = parametrizations(module, "weight")
+    if plist is not None:
         if hasattr(plist, "original"):
             shape = tuple(plist.original.shape)
         else:  # a parametrization of several tensors (weight_norm: magnitude and direction): compute it once
@@ -121,16 +133,16 @@ def own_tensors(module: nn.Module) -> list[torch.Tensor]:
     """Every tensor the module owns directly: parameters, buffers and its parametrizations' tensors."""
     tensors = [t for t in module._parameters.values() if t is not None]
     tensors += [t for t in module._buffers.values() if t is not None]
-    if parametrize.is_parametrized(module):
-        tensors += list(module.parametrizations.parameters()) + list(module.parametrizations.buffers())
+    found = parametrizations(module)
+    if found is not None:
+        tensors += list(found.parameters()) + list(found.buffers())
     return tensors
 
 
 def fingerprint(module: nn.Module) -> tuple:
     """Identity, storage and version of every tensor the module owns: equal fingerprints, equal values."""
     parts = tuple((id(t), t.data_ptr() if t.device.type != "meta" else 0, t._version) for t in own_tensors(module))
-    extra = tuple(id(p) for p in module.parametrizations["weight"]) if parametrize.is_parametrized(
-        module, "weight") else ()
+    extra = tuple(id(p) for p in parametrizations(module, "weight") or ())
     return parts + extra
 
 
@@ -138,8 +150,9 @@ def effective_parameters(module: nn.Module, skip: tuple[str, ...] = ()) -> list[
     """The tensors the module computes with (parametrized tensors as computed, pruned tensors masked), but
     for those named in ``skip``."""
     names = {n for n, _ in module.named_parameters(recurse=False)}
-    if parametrize.is_parametrized(module):
-        names |= set(module.parametrizations.keys())
+    found = parametrizations(module)
+    if found is not None:
+        names |= set(found.keys())
     # torch.nn.utils.prune keeps weight_orig and computes weight = orig * mask
     names = {n[:-5] if n.endswith("_orig") and hasattr(module, n[:-5]) else n for n in names}
     return [getattr(module, name) for name in sorted(names) if name not in skip]
@@ -148,8 +161,9 @@ def effective_parameters(module: nn.Module, skip: tuple[str, ...] = ()) -> list[
 def own_parameters(module: nn.Module) -> list[torch.Tensor]:
     """Parameters a module owns directly, including the originals behind its parametrizations."""
     params = [p for p in module._parameters.values() if p is not None]
-    if parametrize.is_parametrized(module):
-        for plist in module.parametrizations.values():
+    found = parametrizations(module)
+    if found is not None:
+        for plist in found.values():
             params.extend(p for p in plist._parameters.values() if p is not None)
     return params
 
