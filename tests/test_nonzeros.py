@@ -30,3 +30,19 @@ def test_counts_along_rows_are_per_column():
 
 def test_the_accumulator_is_exact_for_any_size():
     assert sum_dtype(2**31 - 1) == torch.int32 and sum_dtype(2**31) == torch.int64
+
+
+def test_every_element_type_and_layout_is_counted_alike():
+    # 7 elements, 3 zeros (hand count): the same 4 non-zeros whichever of numpy or torch counts them
+    values = [0.0, 1.0, 0.0, 3.0, -2.0, 0.0, 5.0]
+    for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.uint8, torch.int16,
+                  torch.int32, torch.int64, torch.bool, torch.complex64):
+        t = torch.tensor([abs(v) for v in values] if dtype in (torch.uint8, torch.bool) else values).to(dtype)
+        assert nonzero_count(t) == 4, dtype
+    grid = torch.tensor(values[:6]).view(2, 3)  # [[0, 1, 0], [3, -2, 0]]
+    assert nonzero_count(grid.t()) == 3  # a transposed view: numpy reads it through its strides
+    assert nonzero_count(grid[:, ::2]) == 1  # columns 0 and 2: only the 3
+    assert nonzero_count(torch.nn.Parameter(grid)) == 3  # a parameter requiring grad
+    assert nonzero_count(torch.zeros(5).expand(4, 5)) == 0 and nonzero_count(torch.ones(1).expand(9)) == 9
+    assert nonzero_count(torch.tensor([1.0, 0.0, 2.0]).conj()) == 2  # (a real tensor's conj is itself)
+    assert nonzero_count(torch.tensor([1.0 + 0j, 0j, 2j]).conj()) == 2  # conjugate bit set: torch counts it
