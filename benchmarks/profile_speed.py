@@ -184,7 +184,8 @@ def recurrent(rounds: int) -> None:
 
 def sequencer(rounds: int) -> None:
     """timm's sequencer2d_s (LSTMs over image rows and columns), when timm is installed: the first and second
-    real-input profile beside a plain forward pass, batch 1."""
+    real-input profile beside a plain forward pass, batch 1; beside them the profile without the density count
+    (``densities=1.0``) and FlopCounterMode on the same input (what the per-op dispatch alone costs)."""
     try:
         import timm
     except ImportError:
@@ -193,10 +194,14 @@ def sequencer(rounds: int) -> None:
     model = timm.create_model("sequencer2d_s", pretrained=False).eval()
     x = torch.randn(1, 3, 224, 224)
     t = interleaved({"first": lambda: first(lambda: profile(model, x)), "second": lambda: profile(model, x),
+                     "dense": lambda: profile(model, x, densities=1.0), "fcm": lambda: flopcounter(model, x),
                      "forward": lambda: forward(model, x)}, rounds)
-    print(f"\nsequencer2d_s, batch 1: first {t['first']:.3f} s, second {t['second']:.3f} s, forward "
-          f"{t['forward']:.3f} s: first/forward {t['first'] / t['forward']:.2f}x, second/forward "
-          f"{t['second'] / t['forward']:.2f}x (target <= 1.2x)")
+    print(f"\nsequencer2d_s, batch 1: first {t['first']:.3f} s, second {t['second']:.3f} s, densities=1.0 "
+          f"{t['dense']:.3f} s, FlopCounterMode {t['fcm']:.3f} s, forward {t['forward']:.3f} s")
+    print(f"   / forward: first {t['first'] / t['forward']:.2f}x, second {t['second'] / t['forward']:.2f}x "
+          f"(target <= 1.2x), densities=1.0 {t['dense'] / t['forward']:.2f}x, FlopCounterMode "
+          f"{t['fcm'] / t['forward']:.2f}x")
+
 
 if __name__ == "__main__":
     main()
