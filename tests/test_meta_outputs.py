@@ -68,3 +68,19 @@ def test_a_real_tensor_argument_runs_the_op():
     x = torch.empty(3, device="meta")
     out = meta_outputs.run(aten.mul.Tensor, (x, torch.tensor(2.0)), {})  # a real 0-dim operand
     assert out.device.type == "meta" and not meta_outputs.OUTPUTS
+
+
+def test_a_shape_preserving_meta_output_has_empty_likes_metadata():
+    from estimator.counting.capture import meta_like
+
+    cases = [torch.empty(2, 3, 4, 5, device="meta"),
+             torch.empty(2, 3, 4, 5, device="meta").to(memory_format=torch.channels_last),  # strides (60, 1, 15, 3)
+             torch.empty_strided((1, 3, 4), (1000, 4, 1), device="meta"),  # a size-1 dim's odd stride: (12, 4, 1)
+             *(torch.empty(shape, device="meta").to(memory_format=torch.channels_last)  # both formats at once
+               for shape in ((2, 1, 4, 5), (1, 3, 1, 1), (2, 3, 1, 1), (1, 1, 4, 4), (2, 3, 4, 1))),
+             torch.empty((), device="meta"), torch.empty(7, device="meta"), torch.empty(2, 3, 4, 5, 6, device="meta"),
+             torch.empty(4, 6, device="meta").t(),  # dense, not contiguous: empty_like itself (strides (1, 6))
+             torch.empty(4, 6, device="meta")[:, ::2],  # not dense: empty_like's own layout
+             torch.empty(3, dtype=torch.float16, device="meta")]
+    for x in cases:
+        assert same_metadata(meta_like(x), torch.empty_like(x)), (x.shape, x.stride())

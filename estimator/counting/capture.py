@@ -337,12 +337,12 @@ def matmul_output(packet, args) -> torch.Tensor | None:
         if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
             raise InputShapeError(f"batch1 and batch2 shapes cannot be multiplied ({list(a.shape)} and "
                                   f"{list(b.shape)})")
-        return a.new_empty((a.shape[0], a.shape[1], b.shape[2]))
+        return torch.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype, device="meta")
     else:
         return None
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
         raise InputShapeError(f"mat1 and mat2 shapes cannot be multiplied ({list(a.shape)} and {list(b.shape)})")
-    return a.new_empty((a.shape[0], b.shape[1]))
+    return torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype, device="meta")
 
 
 MATMULS = frozenset({aten.mm, aten.addmm, aten.bmm, aten.baddbmm})
@@ -415,8 +415,21 @@ def shape_preserving_output(func, args, kwargs, x: torch.Tensor):
     if packet is aten.native_batch_norm and args[5]:  # training: batch statistics are real outputs
         return func(*args, **kwargs)
     if packet in (aten._native_batch_norm_legit_no_training, aten.native_batch_norm):
-        return torch.empty_like(x), x.new_empty(0), x.new_empty(0)  # output, unused saved statistics
-    return x if func._schema.name.endswith("_") else torch.empty_like(x)
+        unused = [torch.empty(0, dtype=x.dtype, device="meta") for _ in range(2)]
+        return meta_like(x), *unused  # output, unused saved statistics
+    return x if func._schema.name.endswith("_") else meta_like(x)
+
+
+def meta_like(x: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like(x)`` of a meta tensor ``x``, made directly where ``x`` is contiguous or channels-last but
+    not both (``empty_like`` on meta then lays it out afresh in that format; an ambiguous or other layout goes to
+    ``empty_like`` itself), since ``empty_like`` runs a Python meta kernel: about 190 us a call against 3 us (20
+    calls in a ResNet-18 profile, 53 in a ResNet-50 one)."""
+    contiguous, channels_last = x.is_contiguous(), x.is_contiguous(memory_format=torch.channels_last)
+    if contiguous != channels_last:
+        layout = torch.contiguous_format if contiguous else torch.channels_last
+        return torch.empty(x.shape, dtype=x.dtype, device="meta", memory_format=layout)
+    return torch.empty_like(x)
 
 
 def meta_failure(func, args, kwargs, exc: BaseException) -> str | None:
