@@ -260,14 +260,14 @@ def level_table(table: dict[str, np.ndarray], configs: Configs, traffic: list[Tr
     unit = np.repeat([key[0] for key in keys], k)
     reads = np.concatenate([moved[key]["reads"] for key in keys])
     writes = np.concatenate([moved[key]["writes"] for key in keys])
-    read_cost = np.concatenate([configs.read[key[1]] for key in keys])
-    write_cost = np.concatenate([configs.write[key[1]] for key in keys])
+    energy = np.concatenate([moved[key]["reads"] * configs.read[key[1]] + moved[key]["writes"] * configs.write[key[1]]
+                             for key in keys])  # (per key: no full-length copies of the energies per access)
     names, levels, operands = ([key[i] for key in keys] for i in range(3))
     return pd.DataFrame({"config": np.tile(configs.labels, len(keys)), "unit": unit,
                          "name": repeated(table["name"][names], pd.unique(table["name"]), lambda c: np.repeat(c, k)),
                          "level": repeated(levels, labels["level"], lambda c: np.repeat(c, k)),
                          "operand": repeated(operands, OPERANDS, lambda c: np.repeat(c, k)), "reads": reads,
-                         "writes": writes, "energy_pj": reads * read_cost + writes * write_cost}, copy=False)
+                         "writes": writes, "energy_pj": energy}, copy=False)
 
 
 def price_chunk(table: dict[str, np.ndarray], rows: list[Unit], configs: Configs, per_layer: bool,
