@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from estimator.counting.nonzeros import CHUNK, nonzero_count, nonzero_counts_along_rows, sum_dtype
+from estimator.counting.nonzeros import (
+    CHUNK,
+    NUMPY_UP_TO,
+    NUMPY_UP_TO_IN_CACHE,
+    nonzero_count,
+    nonzero_counts_along_rows,
+    sum_dtype,
+)
 
 
 def test_a_large_tensor_is_counted_exactly_across_its_chunks():
@@ -46,3 +53,11 @@ def test_every_element_type_and_layout_is_counted_alike():
     assert nonzero_count(torch.zeros(5).expand(4, 5)) == 0 and nonzero_count(torch.ones(1).expand(9)) == 9
     assert nonzero_count(torch.tensor([1.0, 0.0, 2.0]).conj()) == 2  # (a real tensor's conj is itself)
     assert nonzero_count(torch.tensor([1.0 + 0j, 0j, 2j]).conj()) == 2  # conjugate bit set: torch counts it
+
+
+def test_numpy_and_torch_count_a_tensor_between_the_limits_alike():
+    n = NUMPY_UP_TO + 1000  # above the limit for weights, below the one for activations in cache
+    assert NUMPY_UP_TO < n <= NUMPY_UP_TO_IN_CACHE
+    t = torch.ones(n)
+    t[::7] = 0.0  # every 7th element from 0: ceil(n / 7) zeros
+    assert nonzero_count(t) == nonzero_count(t, NUMPY_UP_TO_IN_CACHE) == n - -(-n // 7)

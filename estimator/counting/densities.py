@@ -27,7 +27,7 @@ import torch
 from hwmodels.errors import UserError
 
 from ..io import atomic_write_text
-from .nonzeros import nonzero_count
+from .nonzeros import NUMPY_UP_TO_IN_CACHE, nonzero_count
 
 COLUMNS = ("input_density", "output_density")
 """The layer-table columns this module fills (fractions of non-zero elements, 0 to 1)."""
@@ -70,7 +70,7 @@ class NonzeroCounter:
             flat = t if key[0] == "tensor" else t.as_strided((t.numel(),), (1,), t.storage_offset())
             n = flat.numel()
             if n <= EXACT_UP_TO or not flat.is_contiguous():
-                count = float(nonzero_count(flat))
+                count = float(nonzero_count(flat, NUMPY_UP_TO_IN_CACHE))
             else:
                 picked = flat.view(-1).index_select(0, sample_positions(n, str(flat.device)))
                 count = float(nonzero_count(picked)) * n / SAMPLE

@@ -6,8 +6,8 @@ int32 does not branch, but a whole-tensor copy of a large weight costs more than
 Counted in chunks of :data:`CHUNK` elements, whose boolean copy the allocator reuses while it is in cache, a count
 takes 21 ms dense and 32 ms half zero on 102 M elements, and 0.27-0.36 ms on 2.4 M (this machine, 2 cores).
 Up to :data:`NUMPY_UP_TO` elements of the usual types numpy compares and counts (``np.count_nonzero(a != 0)``:
-vectorised, one thread, no dispatch) in 0.45-0.75x torch's time (float32, 1 k to 131 k elements): small parameters
-and the small activations of a batch-1 profile; above it torch's two threads reach memory speed first.
+vectorised, one thread, no dispatch) in 0.45-0.75x torch's time (float32, 1 k to 131 k elements), and up to
+:data:`NUMPY_UP_TO_IN_CACHE` an activation still in cache; above that torch's two threads reach memory speed first.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from torch import nn
 CHUNK = 1 << 20
 """Elements counted per step of a large contiguous CPU tensor (a 1 MiB boolean copy)."""
 NUMPY_UP_TO = 1 << 17
-"""The most elements numpy counts (one thread): above this torch's two threads are faster on a tensor no longer in
-cache (ResNet-50's 0.8 M-element activations at batch 1: its real-input profile took 1.10x as long counted by
-numpy)."""
+"""The most elements numpy counts (one thread) of a tensor that may be out of cache (a weight): above this torch's
+two threads are faster (ResNet-50's first real-input profile at batch 1, its weights read afresh, took 1.10x as long
+with numpy counting up to 1 Mi elements)."""
+NUMPY_UP_TO_IN_CACHE = CHUNK
+"""The same for a tensor the op that made it has just written (an activation, counted for its density): numpy up to
+1 Mi elements (second real-input profiles side by side against :data:`NUMPY_UP_TO`: timm sequencer2d_s 0.94-0.95x,
+ResNet-50 0.74-1.06x (median 0.96x), MobileNetV2 and ResNet-18 1.00x)."""
 NUMPY_DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int16, torch.int8, torch.uint8})
 """Element types numpy compares to zero faster than torch (0.4 M elements: 40 / 56 / 44 / 34 / 26 / 26 us against
 torch's 58 / 79 / 60 / 47 / 46 / 45 us). Not the others: numpy widens float16 per element (8x slower), compares
@@ -36,11 +40,12 @@ def sum_dtype(n: int) -> torch.dtype:
     return torch.int32 if n < 1 << 31 else torch.int64
 
 
-def nonzero_count(t: torch.Tensor) -> int:
-    """Non-zero elements of ``t`` (a real tensor, any layout of strides; NaN counts as non-zero, -0.0 as zero)."""
+def nonzero_count(t: torch.Tensor, numpy_up_to: int = NUMPY_UP_TO) -> int:
+    """Non-zero elements of ``t`` (a real tensor, any layout of strides; NaN counts as non-zero, -0.0 as zero),
+    counted by numpy up to ``numpy_up_to`` elements (:data:`NUMPY_UP_TO_IN_CACHE` for a tensor just written)."""
     n = t.numel()
     if t.device.type == "cpu" and t.layout == torch.strided:
-        if n <= NUMPY_UP_TO and type(t) in PLAIN and t.dtype in NUMPY_DTYPES and not (t.is_conj() or t.is_neg()):
+        if n <= numpy_up_to and type(t) in PLAIN and t.dtype in NUMPY_DTYPES and not (t.is_conj() or t.is_neg()):
             return int(np.count_nonzero(t.detach().numpy() != 0))  # (a view of the same memory, any strides)
         if n > CHUNK and t.is_contiguous():
             return sum(int(part.bool().sum(dtype=torch.int32)) for part in t.reshape(-1).split(CHUNK))
