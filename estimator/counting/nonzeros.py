@@ -24,7 +24,7 @@ two threads are faster (ResNet-50's first real-input profile at batch 1, its wei
 with numpy counting up to 1 Mi elements)."""
 NUMPY_UP_TO_IN_CACHE = CHUNK
 """The same for a tensor the op that made it has just written (an activation, counted for its density): numpy up to
-1 Mi elements (second real-input profiles side by side against :data:`NUMPY_UP_TO`: timm sequencer2d_s 0.94-0.95x,
+1 Mi elements (second real-input profiles side by side against :data:`NUMPY_UP_TO`: timm sequencer2d_s 0.94-0.99x,
 ResNet-50 0.74-1.06x (median 0.96x), MobileNetV2 and ResNet-18 1.00x)."""
 NUMPY_DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int16, torch.int8, torch.uint8})
 """Element types numpy compares to zero faster than torch (0.4 M elements: 40 / 56 / 44 / 34 / 26 / 26 us against
